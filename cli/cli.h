@@ -1,0 +1,50 @@
+/* cli.h: what the command-line front end's files share. */
+#ifndef MK_CLI_H
+#define MK_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "mkimage.h"
+
+/* Exit statuses, documented in the README and the man page. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAIL = 1,  /* the work failed, or a check it was asked for did not pass */
+    CLI_EXIT_USAGE = 2, /* the command line is wrong */
+};
+
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *usage; /* full help text, printed by --help and `help NAME` */
+};
+
+extern const char *cli_progname;
+
+/* "unikernel-mkimage: error: MESSAGE" on stderr, one line. Returns CLI_EXIT_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The context's message as an error. Returns CLI_EXIT_FAIL. */
+int cli_ctx_error(struct mk_ctx *ctx);
+/* A usage error naming the command, with a hint to --help. Returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a command's help to (f). */
+void cli_print_help(const struct cli_command *cmd, FILE *f);
+const struct cli_command *cli_find_command(const char *name);
+/* A context whose log messages go to stderr (warnings and errors only unless verbose). */
+struct mk_ctx *cli_ctx_new(bool verbose);
+/* Makes SIGINT/SIGTERM cancel (ctx) instead of killing the process, so that temporary
+ * files are removed and child processes stopped. */
+void cli_cancel_on_signals(struct mk_ctx *ctx);
+
+int cmd_build(int argc, char **argv);
+extern const char cmd_build_usage[];
+int cmd_inspect(int argc, char **argv);
+extern const char cmd_inspect_usage[];
+int cmd_boot(int argc, char **argv);
+extern const char cmd_boot_usage[];
+
+#endif

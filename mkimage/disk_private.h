@@ -1,0 +1,95 @@
+/* disk_private.h: the disk abstraction behind struct mk_disk, and the in-memory store that
+ * a build writes into. */
+#ifndef MK_DISK_PRIVATE_H
+#define MK_DISK_PRIVATE_H
+
+#include "mk_private.h"
+
+#define MK_SECTOR 512u
+/* The store's unit: a 4 KiB chunk of disk. The ext2 block size is the same, so file data
+ * blocks and metadata blocks never share a chunk. */
+#define MK_CHUNK 4096u
+
+/* A run of data: [off, off+len). Holes lie between extents. */
+struct mk_extent {
+    uint64_t off;
+    uint64_t len;
+};
+
+struct mk_disk_ops {
+    const char *name;
+    /* Required. Reads (len) bytes at (off), holes as zeros. */
+    int (*read)(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t off, void *buf, size_t len);
+    /* Optional: writable disks only. */
+    int (*write)(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t off, const void *buf,
+                 size_t len);
+    /* Required. The data extents, sorted, non-overlapping and coalesced, into a malloc'ed
+     * array that the caller frees. An extent may contain zeros; a hole never contains
+     * data. */
+    int (*extents)(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_extent **ret,
+                   size_t *ret_n);
+    /* Optional: a file descriptor and offset from which [off, off+len) can be copied with
+     * copy_file_range(); returns 1 and fills them if so, 0 otherwise. */
+    int (*source_fd)(struct mk_disk *disk, uint64_t off, uint64_t len, int *ret_fd,
+                     uint64_t *ret_fd_off);
+    /* Required. Frees the disk's own state, and the disk. */
+    void (*free)(struct mk_disk *disk);
+};
+
+struct mk_disk {
+    const struct mk_disk_ops *ops;
+    uint64_t size;
+    enum mk_format source_format;
+};
+
+int mk_disk_write(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t off, const void *buf,
+                  size_t len);
+int mk_disk_extents(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_extent **ret,
+                    size_t *ret_n);
+
+/* ---- The in-memory store: a sparse, writable disk. ----
+ * Written chunks live in memory; all-zero writes to chunks never written are dropped, so
+ * only real data takes memory. File contents are added by reference (mk_store_add_ref) and
+ * read from the source file only when the disk is read or written out. */
+int mk_store_new(struct mk_ctx *ctx, uint64_t size, struct mk_disk **ret);
+/* Makes [off, off+len) read from (path) at (src_off). (off) must be chunk-aligned, and the
+ * range must not overlap written chunks or other references; the chunk holding the range's
+ * tail reads as zeros after (len). The file is opened once and kept open. */
+int mk_store_add_ref(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t off, uint64_t len,
+                     const char *path, uint64_t src_off);
+/* Memory held by written chunks, in bytes. */
+uint64_t mk_store_memory(const struct mk_disk *disk);
+int mk_is_store(const struct mk_disk *disk);
+
+/* A raw image file as a read-only disk; extents come from SEEK_DATA/SEEK_HOLE. */
+int mk_disk_open_raw(struct mk_ctx *ctx, const char *path, struct mk_disk **ret);
+/* Opens a qcow2 file read-only (disk_qcow2.c). */
+int mk_disk_open_qcow2(struct mk_ctx *ctx, const char *path, struct mk_disk **ret);
+/* Reads a GCE disk.tar.gz into a store, checking GCE's rules; each rule broken is appended
+ * to (problems) as one line ("" separated by '\n') when it is non-NULL, and makes the call
+ * fail only when the disk cannot be read at all (tar_read.c). */
+int mk_disk_open_targz(struct mk_ctx *ctx, const char *path, struct mk_buf *problems,
+                       struct mk_disk **ret);
+
+/* ---- Output files: written under a temporary name, renamed when complete. ---- */
+struct mk_outfile {
+    char *path;     /* the final name */
+    char *tmp_path; /* the temporary name in the same folder */
+    int fd;
+};
+/* Creates the temporary file next to (path). The folder must be writable. */
+int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path);
+/* fsyncs, renames over the final name and closes. */
+int mk_outfile_commit(struct mk_ctx *ctx, struct mk_outfile *of);
+/* Closes and removes the temporary file; safe to call after commit or on a zeroed struct. */
+void mk_outfile_abort(struct mk_outfile *of);
+/* A sink that appends to the file descriptor. */
+int mk_fd_sink_write(struct mk_ctx *ctx, void *opaque, const void *buf, size_t len);
+
+/* ---- Format writers (pack_*.c), streaming into a sink. ---- */
+int mk_write_raw_fd(struct mk_ctx *ctx, struct mk_disk *disk, int fd);
+int mk_write_gce(struct mk_ctx *ctx, struct mk_disk *disk, const struct mk_pack_opts *opts,
+                 struct mk_sink *sink);
+int mk_write_qcow2(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_sink *sink);
+
+#endif

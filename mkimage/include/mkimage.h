@@ -1,0 +1,222 @@
+/* mkimage.h: public API of libunikernel-mkimage, the rootless unikernel disk image builder.
+ *
+ * Conventions, for every call below:
+ * - Every fallible call returns MK_OK (0) or a negative MK_E* code, and leaves a one-line
+ *   message on the context (see mk_errmsg). The library never prints and never exits.
+ * - Out-parameters named ret* are written only on success.
+ * - Objects come from the _new and _open calls and are released with the matching _free, which
+ *   accepts NULL.
+ */
+#ifndef MKIMAGE_H
+#define MKIMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MK_VERSION_STRING "0.1.0"
+
+/* Status codes. The numbers are stable. */
+enum mk_status {
+    MK_OK = 0,
+    MK_EINVAL = -1,          /* bad argument or bad user input */
+    MK_ENOMEM = -2,          /* out of memory */
+    MK_EIO = -3,             /* read or write failed */
+    MK_EFS = -4,             /* filesystem error (libext2fs) */
+    MK_EBOOT = -5,           /* bootloader error (GRUB tools, embedding) */
+    MK_EHTTP = -6,           /* network or HTTP error */
+    MK_EAUTH = -7,           /* credentials rejected or unusable */
+    MK_ECONFIG = -8,         /* configuration file error */
+    MK_EUNSUPPORTED = -9,    /* not supported (format, option, platform) */
+    MK_ENOTFOUND = -10,      /* a named thing does not exist */
+    MK_EEXIST = -11,         /* a named thing already exists */
+    MK_ETIMEOUT = -12,       /* a deadline passed */
+    MK_ECANCELED = -13,      /* mk_ctx_cancel() was called */
+    MK_EFORMAT = -14,        /* input is not in the expected format */
+    MK_ENOSPC = -15,         /* contents do not fit */
+    MK_EMISSING = -16,       /* a required external tool or file is missing */
+};
+
+/* Returns a short constant description of a status code ("invalid argument"). */
+const char *mk_strerror(int code);
+
+/* ---------------------------------------------------------------------------------------
+ * Context: carries the last error, log and progress callbacks, and cancellation.
+ * A context is used by one thread at a time.
+ */
+struct mk_ctx;
+
+enum mk_log_level { MK_LOG_ERROR, MK_LOG_WARN, MK_LOG_INFO, MK_LOG_DEBUG };
+
+typedef void (*mk_log_fn)(void *opaque, enum mk_log_level level, const char *msg);
+/* (phase) names the work ("upload", "compress"); (done) and (total) are bytes, total 0 if
+ * unknown. */
+typedef void (*mk_progress_fn)(void *opaque, const char *phase, uint64_t done, uint64_t total);
+
+struct mk_ctx *mk_ctx_new(void);
+void mk_ctx_free(struct mk_ctx *ctx);
+/* The last error's message; "" when none. Valid until the next call on (ctx). */
+const char *mk_errmsg(const struct mk_ctx *ctx);
+/* The last error's code, MK_OK when none. */
+int mk_errcode(const struct mk_ctx *ctx);
+void mk_ctx_set_log(struct mk_ctx *ctx, mk_log_fn fn, void *opaque);
+void mk_ctx_set_progress(struct mk_ctx *ctx, mk_progress_fn fn, void *opaque);
+/* Asks running operations to stop at the next safe point with MK_ECANCELED.
+ * Async-signal-safe: may be called from a signal handler. */
+void mk_ctx_cancel(struct mk_ctx *ctx);
+
+/* ---------------------------------------------------------------------------------------
+ * Sizes.
+ */
+/* Parses "1G", "512M", "1048576", "10GiB" (K/M/G/T are powers of 1024; a bare number is
+ * bytes). Errors: MK_EINVAL with a message naming (text). */
+int mk_parse_size(struct mk_ctx *ctx, const char *text, uint64_t *ret);
+
+/* ---------------------------------------------------------------------------------------
+ * Disks: a disk is a byte-addressed image of (size) bytes with known data extents.
+ * It may live in memory (a freshly built image) or be read from a raw file, a qcow2
+ * file or a GCE disk.tar.gz.
+ */
+struct mk_disk;
+
+enum mk_format {
+    MK_FORMAT_RAW = 1,
+    MK_FORMAT_GCE = 2,   /* disk.tar.gz: one sparse disk.raw in a gzipped oldgnu tar */
+    MK_FORMAT_QCOW2 = 3,
+};
+
+/* "raw", "gce" (also "tar.gz"), "qcow2". */
+int mk_format_from_name(struct mk_ctx *ctx, const char *name, enum mk_format *ret);
+/* From a file name's extension: .tar.gz/.tgz, .qcow2, anything else raw. */
+enum mk_format mk_format_from_path(const char *path);
+const char *mk_format_name(enum mk_format fmt);
+
+/* Opens an existing image read-only, detecting its format from its contents. */
+int mk_disk_open(struct mk_ctx *ctx, const char *path, struct mk_disk **ret);
+uint64_t mk_disk_size(const struct mk_disk *disk);
+/* The format the disk was read from (MK_FORMAT_RAW for a built disk). */
+enum mk_format mk_disk_source_format(const struct mk_disk *disk);
+/* Reads (len) bytes at (off); holes read as zeros. */
+int mk_disk_read(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t off, void *buf, size_t len);
+/* Bytes of data the disk holds (the sum of its data extents). */
+int mk_disk_data_bytes(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t *ret);
+void mk_disk_free(struct mk_disk *disk);
+
+/* ---------------------------------------------------------------------------------------
+ * Writing a disk in a format.
+ */
+struct mk_pack_opts {
+    int jobs;      /* compression threads; 0 = number of online CPUs */
+    int level;     /* gzip level 1-9; 0 = 6 */
+    int round_up;  /* GCE: round the disk size up to a whole GiB instead of failing */
+};
+
+/* A byte sink. (write) returns MK_OK or a negative code, and then has set the message on
+ * (ctx). */
+struct mk_sink {
+    int (*write)(struct mk_ctx *ctx, void *opaque, const void *buf, size_t len);
+    void *opaque;
+};
+
+/* Writes (disk) to (path) in (fmt): under a temporary name in the same folder, renamed
+ * over (path) only when complete. On failure nothing is left and an existing (path) is
+ * untouched. (opts) may be NULL. */
+int mk_disk_write_file(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
+                       const struct mk_pack_opts *opts, const char *path);
+/* Streams (disk) in (fmt) into (sink). MK_FORMAT_RAW streams every byte, holes included. */
+int mk_disk_write_stream(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
+                         const struct mk_pack_opts *opts, struct mk_sink *sink);
+
+/* ---------------------------------------------------------------------------------------
+ * Building a bootable disk.
+ */
+struct mk_module {
+    const char *path; /* local file */
+    const char *args; /* the module's command line; NULL = none */
+};
+
+struct mk_extra_file {
+    const char *src;  /* local file */
+    const char *dest; /* absolute path in the image's filesystem */
+};
+
+struct mk_build_opts {
+    const char *kernel;                /* local multiboot or multiboot2 kernel */
+    const char *const *kernel_args;    /* the kernel's command line, one word each */
+    size_t n_kernel_args;
+    const char *template_name;         /* "multiboot" (NULL), "solo5", "hermit", or a path */
+    const struct mk_module *modules;
+    size_t n_modules;
+    const struct mk_extra_file *files;
+    size_t n_files;
+    uint64_t disk_size;                /* bytes; 0 = 1 GiB */
+    const char *uuid;                  /* filesystem UUID; NULL = derived from the inputs */
+    int64_t mtime;                     /* timestamps; -1 = SOURCE_DATE_EPOCH or 0 */
+    const char *template_dir;          /* NULL = the installed templates */
+    const char *grub_dir;              /* NULL = /usr/lib/grub/i386-pc */
+    const char *grub_mkimage;          /* NULL = "grub-mkimage" from PATH */
+};
+
+/* Builds a bootable disk in memory (file contents are referenced, not copied). The inputs
+ * are all checked before anything is written. (*ret) is freed with mk_disk_free(). */
+int mk_build(struct mk_ctx *ctx, const struct mk_build_opts *opts, struct mk_disk **ret);
+
+/* Renders the grub.cfg that mk_build() would write, into a malloc'ed string. */
+int mk_build_render_config(struct mk_ctx *ctx, const struct mk_build_opts *opts, char **ret);
+
+/* ---------------------------------------------------------------------------------------
+ * Inspecting a disk.
+ */
+enum mk_inspect_flags {
+    MK_INSPECT_FILES = 1 << 0,  /* list every file */
+    MK_INSPECT_DEEP = 1 << 1,   /* second opinion through libguestfs */
+};
+
+/* Inspects (disk) and returns a JSON document (malloc'ed, NUL-terminated) describing the
+ * partition table, filesystem, files, grub.cfg, boot code and kernel, with a "problems"
+ * array of one-line strings. A damaged image is not an error: its problems are listed.
+ * (*ret_problems) counts them. */
+int mk_inspect(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags, char **ret_json,
+               int *ret_problems);
+
+/* ---------------------------------------------------------------------------------------
+ * Booting a disk in QEMU.
+ */
+enum mk_accel { MK_ACCEL_AUTO = 0, MK_ACCEL_KVM = 1, MK_ACCEL_TCG = 2 };
+enum mk_disk_bus { MK_BUS_IDE = 0, MK_BUS_VIRTIO_BLK = 1, MK_BUS_VIRTIO_SCSI = 2 };
+
+struct mk_boot_opts {
+    const char *image;         /* raw, qcow2 or disk.tar.gz */
+    const char *expect;        /* stop with success when this text appears; NULL = none */
+    double timeout;            /* seconds; 0 = 60 */
+    enum mk_accel accel;
+    enum mk_disk_bus bus;
+    unsigned mem_mib;          /* 0 = 128 */
+    const char *qemu;          /* NULL = "qemu-system-x86_64" */
+    /* Called with the guest's serial output as it arrives. */
+    void (*serial)(void *opaque, const char *buf, size_t len);
+    void *opaque;
+};
+
+struct mk_boot_result {
+    int matched;          /* (expect) was seen */
+    int guest_exited;     /* the guest wrote to isa-debug-exit */
+    int guest_code;       /* the value it wrote */
+    int qemu_status;      /* QEMU's exit status, -1 if it was killed */
+    int timed_out;
+    enum mk_accel accel;  /* what was used */
+    char accel_reason[128];
+    double seconds;       /* from QEMU's start to the match or the end */
+};
+
+/* Chooses the accelerator MK_ACCEL_AUTO stands for here, and why (into reason). */
+enum mk_accel mk_accel_choose(char *reason, size_t reason_size);
+int mk_boot(struct mk_ctx *ctx, const struct mk_boot_opts *opts, struct mk_boot_result *ret);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

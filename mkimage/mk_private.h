@@ -1,0 +1,133 @@
+/* mk_private.h: internals shared by every part of the library (context, errors, buffers). */
+#ifndef MK_PRIVATE_H
+#define MK_PRIVATE_H
+
+#ifndef MK_BUILDING_LIBRARY
+#error "mk_private.h is internal to libunikernel-mkimage"
+#endif
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mkimage.h"
+
+#define MK_ERRMSG_MAX 1024
+
+struct mk_ctx {
+    int code;
+    char msg[MK_ERRMSG_MAX];
+    mk_log_fn log_fn;
+    void *log_opaque;
+    mk_progress_fn progress_fn;
+    void *progress_opaque;
+    volatile sig_atomic_t cancelled;
+};
+
+#define MK_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Sets the context's error and returns (code), so callers can write
+ * `return mk_set_error(ctx, MK_EINVAL, "...")`. The message is one line: CR and LF are
+ * replaced. A NULL (ctx) is allowed and does nothing. */
+int mk_set_error(struct mk_ctx *ctx, int code, const char *fmt, ...) MK_PRINTF(3, 4);
+/* As mk_set_error(), appending ": strerror(errnum)". */
+int mk_set_errno(struct mk_ctx *ctx, int code, int errnum, const char *fmt, ...)
+    MK_PRINTF(4, 5);
+/* Prepends "prefix: " to the current message, keeping the code; returns the code. */
+int mk_error_prefix(struct mk_ctx *ctx, const char *fmt, ...) MK_PRINTF(2, 3);
+void mk_clear_error(struct mk_ctx *ctx);
+
+void mk_log(struct mk_ctx *ctx, enum mk_log_level level, const char *fmt, ...) MK_PRINTF(3, 4);
+void mk_progress(struct mk_ctx *ctx, const char *phase, uint64_t done, uint64_t total);
+/* MK_ECANCELED with a message when the context was cancelled, else MK_OK. */
+int mk_check_cancel(struct mk_ctx *ctx);
+
+/* Growable byte buffer, always NUL-terminated; (buf) is never NULL after mk_buf_init().
+ * (max) caps the length (0 = no cap); growing past it fails with MK_ENOMEM. */
+struct mk_buf {
+    char *buf;
+    size_t len;
+    size_t alloc;
+    size_t max;
+};
+
+extern char mk_buf_empty[];
+#define MK_BUF_INIT {mk_buf_empty, 0, 0, 0}
+
+void mk_buf_init(struct mk_buf *b);
+void mk_buf_release(struct mk_buf *b);
+int mk_buf_grow(struct mk_buf *b, size_t extra);
+int mk_buf_add(struct mk_buf *b, const void *data, size_t len);
+int mk_buf_adds(struct mk_buf *b, const char *s);
+int mk_buf_addf(struct mk_buf *b, const char *fmt, ...) MK_PRINTF(2, 3);
+int mk_buf_vaddf(struct mk_buf *b, const char *fmt, va_list ap);
+void mk_buf_reset(struct mk_buf *b);
+/* Hands the malloc'ed string to the caller (never NULL) and re-initialises (b). */
+char *mk_buf_detach(struct mk_buf *b, size_t *ret_len);
+/* Reads a whole file, up to (max) bytes (0 = no cap). */
+int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, size_t max);
+
+/* Overwrites memory that held a secret, in a way the compiler keeps. */
+void mk_wipe(void *p, size_t len);
+
+/* Little-endian helpers for on-disk formats. */
+static inline void mk_put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void mk_put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void mk_put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t mk_get_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t mk_get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t mk_get_le64(const uint8_t *p)
+{
+    return (uint64_t)mk_get_le32(p) | ((uint64_t)mk_get_le32(p + 4) << 32);
+}
+static inline void mk_put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+static inline void mk_put_be64(uint8_t *p, uint64_t v)
+{
+    mk_put_be32(p, (uint32_t)(v >> 32));
+    mk_put_be32(p + 4, (uint32_t)v);
+}
+static inline uint32_t mk_get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t mk_get_be64(const uint8_t *p)
+{
+    return ((uint64_t)mk_get_be32(p) << 32) | mk_get_be32(p + 4);
+}
+
+#define MK_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MK_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Runs (argv) with stdin from /dev/null, capturing stdout and stderr (each capped at
+ * 1 MiB) into the buffers when they are non-NULL. (*ret_status) is the exit status, or
+ * 128+signal. MK_EMISSING when argv[0] cannot be run. */
+int mk_run(struct mk_ctx *ctx, const char *const *argv, struct mk_buf *out, struct mk_buf *err,
+           int *ret_status);
+
+#endif

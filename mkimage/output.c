@@ -1,0 +1,232 @@
+/* output.c: output files written under a temporary name and renamed when complete, and
+ * the dispatch from a format to its writer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "disk_private.h"
+
+int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
+{
+    char *dir_copy = NULL, *base_copy = NULL;
+    struct mk_buf tmp = MK_BUF_INIT;
+    int r = MK_OK;
+
+    memset(of, 0, sizeof(*of));
+    of->fd = -1;
+    if (!*path)
+        return mk_set_error(ctx, MK_EINVAL, "the output file name is empty");
+    if (!(of->path = strdup(path)) || !(dir_copy = strdup(path)) ||
+        !(base_copy = strdup(path))) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        r = mk_set_error(ctx, MK_EINVAL, "output '%s' is a directory", path);
+        goto out;
+    }
+    /* Same folder as the final name, so that rename() is atomic. */
+    if (mk_buf_addf(&tmp, "%s/.%s.XXXXXX", dirname(dir_copy), basename(base_copy)) < 0) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    of->fd = mkostemp(tmp.buf, O_CLOEXEC);
+    if (of->fd < 0) {
+        r = mk_set_errno(ctx, MK_EIO, errno, "cannot create output '%s'", path);
+        goto out;
+    }
+    fchmod(of->fd, 0644 & ~(mode_t)0);
+    of->tmp_path = mk_buf_detach(&tmp, NULL);
+out:
+    free(dir_copy);
+    free(base_copy);
+    mk_buf_release(&tmp);
+    if (r < 0) {
+        free(of->path);
+        of->path = NULL;
+    }
+    return r;
+}
+
+int mk_outfile_commit(struct mk_ctx *ctx, struct mk_outfile *of)
+{
+    if (fsync(of->fd) < 0 && errno != EINVAL) {
+        int e = errno;
+        mk_outfile_abort(of);
+        return mk_set_errno(ctx, MK_EIO, e, "cannot write '%s'", of->path);
+    }
+    if (close(of->fd) < 0) {
+        int e = errno;
+        of->fd = -1;
+        mk_outfile_abort(of);
+        return mk_set_errno(ctx, MK_EIO, e, "cannot write '%s'", of->path);
+    }
+    of->fd = -1;
+    if (rename(of->tmp_path, of->path) < 0) {
+        int e = errno;
+        mk_outfile_abort(of);
+        return mk_set_errno(ctx, MK_EIO, e, "cannot rename to '%s'", of->path);
+    }
+    free(of->tmp_path);
+    free(of->path);
+    of->tmp_path = of->path = NULL;
+    return MK_OK;
+}
+
+void mk_outfile_abort(struct mk_outfile *of)
+{
+    if (of->fd >= 0)
+        close(of->fd);
+    if (of->tmp_path)
+        unlink(of->tmp_path);
+    free(of->tmp_path);
+    free(of->path);
+    of->tmp_path = of->path = NULL;
+    of->fd = -1;
+}
+
+int mk_fd_sink_write(struct mk_ctx *ctx, void *opaque, const void *buf, size_t len)
+{
+    int fd = *(int *)opaque;
+    const char *p = buf;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return mk_set_errno(ctx, errno == ENOSPC ? MK_ENOSPC : MK_EIO, errno,
+                                "cannot write the output");
+        p += n;
+        len -= (size_t)n;
+    }
+    return MK_OK;
+}
+
+#define COPY_PIECE (1u << 20)
+
+/* Writes the data extents at their offsets and sets the size: holes stay holes. */
+int mk_write_raw_fd(struct mk_ctx *ctx, struct mk_disk *disk, int fd)
+{
+    struct mk_extent *ext = NULL;
+    size_t n;
+    uint8_t *buf = NULL;
+    int r;
+
+    if (ftruncate(fd, (off_t)disk->size) < 0)
+        return mk_set_errno(ctx, errno == EFBIG ? MK_ENOSPC : MK_EIO, errno,
+                            "cannot size the output to %llu bytes",
+                            (unsigned long long)disk->size);
+    r = mk_disk_extents(ctx, disk, &ext, &n);
+    if (r < 0)
+        return r;
+    buf = malloc(COPY_PIECE);
+    if (!buf) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n && r == MK_OK; i++) {
+        uint64_t off = ext[i].off, left = ext[i].len;
+        while (left && r == MK_OK) {
+            size_t piece = (size_t)MK_MIN(left, COPY_PIECE);
+            int src;
+            uint64_t src_off;
+            if ((r = mk_check_cancel(ctx)) < 0)
+                break;
+            if (disk->ops->source_fd && disk->ops->source_fd(disk, off, piece, &src, &src_off)) {
+                loff_t in = (loff_t)src_off, o = (loff_t)off;
+                ssize_t c = copy_file_range(src, &in, fd, &o, piece, 0);
+                if (c > 0) {
+                    off += (uint64_t)c;
+                    left -= (uint64_t)c;
+                    continue;
+                }
+                /* Not supported across these filesystems: copy through memory. */
+            }
+            r = mk_disk_read(ctx, disk, off, buf, piece);
+            if (r < 0)
+                break;
+            for (size_t done = 0; done < piece;) {
+                ssize_t w = pwrite(fd, buf + done, piece - done, (off_t)(off + done));
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w < 0) {
+                    r = mk_set_errno(ctx, errno == ENOSPC ? MK_ENOSPC : MK_EIO, errno,
+                                     "cannot write the output");
+                    break;
+                }
+                done += (size_t)w;
+            }
+            off += piece;
+            left -= piece;
+        }
+    }
+out:
+    free(buf);
+    free(ext);
+    return r;
+}
+
+/* Every byte, holes included, for consumers that cannot seek (pipes, HTTP bodies). */
+static int write_raw_stream(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_sink *sink)
+{
+    uint8_t *buf = malloc(COPY_PIECE);
+    int r = MK_OK;
+
+    if (!buf)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    for (uint64_t off = 0; off < disk->size && r == MK_OK; off += COPY_PIECE) {
+        size_t piece = (size_t)MK_MIN(disk->size - off, COPY_PIECE);
+        if ((r = mk_check_cancel(ctx)) < 0 || (r = mk_disk_read(ctx, disk, off, buf, piece)) < 0)
+            break;
+        r = sink->write(ctx, sink->opaque, buf, piece);
+        mk_progress(ctx, "write", off + piece, disk->size);
+    }
+    free(buf);
+    return r;
+}
+
+int mk_disk_write_stream(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
+                         const struct mk_pack_opts *opts, struct mk_sink *sink)
+{
+    static const struct mk_pack_opts defaults;
+
+    if (!opts)
+        opts = &defaults;
+    switch (fmt) {
+    case MK_FORMAT_RAW:
+        return write_raw_stream(ctx, disk, sink);
+    case MK_FORMAT_GCE:
+        return mk_write_gce(ctx, disk, opts, sink);
+    case MK_FORMAT_QCOW2:
+        return mk_write_qcow2(ctx, disk, sink);
+    }
+    return mk_set_error(ctx, MK_EINVAL, "unknown output format");
+}
+
+int mk_disk_write_file(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
+                       const struct mk_pack_opts *opts, const char *path)
+{
+    struct mk_outfile of;
+    int r = mk_outfile_open(ctx, &of, path);
+
+    if (r < 0)
+        return r;
+    if (fmt == MK_FORMAT_RAW) {
+        r = mk_write_raw_fd(ctx, disk, of.fd);
+    } else {
+        struct mk_sink sink = {.write = mk_fd_sink_write, .opaque = &of.fd};
+        r = mk_disk_write_stream(ctx, disk, fmt, opts, &sink);
+    }
+    if (r < 0) {
+        mk_outfile_abort(&of);
+        return mk_error_prefix(ctx, "%s", path);
+    }
+    return mk_outfile_commit(ctx, &of);
+}

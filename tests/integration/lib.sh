@@ -1,0 +1,49 @@
+# lib.sh: helpers for the integration tests. Source it first; it makes a scratch folder
+# $T that is removed on exit, and checks the environment CTest gives.
+set -euo pipefail
+
+: "${MKIMAGE:?run through ctest, which sets MKIMAGE}"
+: "${MK_SOURCE_DIR:?}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/mkimage-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# skip REASON: exit with CTest's skip code.
+skip() {
+    echo "SKIP: $*" >&2
+    exit 77
+}
+
+need() {
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || fail "missing tool '$tool' (run scripts/install-deps.sh)"
+    done
+}
+
+# expect_fail "TEXT" CMD...: CMD must exit non-zero with exactly one stderr line containing
+# TEXT.
+expect_fail() {
+    local text=$1 rc=0
+    shift
+    "$@" >"$T/out" 2>"$T/err" || rc=$?
+    [ "$rc" -ne 0 ] || fail "expected failure but got success: $*"
+    grep -qF -- "$text" "$T/err" || fail "expected '$text' in the error of: $* -- got: $(cat "$T/err")"
+    [ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected a one-line error from: $* -- got: $(cat "$T/err")"
+}
+
+# Files whose names start with the given prefix, temporary ones included.
+no_files_like() {
+    local dir=$1 name=$2
+    if ls -A "$dir" | grep -qF -- "$name"; then
+        fail "files left behind in $dir: $(ls -A "$dir" | grep -F -- "$name" | tr '\n' ' ')"
+    fi
+}
+
+ok() {
+    echo "ok: $*"
+}
