@@ -40,11 +40,20 @@ struct mk_ctx *cli_ctx_new(bool verbose);
  * files are removed and child processes stopped. */
 void cli_cancel_on_signals(struct mk_ctx *ctx);
 
+/* Runs as Solo5's solo5-virtio-mkimage script (solo5_compat.c). */
+int cli_solo5_compat(int argc, char **argv);
+
 int cmd_build(int argc, char **argv);
 extern const char cmd_build_usage[];
 int cmd_inspect(int argc, char **argv);
 extern const char cmd_inspect_usage[];
 int cmd_boot(int argc, char **argv);
 extern const char cmd_boot_usage[];
+int cmd_push(int argc, char **argv);
+extern const char cmd_push_usage[];
+int cmd_pack(int argc, char **argv);
+extern const char cmd_pack_usage[];
+int cmd_validate(int argc, char **argv);
+extern const char cmd_validate_usage[];
 
 #endif

@@ -18,6 +18,11 @@ static const struct cli_command commands[] = {
     {"inspect", cmd_inspect, "describe and check a disk image", cmd_inspect_usage},
     {"boot", cmd_boot, "boot a disk image in QEMU and judge it by its serial output",
      cmd_boot_usage},
+    {"pack", cmd_pack, "convert an image to raw, GCE disk.tar.gz or qcow2", cmd_pack_usage},
+    {"validate", cmd_validate, "check an image spec (unikernel-mkimage.yaml) without building",
+     cmd_validate_usage},
+    {"push", cmd_push, "upload an image to a cloud (gce, openstack) and create it there",
+     cmd_push_usage},
     {"help", cmd_help, "show the help of a command", cmd_help_usage},
 };
 
@@ -150,6 +155,11 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const struct cli_command *cmd;
+    const char *invoked = strrchr(argv[0], '/');
+
+    invoked = invoked ? invoked + 1 : argv[0];
+    if (!strcmp(invoked, "solo5-virtio-mkimage"))
+        return cli_solo5_compat(argc, argv);
 
     if (argc < 2) {
         print_main_help(stderr);

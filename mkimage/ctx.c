@@ -1,5 +1,7 @@
 /* ctx.c: the context, its error message, logging, progress and cancellation. */
 #include <errno.h>
+#include <gcrypt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +174,18 @@ void mk_wipe(void *p, size_t len)
 {
     if (p)
         explicit_bzero(p, len);
+}
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+static void crypto_init_once(void)
+{
+    gcry_check_version(NULL);
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+}
+
+void mk_crypto_init(void)
+{
+    pthread_once(&crypto_once, crypto_init_once);
 }

@@ -69,6 +69,9 @@ char *mk_buf_detach(struct mk_buf *b, size_t *ret_len);
 /* Reads a whole file, up to (max) bytes (0 = no cap). */
 int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, size_t max);
 
+/* Initialises libgcrypt once per process (thread-safe); call before any gcry_* use. */
+void mk_crypto_init(void);
+
 /* Overwrites memory that held a secret, in a way the compiler keeps. */
 void mk_wipe(void *p, size_t len);
 

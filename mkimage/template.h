@@ -26,6 +26,11 @@ int mk_template_render(struct mk_ctx *ctx, const char *template_dir, const char 
 /* Appends (word) to (out) quoted for GRUB's shell-like parser so that it reaches the kernel
  * byte for byte. */
 int mk_grub_quote(struct mk_buf *out, const char *word);
+/* Appends the command line GRUB 2.06 hands a multiboot kernel (or module) whose grub.cfg
+ * words after the file name are (args): the words joined by single spaces, a word holding a
+ * space wrapped in double quotes, and \ ' " each preceded by a backslash. Lets callers and
+ * tests predict what the kernel sees. */
+int mk_grub_loader_cmdline(struct mk_buf *out, const char *const *args, size_t nargs);
 /* The template folder: $MK_TEMPLATE_DIR, else the installed one. */
 const char *mk_template_default_dir(void);
 

@@ -181,6 +181,14 @@ enum mk_inspect_flags {
  * (*ret_problems) counts them. */
 int mk_inspect(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags, char **ret_json,
                int *ret_problems);
+/* As mk_inspect(), for the image file at (path) in any format. For a gzip file (a GCE
+ * disk.tar.gz) it also checks GCE's rules without unpacking to disk, and the JSON has
+ * "gce_ok": true when GCE would accept the archive. A file that exists but cannot be read
+ * as a disk is reported with problems, not as an error; errors are for a missing or
+ * unreadable file, MK_EUNSUPPORTED for MK_INSPECT_DEEP without libguestfs, MK_ENOMEM and
+ * MK_ECANCELED. */
+int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
+                    int *ret_problems);
 
 /* ---------------------------------------------------------------------------------------
  * Booting a disk in QEMU.
@@ -215,6 +223,83 @@ struct mk_boot_result {
 /* Chooses the accelerator MK_ACCEL_AUTO stands for here, and why (into reason). */
 enum mk_accel mk_accel_choose(char *reason, size_t reason_size);
 int mk_boot(struct mk_ctx *ctx, const struct mk_boot_opts *opts, struct mk_boot_result *ret);
+
+/* ---------------------------------------------------------------------------------------
+ * Uploading to a cloud ("gce", "openstack"): new -> set_option* -> one of upload_file /
+ * upload_disk -> result -> free. Progress is reported with phase "upload".
+ */
+struct mk_upload;
+
+/* The uploaders built in, NULL-terminated. */
+const char *const *mk_uploader_names(void);
+/* One line describing (name), and the options it takes; NULL when unknown. */
+const char *mk_uploader_description(const char *name);
+const char *mk_uploader_usage(const char *name);
+/* MK_ENOTFOUND listing the known names when (uploader) is unknown. */
+int mk_upload_new(struct mk_ctx *ctx, const char *uploader, struct mk_upload **ret);
+/* (key) without leading dashes ("project", "label"); repeatable keys accumulate.
+ * MK_EUNSUPPORTED for an unknown key, MK_EINVAL for a bad value. */
+int mk_upload_set_option(struct mk_ctx *ctx, struct mk_upload *up, const char *key,
+                         const char *value);
+/* Uploads an existing artefact (its format detected from its contents). */
+int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path);
+/* Packs (disk) in the uploader's preferred format and streams it up, with no temporary
+ * file. (source_name) names the artefact (e.g. the kernel's file name); (source_id)
+ * identifies its bytes (same bytes, same id) so an interrupted upload can resume; both
+ * may be NULL. (opts) may be NULL. */
+int mk_upload_disk(struct mk_ctx *ctx, struct mk_upload *up, struct mk_disk *disk,
+                   const struct mk_pack_opts *opts, const char *source_name,
+                   const char *source_id);
+/* The result of a successful upload as a JSON object ("" before); valid until free. */
+const char *mk_upload_result(const struct mk_upload *up);
+void mk_upload_free(struct mk_upload *up);
+
+/* ---------------------------------------------------------------------------------------
+ * Image specs: a YAML file describing an image, the files to write it to and named upload
+ * targets (the keys are documented in templates/SPEC.md).
+ */
+#define MK_SPEC_DEFAULT_NAME "unikernel-mkimage.yaml"
+
+struct mk_spec;
+
+/* Reads the spec at (path) and checks its structure: known keys, types, ${VAR} expansion.
+ * Relative paths in it are resolved against its folder. Errors: MK_ECONFIG with
+ * "PATH:LINE:COLUMN: message"; MK_ENOTFOUND/MK_EIO for an unreadable file; MK_EUNSUPPORTED
+ * when built without libyaml. */
+int mk_spec_load(struct mk_ctx *ctx, const char *path, struct mk_spec **ret);
+/* Wipes the values (they may hold secrets from the environment) and frees. */
+void mk_spec_free(struct mk_spec *spec);
+const char *mk_spec_path(const struct mk_spec *spec);
+/* Checks what loading does not, without building: input files exist, the kernel is
+ * multiboot, the template renders, output folders exist, and each target's type is built in
+ * (its options are then accepted by the uploader) or an executable
+ * unikernel-mkimage-uploader-TYPE on PATH. Errors name the spec's line and column. */
+int mk_spec_validate(struct mk_ctx *ctx, const struct mk_spec *spec);
+
+/* The image and packing options. The pointers stay valid until mk_spec_free(); to override
+ * fields, copy the struct. */
+const struct mk_build_opts *mk_spec_build_opts(const struct mk_spec *spec);
+const struct mk_pack_opts *mk_spec_pack_opts(const struct mk_spec *spec);
+
+/* The outputs, in file order: a path (resolved) and its format. */
+size_t mk_spec_n_outputs(const struct mk_spec *spec);
+const char *mk_spec_output(const struct mk_spec *spec, size_t i, enum mk_format *ret_fmt);
+
+/* The targets, in file order. Their options are (key, value) strings for
+ * mk_upload_set_option() or an external uploader: a list under KEYS gives one KEY per item,
+ * a map gives one "K=V" per entry (labels: {a: b} -> label=a=b). */
+size_t mk_spec_n_targets(const struct mk_spec *spec);
+const char *mk_spec_target_name(const struct mk_spec *spec, size_t i);
+const char *mk_spec_target_type(const struct mk_spec *spec, size_t i);
+size_t mk_spec_target_n_options(const struct mk_spec *spec, size_t i);
+void mk_spec_target_option(const struct mk_spec *spec, size_t i, size_t j, const char **ret_key,
+                           const char **ret_value);
+/* The index of the target called (name); MK_ENOTFOUND listing the targets otherwise. */
+int mk_spec_find_target(struct mk_ctx *ctx, const struct mk_spec *spec, const char *name,
+                        size_t *ret);
+/* Passes target (i)'s options to (up); an error is prefixed with the option's location. */
+int mk_spec_target_apply(struct mk_ctx *ctx, const struct mk_spec *spec, size_t i,
+                         struct mk_upload *up);
 
 #ifdef __cplusplus
 }

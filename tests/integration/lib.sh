@@ -30,7 +30,7 @@ need() {
 expect_fail() {
     local text=$1 rc=0
     shift
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
+    "$@" >"$T/.out" 2>"$T/err" || rc=$?
     [ "$rc" -ne 0 ] || fail "expected failure but got success: $*"
     grep -qF -- "$text" "$T/err" || fail "expected '$text' in the error of: $* -- got: $(cat "$T/err")"
     [ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected a one-line error from: $* -- got: $(cat "$T/err")"

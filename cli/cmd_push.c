@@ -1,0 +1,373 @@
+/* cmd_push.c: `unikernel-mkimage push`: upload an image (or build one on the fly) to a
+ * cloud through one of the uploaders, with progress and a one-line or JSON result. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gcrypt.h>
+#include <jansson.h>
+
+#include "build_args.h"
+
+const char cmd_push_usage[] =
+    "usage: unikernel-mkimage push --list\n"
+    "       unikernel-mkimage push CLOUD [OPTIONS] ARCHIVE\n"
+    "       unikernel-mkimage push CLOUD [OPTIONS] [BUILD OPTIONS] KERNEL [-- KERNEL_ARGS...]\n"
+    "\n"
+    "Uploads a disk image to CLOUD and makes a bootable image of it there. ARCHIVE is an\n"
+    "image file (for gce a disk.tar.gz; other formats are converted on the fly); it is\n"
+    "checked locally first and never uploaded when the cloud would refuse it. With a\n"
+    "multiboot KERNEL instead, the disk is built, packed and uploaded in one stream with\n"
+    "no temporary file, taking the same options as 'build'. An interrupted upload resumes\n"
+    "when the same command is run again.\n"
+    "\n"
+    "  --list                   list the clouds built in, with their options\n"
+    "  --json                   print the result as JSON on stdout\n"
+    "  -q, --quiet              no progress, no result line\n"
+    "  -v, --verbose            say more\n"
+    "  --OPTION VALUE           an option of the cloud (see 'push --list'); --OPTION=VALUE\n"
+    "                           works too\n"
+    "\n"
+    "Build options (KERNEL mode):\n" CLI_BUILD_HELP
+    "\n"
+    "Prints the image's selfLink (or id) on success. Exit status: 0 the image is ready,\n"
+    "1 failed, 2 command-line error.\n"
+    "\n"
+    "Example:\n"
+    "  unikernel-mkimage push gce --project my-proj --bucket my-bucket --family app disk.tar.gz\n";
+
+static const struct option build_options[] = {CLI_BUILD_LONGOPTS, {NULL, 0, NULL, 0}};
+
+static int list_uploaders(void)
+{
+    const char *const *names = mk_uploader_names();
+
+    for (size_t i = 0; names[i]; i++)
+        printf("%-10s %s\n", names[i], mk_uploader_description(names[i]));
+    for (size_t i = 0; names[i]; i++)
+        printf("\n%s options:\n%s", names[i], mk_uploader_usage(names[i]));
+    return CLI_EXIT_OK;
+}
+
+/* Whether the uploader's option (key) takes a value, from its usage text: "--key VALUE"
+ * does, "--key  description" does not. Unknown keys are assumed to take one. */
+static bool takes_value(const char *usage, const char *key)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = usage ? strstr(usage, "--") : NULL; p; p = strstr(p + 2, "--")) {
+        if (strncmp(p + 2, key, klen) || (p[2 + klen] != ' ' && p[2 + klen] != '\n'))
+            continue;
+        p += 2 + klen;
+        if (*p != ' ')
+            return false;
+        p++;
+        return *p >= 'A' && *p <= 'Z';
+    }
+    return true;
+}
+
+/* ---- progress ---- */
+
+struct progress {
+    bool tty;
+    double start, last;
+    uint64_t last_pct;
+    bool drawn;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void human(char *buf, size_t size, double bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", bytes, units[u]);
+}
+
+static void on_progress(void *opaque, const char *phase, uint64_t done, uint64_t total)
+{
+    struct progress *p = opaque;
+    double t = now(), rate = done / (t - p->start > 0.001 ? t - p->start : 0.001);
+    char d[32], tot[32], r[32], eta[32] = "";
+    uint64_t pct = total ? done * 100 / total : 0;
+
+    /* The pre-flight's reading and the packing report too; the upload is what takes long. */
+    if (strcmp(phase, "upload"))
+        return;
+    if (p->tty ? t - p->last < 0.2 && done != total
+               : (total ? pct / 10 == p->last_pct / 10 && done != total : t - p->last < 5))
+        return;
+    p->last = t;
+    p->last_pct = pct;
+    human(d, sizeof(d), (double)done);
+    human(tot, sizeof(tot), (double)total);
+    human(r, sizeof(r), rate);
+    if (total && rate > 0 && done < total) {
+        unsigned s = (unsigned)((total - done) / rate);
+        snprintf(eta, sizeof(eta), " ETA %u:%02u", s / 60, s % 60);
+    }
+    if (p->tty) {
+        char bar[31];
+        size_t fill = total ? (size_t)(pct * 30 / 100) : 0;
+
+        memset(bar, '#', fill);
+        memset(bar + fill, '-', 30 - fill);
+        bar[30] = '\0';
+        if (total)
+            fprintf(stderr, "\r%s [%s] %3" PRIu64 "%% %s / %s  %s/s%s\033[K", phase, bar, pct, d,
+                    tot, r, eta);
+        else
+            fprintf(stderr, "\r%s %s  %s/s\033[K", phase, d, r);
+        p->drawn = true;
+    } else if (total) {
+        fprintf(stderr, "%s: %s: %" PRIu64 "%% (%s of %s, %s/s)\n", cli_progname, phase, pct, d,
+                tot, r);
+    } else {
+        fprintf(stderr, "%s: %s: %s (%s/s)\n", cli_progname, phase, d, r);
+    }
+}
+
+/* ---- the identity of a build's bytes, so that an interrupted upload can resume ---- */
+
+static void hash_file(gcry_md_hd_t md, const char *path)
+{
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    gcry_md_write(md, path, strlen(path) + 1);
+    if (fd < 0)
+        return;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        gcry_md_write(md, buf, (size_t)n);
+    close(fd);
+}
+
+static char *build_identity(const struct cli_build_args *a, const char *cfg)
+{
+    const struct mk_build_opts *o = &a->opts;
+    gcry_md_hd_t md;
+    char *id = malloc(2 * 32 + 8), num[64];
+    const uint8_t *d;
+
+    if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+        gcry_check_version(NULL);
+        gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+        gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    }
+    if (!id || gcry_md_open(&md, GCRY_MD_SHA256, 0)) {
+        free(id);
+        return NULL;
+    }
+    gcry_md_write(md, cfg, strlen(cfg) + 1);
+    hash_file(md, o->kernel);
+    for (size_t i = 0; i < o->n_modules; i++)
+        hash_file(md, o->modules[i].path);
+    for (size_t i = 0; i < o->n_files; i++) {
+        hash_file(md, o->files[i].src);
+        gcry_md_write(md, o->files[i].dest, strlen(o->files[i].dest) + 1);
+    }
+    snprintf(num, sizeof(num), "%" PRIu64 ":%" PRId64 ":%s", o->disk_size, o->mtime,
+             o->uuid ? o->uuid : "");
+    gcry_md_write(md, num, strlen(num));
+    d = gcry_md_read(md, GCRY_MD_SHA256);
+    memcpy(id, "build:", 6);
+    for (int i = 0; i < 32; i++)
+        snprintf(id + 6 + 2 * i, 3, "%02x", d[i]);
+    gcry_md_close(md);
+    return id;
+}
+
+static bool is_elf(const char *path)
+{
+    unsigned char m[4] = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool yes;
+
+    if (fd < 0)
+        return false;
+    yes = read(fd, m, 4) == 4 && !memcmp(m, "\x7f" "ELF", 4);
+    close(fd);
+    return yes;
+}
+
+static const struct option *find_build_option(const char *name, size_t len)
+{
+    for (const struct option *o = build_options; o->name; o++)
+        if (strlen(o->name) == len && !strncmp(o->name, name, len))
+            return o;
+    return NULL;
+}
+
+static void print_result(const char *result, bool json)
+{
+    json_t *r = json_loads(result, 0, NULL);
+    const char *keys[] = {"selfLink", "url", "id", "image"};
+
+    if (json) {
+        json_dumpf(r, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if (json_is_string(json_object_get(r, keys[i]))) {
+                puts(json_string_value(json_object_get(r, keys[i])));
+                break;
+            }
+    }
+    json_decref(r);
+}
+
+int cmd_push(int argc, char **argv)
+{
+    struct cli_build_args a;
+    struct progress prog = {0};
+    bool quiet = false, verbose = false, json = false, build_opts = false;
+    const char *cloud = NULL, *file = NULL, *usage;
+    struct mk_upload *up = NULL;
+    struct mk_disk *disk = NULL;
+    struct mk_ctx *ctx = NULL;
+    char **kargs, *id = NULL, *cfg = NULL;
+    int nkargs, rc = CLI_EXIT_USAGE;
+    int nopts = cli_split_kernel_args(argc, argv, &kargs, &nkargs);
+
+    cli_build_args_init(&a);
+    if (nopts >= 2 && !strcmp(argv[1], "--list")) {
+        rc = list_uploaders();
+        goto out;
+    }
+    if (nopts < 2 || argv[1][0] == '-') {
+        rc = cli_usage_error("push", "no cloud given (one of: see 'push --list')");
+        goto out;
+    }
+    cloud = argv[1];
+    ctx = cli_ctx_new(false);
+    if (mk_upload_new(ctx, cloud, &up) < 0) {
+        rc = cli_usage_error("push", "%s", mk_errmsg(ctx));
+        goto out;
+    }
+    usage = mk_uploader_usage(cloud);
+    for (int i = 2; i < nopts; i++) {
+        const char *arg = argv[i], *eq, *value = NULL;
+        const struct option *bo;
+        char key[64];
+
+        if (!strcmp(arg, "--json")) {
+            json = true;
+        } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+            quiet = true;
+        } else if (!strcmp(arg, "--verbose") || !strcmp(arg, "-v")) {
+            verbose = true;
+        } else if (arg[0] == '-' && arg[1] && arg[1] != '-' && strchr("stm", arg[1])) {
+            /* -s SIZE, -sSIZE and the other short build options */
+            value = arg[2] ? arg + 2 : (i + 1 < nopts ? argv[++i] : NULL);
+            if (!value) {
+                rc = cli_usage_error("push", "option -%c needs a value", arg[1]);
+                goto out;
+            }
+            if (cli_build_option(&a, "push", arg[1], value) < 0)
+                goto out;
+            build_opts = true;
+        } else if (!strncmp(arg, "--", 2) && arg[2]) {
+            eq = strchr(arg, '=');
+            size_t klen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+
+            if (klen >= sizeof(key)) {
+                rc = cli_usage_error("push", "unknown option '%s'", arg);
+                goto out;
+            }
+            memcpy(key, arg + 2, klen);
+            key[klen] = '\0';
+            bo = find_build_option(key, klen);
+            if (eq)
+                value = eq + 1;
+            else if ((bo && bo->has_arg == required_argument) ||
+                     (!bo && takes_value(usage, key))) {
+                if (i + 1 >= nopts) {
+                    rc = cli_usage_error("push", "option --%s needs a value", key);
+                    goto out;
+                }
+                value = argv[++i];
+            }
+            if (bo) {
+                if (cli_build_option(&a, "push", bo->val, value) < 0)
+                    goto out;
+                build_opts = true;
+            } else if (mk_upload_set_option(ctx, up, key, value) < 0) {
+                rc = cli_usage_error("push", "%s", mk_errmsg(ctx));
+                goto out;
+            }
+        } else if (arg[0] == '-' && arg[1]) {
+            rc = cli_usage_error("push", "unknown option '%s'", arg);
+            goto out;
+        } else if (!file) {
+            file = arg;
+        } else {
+            rc = cli_usage_error("push", "unexpected argument '%s' (put the kernel's command "
+                                 "line after --)", arg);
+            goto out;
+        }
+    }
+    if (!file) {
+        rc = cli_usage_error("push", "no ARCHIVE or KERNEL given");
+        goto out;
+    }
+    mk_ctx_free(ctx);
+    ctx = cli_ctx_new(verbose);
+    if (!quiet) {
+        prog.tty = isatty(STDERR_FILENO);
+        prog.start = now();
+        mk_ctx_set_progress(ctx, on_progress, &prog);
+    }
+    cli_cancel_on_signals(ctx);
+    rc = CLI_EXIT_FAIL;
+    if (build_opts || nkargs || is_elf(file)) {
+        const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+
+        cli_build_set_kernel(&a, (char *)file, kargs, nkargs);
+        if (mk_build_render_config(ctx, &a.opts, &cfg) < 0 ||
+            mk_build(ctx, &a.opts, &disk) < 0) {
+            rc = cli_ctx_error(ctx);
+            goto out;
+        }
+        id = build_identity(&a, cfg);
+        if (mk_upload_disk(ctx, up, disk, NULL, base, id) < 0)
+            goto fail;
+    } else if (mk_upload_file(ctx, up, file) < 0) {
+        goto fail;
+    }
+    if (prog.drawn)
+        fputc('\n', stderr);
+    if (json || !quiet)
+        print_result(mk_upload_result(up), json);
+    rc = CLI_EXIT_OK;
+    goto out;
+fail:
+    if (prog.drawn)
+        fputc('\n', stderr);
+    rc = cli_ctx_error(ctx);
+out:
+    free(id);
+    free(cfg);
+    mk_upload_free(up);
+    mk_disk_free(disk);
+    mk_ctx_free(ctx);
+    cli_build_args_release(&a);
+    return rc;
+}

@@ -1,0 +1,299 @@
+/* probe.c: reports on COM1 what the multiboot loader handed over, then exits QEMU. */
+#include <stddef.h>
+#include <stdint.h>
+
+#define COM1 0x3f8
+/* QEMU's isa-debug-exit (iobase=0xf4) exits with (value << 1) | 1: 0x31 gives status 99,
+ * which a passing test expects. */
+#define DEBUG_EXIT_PORT 0xf4
+#define DEBUG_EXIT_VALUE 0x31
+#define DEBUG_EXIT_FAILURE 0x01 /* status 3 */
+
+#define MB1_BOOT_MAGIC 0x2badb002u
+#define MB2_BOOT_MAGIC 0x36d76289u
+
+#define MB1_INFO_CMDLINE (1u << 2)
+#define MB1_INFO_MODS (1u << 3)
+#define MB1_INFO_LOADER_NAME (1u << 9)
+
+#define MB2_TAG_END 0
+#define MB2_TAG_CMDLINE 1
+#define MB2_TAG_LOADER_NAME 2
+#define MB2_TAG_MODULE 3
+
+/* The v1 information structure, as far as the probe reads it. */
+struct mb1_info {
+    uint32_t flags;
+    uint32_t mem_lower;
+    uint32_t mem_upper;
+    uint32_t boot_device;
+    uint32_t cmdline;
+    uint32_t mods_count;
+    uint32_t mods_addr;
+    uint32_t syms[4];
+    uint32_t mmap_length;
+    uint32_t mmap_addr;
+    uint32_t drives_length;
+    uint32_t drives_addr;
+    uint32_t config_table;
+    uint32_t boot_loader_name;
+};
+
+struct mb1_module {
+    uint32_t mod_start;
+    uint32_t mod_end;
+    uint32_t string;
+    uint32_t reserved;
+};
+
+struct mb2_tag {
+    uint32_t type;
+    uint32_t size;
+};
+
+struct mb2_module {
+    uint32_t type;
+    uint32_t size;
+    uint32_t mod_start;
+    uint32_t mod_end;
+    char string[];
+};
+
+void probe_main(uint32_t magic, uint32_t info);
+
+/* GCC may emit calls to these even in freestanding code. */
+void *memset(void *s, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+
+void *memset(void *s, int c, size_t n)
+{
+    unsigned char *p = s;
+    while (n--)
+        *p++ = (unsigned char)c;
+    return s;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    unsigned char *dp = d;
+    const unsigned char *sp = s;
+    while (n--)
+        *dp++ = *sp++;
+    return d;
+}
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static void serial_init(void)
+{
+    outb(COM1 + 1, 0x00); /* no interrupts */
+    outb(COM1 + 3, 0x80); /* DLAB on to set the divisor */
+    outb(COM1 + 0, 0x01); /* 115200 / 1 */
+    outb(COM1 + 1, 0x00);
+    outb(COM1 + 3, 0x03); /* 8 data bits, no parity, 1 stop bit */
+    outb(COM1 + 2, 0xc7); /* FIFO on, cleared */
+    outb(COM1 + 4, 0x03); /* DTR, RTS */
+}
+
+static void putch(char c)
+{
+    /* Bounded wait so a missing UART cannot hang the probe before it exits. */
+    for (int i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++)
+        ;
+    outb(COM1, (uint8_t)c);
+}
+
+static void puts_raw(const char *s)
+{
+    while (*s)
+        putch(*s++);
+}
+
+static void put_dec(uint32_t v)
+{
+    char tmp[10];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        putch(tmp[--n]);
+}
+
+static void put_hex32(uint32_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    puts_raw("0x");
+    for (int i = 28; i >= 0; i -= 4)
+        putch(digits[(v >> i) & 0xf]);
+}
+
+/* Prints a loader-supplied string between single quotes: printable ASCII as is (quotes and
+ * backslashes included, so tests compare the exact bytes), anything else as \xNN so the
+ * output stays one line. */
+static void put_quoted(const char *s)
+{
+    static const char digits[] = "0123456789abcdef";
+    putch('\'');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p < 0x7f) {
+            putch((char)*p);
+        } else {
+            putch('\\');
+            putch('x');
+            putch(digits[*p >> 4]);
+            putch(digits[*p & 0xf]);
+        }
+    }
+    putch('\'');
+}
+
+static void line_start(void)
+{
+    puts_raw("MBPROBE: ");
+}
+
+static void print_string_field(const char *name, uint32_t addr)
+{
+    line_start();
+    puts_raw(name);
+    putch('=');
+    if (addr)
+        put_quoted((const char *)(uintptr_t)addr);
+    else
+        puts_raw("(none)");
+    putch('\n');
+}
+
+/* The CRC-32 of zlib's crc32() (reflected polynomial 0xedb88320), so tests can compare
+ * with Python's zlib.crc32 or gzip. */
+static uint32_t crc_table[256];
+
+static void crc32_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+static uint32_t crc32(const unsigned char *p, uint32_t len)
+{
+    uint32_t c = 0xffffffffu;
+    while (len--)
+        c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+static void print_module(uint32_t i, uint32_t start, uint32_t end, const char *string)
+{
+    uint32_t size = end >= start ? end - start : 0;
+
+    line_start();
+    puts_raw("mod[");
+    put_dec(i);
+    puts_raw("] string=");
+    if (string)
+        put_quoted(string);
+    else
+        puts_raw("(none)");
+    puts_raw(" size=");
+    put_dec(size);
+    puts_raw(" crc32=");
+    put_hex32(crc32((const unsigned char *)(uintptr_t)start, size));
+    putch('\n');
+}
+
+static void probe_v1(const struct mb1_info *mbi)
+{
+    print_string_field("loader",
+                       (mbi->flags & MB1_INFO_LOADER_NAME) ? mbi->boot_loader_name : 0);
+    print_string_field("cmdline", (mbi->flags & MB1_INFO_CMDLINE) ? mbi->cmdline : 0);
+    uint32_t count = (mbi->flags & MB1_INFO_MODS) ? mbi->mods_count : 0;
+    line_start();
+    puts_raw("mods_count=");
+    put_dec(count);
+    putch('\n');
+    const struct mb1_module *mods = (const struct mb1_module *)(uintptr_t)mbi->mods_addr;
+    for (uint32_t i = 0; i < count; i++)
+        print_module(i, mods[i].mod_start, mods[i].mod_end,
+                     mods[i].string ? (const char *)(uintptr_t)mods[i].string : NULL);
+}
+
+/* Multiboot2 gives the information as a list of 8-byte aligned tags. Two passes keep the
+ * output in the same order as for v1 (loader, cmdline, count, modules). */
+static void probe_v2(uint32_t info)
+{
+    uint32_t total = *(const uint32_t *)(uintptr_t)info;
+    uint32_t loader = 0, cmdline = 0, count = 0;
+    const struct mb2_tag *tag;
+
+#define FOR_EACH_TAG(tag)                                                                   \
+    for (tag = (const struct mb2_tag *)(uintptr_t)(info + 8);                               \
+         (uintptr_t)tag + 8 <= info + total && tag->type != MB2_TAG_END && tag->size >= 8;  \
+         tag = (const struct mb2_tag *)(((uintptr_t)tag + tag->size + 7) & ~(uintptr_t)7))
+
+    FOR_EACH_TAG(tag) {
+        if (tag->type == MB2_TAG_CMDLINE)
+            cmdline = (uint32_t)(uintptr_t)tag + 8;
+        else if (tag->type == MB2_TAG_LOADER_NAME)
+            loader = (uint32_t)(uintptr_t)tag + 8;
+        else if (tag->type == MB2_TAG_MODULE)
+            count++;
+    }
+    print_string_field("loader", loader);
+    print_string_field("cmdline", cmdline);
+    line_start();
+    puts_raw("mods_count=");
+    put_dec(count);
+    putch('\n');
+    uint32_t i = 0;
+    FOR_EACH_TAG(tag) {
+        if (tag->type == MB2_TAG_MODULE) {
+            const struct mb2_module *m = (const struct mb2_module *)tag;
+            print_module(i++, m->mod_start, m->mod_end, m->string);
+        }
+    }
+#undef FOR_EACH_TAG
+}
+
+void probe_main(uint32_t magic, uint32_t info)
+{
+    serial_init();
+    crc32_init();
+    line_start();
+    if (magic == MB1_BOOT_MAGIC) {
+        puts_raw("multiboot=1 magic=");
+        put_hex32(magic);
+        putch('\n');
+        probe_v1((const struct mb1_info *)(uintptr_t)info);
+    } else if (magic == MB2_BOOT_MAGIC) {
+        puts_raw("multiboot=2 magic=");
+        put_hex32(magic);
+        putch('\n');
+        probe_v2(info);
+    } else {
+        /* Not booted by a multiboot loader: no "done", and a status tests treat as failure. */
+        puts_raw("unknown boot magic=");
+        put_hex32(magic);
+        putch('\n');
+        outb(DEBUG_EXIT_PORT, DEBUG_EXIT_FAILURE);
+        return;
+    }
+    line_start();
+    puts_raw("done\n");
+    outb(DEBUG_EXIT_PORT, DEBUG_EXIT_VALUE);
+}

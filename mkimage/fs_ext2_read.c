@@ -1,0 +1,250 @@
+/* fs_ext2_read.c: reading any ext2/3/4 filesystem in a disk through libext2fs. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_ext2_private.h"
+
+#define MAGIC_OFFSET 56u
+/* Deeper than any sane tree; stops a corrupted filesystem's directory loop. */
+#define MAX_DEPTH 128
+
+int mk_ext2_lookup(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *path, ext2_ino_t *ret)
+{
+    errcode_t err;
+
+    if (path[0] != '/')
+        return mk_set_error(ctx, MK_EINVAL, "'%s' is not an absolute path", path);
+    if (!path[strspn(path, "/")]) {
+        *ret = EXT2_ROOT_INO;
+        return MK_OK;
+    }
+    err = ext2fs_namei(fs->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ret);
+    if (err == EXT2_ET_FILE_NOT_FOUND || err == EXT2_ET_NO_DIRECTORY)
+        return mk_set_error(ctx, MK_ENOTFOUND, "'%s' does not exist in the filesystem", path);
+    if (err)
+        return mk_ext2_fail(ctx, fs->fs, err, MK_EFS, "cannot look up '%s'", path);
+    return MK_OK;
+}
+
+int mk_ext2_open(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t part_off, uint64_t part_size,
+                 struct mk_ext2 **ret)
+{
+    uint8_t magic[2];
+    struct mk_ext2 *fs;
+    char name[128];
+    errcode_t err;
+    int r;
+
+    if (part_off > disk->size || part_size > disk->size - part_off)
+        return mk_set_error(ctx, MK_EINVAL, "partition [%" PRIu64 ", +%" PRIu64
+                            ") lies outside the %" PRIu64 "-byte disk", part_off, part_size,
+                            disk->size);
+    if (part_size < SUPERBLOCK_OFFSET + 1024)
+        return mk_set_error(ctx, MK_EFORMAT, "no ext2/3/4 filesystem at offset %" PRIu64
+                            " (partition too small)", part_off);
+    if ((r = mk_disk_read(ctx, disk, part_off + SUPERBLOCK_OFFSET + MAGIC_OFFSET, magic, 2)) < 0)
+        return r;
+    if (mk_get_le16(magic) != EXT2_SUPER_MAGIC)
+        return mk_set_error(ctx, MK_EFORMAT, "no ext2/3/4 filesystem at offset %" PRIu64,
+                            part_off);
+    if ((r = mk_ext2_io_name(ctx, name, sizeof(name), disk, part_off, part_size)) < 0)
+        return r;
+    if (!(fs = calloc(1, sizeof(*fs))))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    fs->disk = disk;
+    fs->part_off = part_off;
+    mk_ext2_init_errors();
+    /* Checksums are not ours to enforce: a damaged image should still be readable. */
+    err = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
+                       mk_ext2_io_manager, &fs->fs);
+    if (err) {
+        free(fs);
+        return mk_ext2_fail(ctx, NULL, err, MK_EFS, "cannot open the filesystem at offset %"
+                            PRIu64, part_off);
+    }
+    *ret = fs;
+    return MK_OK;
+}
+
+static const char *fs_type(const struct ext2_super_block *s)
+{
+    const uint32_t ext4_incompat = EXT3_FEATURE_INCOMPAT_EXTENTS | EXT4_FEATURE_INCOMPAT_64BIT |
+                                   EXT4_FEATURE_INCOMPAT_FLEX_BG | EXT4_FEATURE_INCOMPAT_MMP |
+                                   EXT4_FEATURE_INCOMPAT_INLINE_DATA |
+                                   EXT4_FEATURE_INCOMPAT_CSUM_SEED |
+                                   EXT4_FEATURE_INCOMPAT_ENCRYPT |
+                                   EXT4_FEATURE_INCOMPAT_CASEFOLD |
+                                   EXT4_FEATURE_INCOMPAT_LARGEDIR |
+                                   EXT4_FEATURE_INCOMPAT_EA_INODE;
+    const uint32_t ext4_ro = EXT4_FEATURE_RO_COMPAT_HUGE_FILE |
+                             EXT4_FEATURE_RO_COMPAT_GDT_CSUM | EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
+                             EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE |
+                             EXT4_FEATURE_RO_COMPAT_METADATA_CSUM |
+                             EXT4_FEATURE_RO_COMPAT_QUOTA | EXT4_FEATURE_RO_COMPAT_BIGALLOC;
+
+    if ((s->s_feature_incompat & ext4_incompat) || (s->s_feature_ro_compat & ext4_ro))
+        return "ext4";
+    if (s->s_feature_compat & EXT3_FEATURE_COMPAT_HAS_JOURNAL)
+        return "ext3";
+    return "ext2";
+}
+
+int mk_ext2_info(struct mk_ctx *ctx, struct mk_ext2 *fs, struct mk_ext2_info *ret)
+{
+    const struct ext2_super_block *s = fs->fs->super;
+    const uint8_t *u = s->s_uuid;
+    struct mk_ext2_info info = {0};
+
+    snprintf(info.type, sizeof(info.type), "%s", fs_type(s));
+    snprintf(info.uuid, sizeof(info.uuid),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+             u[15]);
+    memcpy(info.label, s->s_volume_name, sizeof(s->s_volume_name));
+    info.label[sizeof(s->s_volume_name)] = '\0';
+    info.block_size = fs->fs->blocksize;
+    info.blocks = ext2fs_blocks_count(fs->fs->super);
+    info.free_blocks = ext2fs_free_blocks_count(fs->fs->super);
+    info.inodes = s->s_inodes_count;
+    info.free_inodes = s->s_free_inodes_count;
+    *ret = info;
+    return MK_OK;
+}
+
+int mk_ext2_read_file(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *path, size_t max,
+                      struct mk_buf *out)
+{
+    struct ext2_inode inode;
+    ext2_file_t file;
+    ext2_ino_t ino;
+    uint64_t size, done = 0;
+    errcode_t err;
+    int r;
+
+    if ((r = mk_ext2_lookup(ctx, fs, path, &ino)) < 0)
+        return r;
+    if ((err = ext2fs_read_inode(fs->fs, ino, &inode)))
+        return mk_ext2_fail(ctx, fs->fs, err, MK_EFS, "cannot read the inode of '%s'", path);
+    if (!LINUX_S_ISREG(inode.i_mode))
+        return mk_set_error(ctx, MK_EINVAL, "'%s' is not a regular file", path);
+    size = EXT2_I_SIZE(&inode);
+    if ((max && size > max) || size > SIZE_MAX - 1 - out->len)
+        return mk_set_error(ctx, MK_ENOMEM, "'%s' is larger than %zu bytes", path, max);
+    if ((r = mk_buf_grow(out, (size_t)size)) < 0)
+        return mk_set_error(ctx, r, "no memory to read '%s' (%" PRIu64 " bytes)", path, size);
+    if ((err = ext2fs_file_open2(fs->fs, ino, &inode, 0, &file)))
+        return mk_ext2_fail(ctx, fs->fs, err, MK_EFS, "cannot open '%s'", path);
+    while (done < size) {
+        unsigned got = 0;
+        unsigned want = (unsigned)MK_MIN(size - done, 1u << 20);
+        err = ext2fs_file_read(file, out->buf + out->len, want, &got);
+        if (err || !got)
+            break;
+        out->len += got;
+        done += got;
+    }
+    out->buf[out->len] = '\0';
+    ext2fs_file_close(file);
+    if (err)
+        return mk_ext2_fail(ctx, fs->fs, err, MK_EFS, "cannot read '%s'", path);
+    if (done < size)
+        return mk_set_error(ctx, MK_EFS, "'%s' ends after %" PRIu64 " of its %" PRIu64
+                            " bytes", path, done, size);
+    return MK_OK;
+}
+
+struct dirent_rec {
+    char *name;
+    ext2_ino_t ino;
+};
+
+struct dir_list {
+    struct dirent_rec *v;
+    size_t n, alloc;
+    int oom;
+};
+
+static int collect(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int offset,
+                   int blocksize, char *buf, void *priv)
+{
+    struct dir_list *l = priv;
+    int len = ext2fs_dirent_name_len(de);
+
+    if ((len == 1 && de->name[0] == '.') || (len == 2 && !strncmp(de->name, "..", 2)))
+        return 0;
+    if (l->n == l->alloc) {
+        size_t n = l->alloc ? l->alloc * 2 : 16;
+        struct dirent_rec *v = realloc(l->v, n * sizeof(*v));
+        if (!v) {
+            l->oom = 1;
+            return DIRENT_ABORT;
+        }
+        l->v = v;
+        l->alloc = n;
+    }
+    if (!(l->v[l->n].name = strndup(de->name, (size_t)len))) {
+        l->oom = 1;
+        return DIRENT_ABORT;
+    }
+    l->v[l->n++].ino = de->inode;
+    return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct dirent_rec *)a)->name, ((const struct dirent_rec *)b)->name);
+}
+
+static int walk_dir(struct mk_ctx *ctx, struct mk_ext2 *fs, ext2_ino_t dir, struct mk_buf *path,
+                    int depth, mk_ext2_walk_fn fn, void *opaque)
+{
+    struct dir_list l = {0};
+    size_t base = path->len;
+    errcode_t err;
+    int r = MK_OK;
+
+    if (depth > MAX_DEPTH)
+        return mk_set_error(ctx, MK_EFS, "directories nested deeper than %d at '%s'",
+                            MAX_DEPTH, path->buf);
+    err = ext2fs_dir_iterate2(fs->fs, dir, 0, NULL, collect, &l);
+    if (l.oom)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    else if (err)
+        r = mk_ext2_fail(ctx, fs->fs, err, MK_EFS, "cannot read directory '%s'",
+                         base ? path->buf : "/");
+    if (r == MK_OK && l.n)
+        qsort(l.v, l.n, sizeof(*l.v), rec_cmp);
+    for (size_t i = 0; i < l.n && r == MK_OK; i++) {
+        struct ext2_inode inode;
+        path->len = base;
+        path->buf[base] = '\0';
+        if ((r = mk_buf_addf(path, "/%s", l.v[i].name)) < 0)
+            break;
+        if ((err = ext2fs_read_inode(fs->fs, l.v[i].ino, &inode))) {
+            r = mk_ext2_fail(ctx, fs->fs, err, MK_EFS, "cannot read the inode of '%s'",
+                             path->buf);
+            break;
+        }
+        if ((r = fn(opaque, path->buf, inode.i_mode, EXT2_I_SIZE(&inode))) != 0)
+            break;
+        if (LINUX_S_ISDIR(inode.i_mode))
+            r = walk_dir(ctx, fs, l.v[i].ino, path, depth + 1, fn, opaque);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i].name);
+    free(l.v);
+    path->len = base;
+    path->buf[base] = '\0';
+    return r;
+}
+
+int mk_ext2_walk(struct mk_ctx *ctx, struct mk_ext2 *fs, mk_ext2_walk_fn fn, void *opaque)
+{
+    struct mk_buf path = MK_BUF_INIT;
+    int r = walk_dir(ctx, fs, EXT2_ROOT_INO, &path, 0, fn, opaque);
+
+    mk_buf_release(&path);
+    return r;
+}

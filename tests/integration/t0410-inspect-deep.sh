@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# t0410-inspect-deep: `inspect --deep` agrees with libguestfs (Linux reading the disk in its
+# appliance): partitions, filesystem, and grub.cfg, kernel and modules byte-identical.
+# Skipped when the build has no libguestfs. Slow: the appliance boots under TCG here.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+[ -n "${MBPROBE:-}" ] && [ -f "$MBPROBE" ] || fail "the probe kernel was not built (MBPROBE='${MBPROBE:-}')"
+
+head -c 512 /dev/zero >probe.raw
+rc=0
+"$MKIMAGE" inspect --deep probe.raw >out 2>err || rc=$?
+if grep -q "this build has none" err; then
+    skip "built without libguestfs"
+fi
+
+head -c 70000 /dev/urandom >mod1.bin
+printf 'module two\n' >mod2.txt
+"$MKIMAGE" build -q -o disk.raw --size 64M --module mod1.bin:first --module mod2.txt \
+    "$MBPROBE" -- a b || fail "build failed"
+rc=0
+nice "$MKIMAGE" inspect --deep --json disk.raw >report.json 2>err || rc=$?
+[ "$rc" -eq 0 ] || fail "inspect --deep exited $rc: $(cat report.json err)"
+"$PY" - "$(basename "$MBPROBE")" <<'PY' || fail "deep report: $(cat report.json)"
+import json, sys
+r = json.load(open("report.json"))
+kernel = "/boot/" + sys.argv[1]
+d = r["deep"]
+assert r["problems"] == [], r["problems"]
+assert d["partition_table"] == "msdos", d
+assert [(p["index"], p["start_lba"], p["sectors"], p["bootable"]) for p in d["partitions"]] == \
+    [(p["index"], p["start_lba"], p["sectors"], p["bootable"]) for p in r["partitions"]], d
+fs = d["filesystem"]
+assert fs["device"] == "/dev/sda1" and fs["type"] == r["filesystem"]["type"], fs
+assert fs["uuid"] == r["filesystem"]["uuid"], fs
+same = set(d["files_identical"])
+want = {"/boot/grub/grub.cfg", kernel, "/boot/mod1.bin", "/boot/mod2.txt"}
+assert want <= same, (want, same)
+PY
+ok "libguestfs sees the same partition and filesystem, and reads the same boot files"

@@ -1,0 +1,896 @@
+#!/usr/bin/python3
+"""fake_gce.py: a strict stand-in for Google's token endpoint, metadata server, Cloud Storage
+(resumable uploads) and Compute Engine (images, operations, instances) on 127.0.0.1.
+
+It follows the wire protocol in docs/cloud-apis.md and checks every request: a request that
+breaks the protocol is answered with an error and recorded in "violations", which the tests
+assert to be empty. Faults are injected per test through POST /_fault; GET /_state shows what
+the server holds; GET /_object/BUCKET/NAME returns an object's bytes.
+
+Python 3 standard library only. Usage:
+  fake_gce.py --port-file F --pubkey PUB.pem --client-email E --project P [--token-expires S]
+"""
+import argparse
+import base64
+import binascii
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import re
+import secrets
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+CHUNK_UNIT = 256 * 1024
+GIB = 1 << 30
+SCOPE_OK = ("https://www.googleapis.com/auth/cloud-platform",
+            "https://www.googleapis.com/auth/devstorage.read_write")
+NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
+FEATURES = {
+    "BARE_METAL_LINUX_COMPATIBLE", "BMSAI_CAPABLE", "CCA_CAPABLE", "FEATURE_TYPE_UNSPECIFIED",
+    "GVNIC", "IDPF", "MULTI_IP_SUBNET", "SECURE_BOOT", "SEV_CAPABLE", "SEV_LIVE_MIGRATABLE",
+    "SEV_LIVE_MIGRATABLE_V2", "SEV_SNP_CAPABLE", "SNP_SVSM_CAPABLE",
+    "SUSPEND_RESUME_COMPATIBLE", "SUSPEND_SAFE_FPR", "TDX_CAPABLE", "UEFI_COMPATIBLE",
+    "VIRTIO_SCSI_MULTIQUEUE", "WINDOWS"}
+
+
+def crc32c(data, crc=0):
+    """Bitwise CRC-32C, written independently of the C table version (an oracle)."""
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+class Crc32cTable:
+    """Table CRC-32C for large objects (the bitwise one is the reference for small data)."""
+    table = None
+
+    @classmethod
+    def compute(cls, data):
+        if cls.table is None:
+            t = []
+            for i in range(256):
+                c = i
+                for _ in range(8):
+                    c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+                t.append(c)
+            cls.table = t
+        t = cls.table
+        crc = 0xFFFFFFFF
+        for b in data:
+            crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
+        return crc ^ 0xFFFFFFFF
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def b64url_decode(s):
+    s += "=" * (-len(s) % 4)
+    return base64.urlsafe_b64decode(s)
+
+
+def google_error(code, message, reason):
+    return {"error": {"code": code, "message": message,
+                      "errors": [{"message": message, "domain": "global", "reason": reason}]}}
+
+
+class State:
+    def __init__(self, args):
+        self.lock = threading.RLock()
+        self.args = args
+        self.base = None
+        self.tokens = {}          # token -> expiry (epoch seconds)
+        self.buckets = set(args.bucket or [])
+        self.objects = {}         # (bucket, name) -> dict
+        self.sessions = {}        # upload id -> dict
+        self.images = {}          # name -> Image
+        self.operations = {}      # name -> dict(op=..., polls=..., done=callable)
+        self.request_ids = {}
+        self.instances = {}       # (zone, name) -> dict
+        self.violations = []
+        self.counters = {"token_requests": 0, "initiations": 0, "chunk_puts": 0,
+                         "status_queries": 0, "bytes_received": 0, "image_inserts": 0,
+                         "instance_inserts": 0, "unauthorized": 0, "cancelled_sessions": 0}
+        self.faults = {}
+        self.n = 0
+
+    def violation(self, text):
+        with self.lock:
+            self.violations.append(text)
+        sys.stderr.write("fake_gce: VIOLATION: %s\n" % text)
+
+    def fault(self, key):
+        """Consumes one use of a counted fault; returns its value or None."""
+        with self.lock:
+            f = self.faults.get(key)
+            if not f:
+                return None
+            if f.get("skip", 0) > 0:
+                f["skip"] -= 1
+                return None
+            f["count"] = f.get("count", 1) - 1
+            if f["count"] <= 0:
+                del self.faults[key]
+            return f
+
+    def next_id(self):
+        with self.lock:
+            self.n += 1
+            return self.n
+
+
+def load_public_key(path):
+    out = subprocess.run(["openssl", "rsa", "-pubin", "-in", path, "-noout", "-text"],
+                         check=True, capture_output=True, text=True).stdout
+    mod = out.split("Modulus:")[1].split("Exponent:")[0]
+    n = int("".join(mod.split()).replace(":", ""), 16)
+    e = int(re.search(r"Exponent: (\d+)", out).group(1))
+    return n, e
+
+
+SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def rs256_verify(pub, signing_input, sig):
+    n, e = pub
+    k = (n.bit_length() + 7) // 8
+    if len(sig) != k:
+        return False
+    m = pow(int.from_bytes(sig, "big"), e, n).to_bytes(k, "big")
+    digest = hashlib.sha256(signing_input).digest()
+    expected = b"\x00\x01" + b"\xff" * (k - 3 - len(SHA256_PREFIX) - 32) + b"\x00" + \
+        SHA256_PREFIX + digest
+    return m == expected
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake_gce/1"
+
+    def log_message(self, fmt, *a):
+        if os.environ.get("FAKE_GCE_VERBOSE"):
+            sys.stderr.write("fake_gce: " + (fmt % a) + "\n")
+
+    # ---- plumbing ----
+    @property
+    def st(self):
+        return self.server.state
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n) if n else b""
+
+    def reply(self, code, obj=None, headers=None, raw=None, ctype="application/json"):
+        data = raw if raw is not None else (json.dumps(obj).encode() if obj is not None else b"")
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if data or code not in (204, 304):
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
+    def gerror(self, code, message, reason):
+        self.reply(code, google_error(code, message, reason))
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def authorized(self, required=True):
+        auth = self.headers.get("Authorization")
+        if auth is None and not required:
+            return True
+        if not auth or not auth.startswith("Bearer "):
+            self.st.counters["unauthorized"] += 1
+            self.gerror(401, "Request is missing required authentication credential.",
+                        "required")
+            return False
+        tok = auth[7:]
+        with self.st.lock:
+            exp = self.st.tokens.get(tok)
+        if exp is None or exp < time.time():
+            self.st.counters["unauthorized"] += 1
+            self.gerror(401, "Request had invalid authentication credentials.", "authError")
+            return False
+        return True
+
+    def route(self, method):
+        try:
+            u = urllib.parse.urlsplit(self.path)
+            q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+            path = u.path
+            if path.startswith("/_"):
+                return self.control(method, path, q)
+            if path == "/token":
+                return self.token(method)
+            if path.startswith("/computeMetadata/v1/"):
+                return self.metadata(path[len("/computeMetadata/v1/"):], q)
+            if path.startswith("/upload/storage/v1/b/"):
+                return self.upload(method, path, q)
+            if path.startswith("/storage/v1/b"):
+                return self.storage(method, path, q)
+            if path.startswith("/compute/v1/projects/"):
+                return self.compute(method, path[len("/compute/v1/projects/"):], q)
+            self.st.violation("unknown path %s %s" % (method, path))
+            self.gerror(404, "Not Found", "notFound")
+        except (ConnectionError, BrokenPipeError):
+            pass
+
+    def do_GET(self):
+        self.route("GET")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def do_PUT(self):
+        self.route("PUT")
+
+    def do_DELETE(self):
+        self.route("DELETE")
+
+    def do_PATCH(self):
+        self.route("PATCH")
+
+    # ---- control ----
+    def control(self, method, path, q):
+        st = self.st
+        if path == "/_state":
+            with st.lock:
+                out = {
+                    "buckets": sorted(st.buckets),
+                    "objects": {"%s/%s" % k: {kk: vv for kk, vv in v.items() if kk != "data"}
+                                for k, v in st.objects.items()},
+                    "sessions": {k: {"bucket": v["bucket"], "name": v["name"],
+                                     "persisted": len(v["data"]), "complete": v["complete"]}
+                                 for k, v in st.sessions.items()},
+                    "images": st.images,
+                    "instances": ["%s/%s" % k for k in st.instances],
+                    "violations": st.violations,
+                    "counters": st.counters,
+                    "faults": st.faults,
+                }
+            return self.reply(200, out)
+        if path.startswith("/_object/"):
+            b, _, n = path[len("/_object/"):].partition("/")
+            obj = st.objects.get((b, urllib.parse.unquote(n)))
+            if not obj:
+                return self.reply(404, {"error": "no such object"})
+            return self.reply(200, raw=bytes(obj["data"]), ctype="application/octet-stream")
+        if path == "/_fault" and method == "POST":
+            with st.lock:
+                st.faults.update(json.loads(self.body() or b"{}"))
+            return self.reply(200, st.faults)
+        if path == "/_clear_faults" and method == "POST":
+            self.body()
+            with st.lock:
+                st.faults.clear()
+            return self.reply(200, {})
+        if path == "/_expire_tokens" and method == "POST":
+            self.body()
+            with st.lock:
+                st.tokens.clear()
+            return self.reply(200, {})
+        self.reply(404, {})
+
+    # ---- OAuth2 token endpoint ----
+    def issue_token(self):
+        tok = "ya29.fake-" + secrets.token_urlsafe(24)
+        with self.st.lock:
+            self.st.tokens[tok] = time.time() + self.st.args.token_expires
+        return {"access_token": tok, "expires_in": self.st.args.token_expires,
+                "token_type": "Bearer"}
+
+    def token(self, method):
+        st = self.st
+        st.counters["token_requests"] += 1
+        body = self.body()
+        if method != "POST":
+            st.violation("token endpoint: %s instead of POST" % method)
+            return self.reply(405, {"error": "invalid_request"})
+        if not self.headers.get("Content-Type", "").startswith(
+                "application/x-www-form-urlencoded"):
+            st.violation("token endpoint: Content-Type %r" % self.headers.get("Content-Type"))
+            return self.reply(400, {"error": "invalid_request"})
+        f = st.fault("token_status")
+        if f:
+            return self.reply(f.get("status", 500), {"error": "internal_failure"})
+        form = dict(urllib.parse.parse_qsl(body.decode()))
+        grant = form.get("grant_type")
+        if grant == "refresh_token":
+            a = st.args
+            if (form.get("client_id"), form.get("client_secret"), form.get("refresh_token")) != \
+                    (a.user_client_id, a.user_client_secret, a.user_refresh_token):
+                return self.reply(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+            return self.reply(200, self.issue_token())
+        if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            st.violation("token endpoint: grant_type %r" % grant)
+            return self.reply(400, {"error": "unsupported_grant_type"})
+        err = self.check_jwt(form.get("assertion", ""))
+        if err:
+            return self.reply(400, {"error": "invalid_grant", "error_description": err})
+        self.reply(200, self.issue_token())
+
+    def check_jwt(self, jwt):
+        st = self.st
+        parts = jwt.split(".")
+        if len(parts) != 3:
+            st.violation("JWT with %d parts" % len(parts))
+            return "Invalid JWT."
+        if any("=" in p for p in parts):
+            st.violation("JWT segments carry '=' padding")
+        try:
+            header = json.loads(b64url_decode(parts[0]))
+            claims = json.loads(b64url_decode(parts[1]))
+            sig = b64url_decode(parts[2])
+        except (ValueError, binascii.Error):
+            st.violation("JWT segments are not base64url JSON")
+            return "Invalid JWT."
+        if header.get("alg") != "RS256" or header.get("typ", "JWT") != "JWT":
+            st.violation("JWT header %r" % header)
+            return "Invalid JWT."
+        if not rs256_verify(st.pubkey, (parts[0] + "." + parts[1]).encode(), sig):
+            return "Invalid JWT Signature."
+        now = time.time()
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not isinstance(iat, int) or not isinstance(exp, int) or exp - iat > 3600 or \
+                iat > now + 60 or exp < now:
+            st.violation("JWT times iat=%r exp=%r" % (iat, exp))
+            return ("Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                    "reasonable timeframe. Check your iat and exp values in the JWT claim.")
+        if claims.get("aud") != st.base + "/token":
+            st.violation("JWT aud %r" % claims.get("aud"))
+            return "Invalid JWT: Failed audience check."
+        if claims.get("iss") != st.args.client_email:
+            return "Invalid JWT: unknown issuer."
+        if not any(s in claims.get("scope", "").split() for s in SCOPE_OK):
+            st.violation("JWT scope %r" % claims.get("scope"))
+            return "Invalid JWT: scope."
+        return None
+
+    # ---- metadata server ----
+    def metadata(self, path, q):
+        if self.headers.get("Metadata-Flavor") != "Google":
+            self.st.violation("metadata request without Metadata-Flavor: Google")
+            return self.reply(403, raw=b"Missing Metadata-Flavor:Google header.", ctype="text/html")
+        hdr = {"Metadata-Flavor": "Google"}
+        if path == "instance/service-accounts/default/token":
+            self.st.counters["token_requests"] += 1
+            return self.reply(200, self.issue_token(), headers=hdr)
+        if path == "project/project-id":
+            return self.reply(200, raw=self.st.args.project.encode(), headers=hdr,
+                              ctype="application/text")
+        if path == "":
+            return self.reply(200, raw=b"computeMetadata/\n", headers=hdr, ctype="text/plain")
+        self.reply(404, raw=b"not found", headers=hdr, ctype="text/html")
+
+    # ---- Cloud Storage ----
+    def object_json(self, bucket, name, obj):
+        return {"kind": "storage#object", "id": "%s/%s/%d" % (bucket, name, obj["generation"]),
+                "name": name, "bucket": bucket, "generation": str(obj["generation"]),
+                "metageneration": "1", "contentType": obj["contentType"],
+                "size": str(obj["size"]), "md5Hash": obj["md5Hash"], "crc32c": obj["crc32c"],
+                "selfLink": "%s/storage/v1/b/%s/o/%s" % (self.st.base, bucket,
+                                                         urllib.parse.quote(name, safe="")),
+                "timeCreated": "2024-01-01T00:00:00.000Z", "storageClass": "STANDARD"}
+
+    def storage(self, method, path, q):
+        st = self.st
+        body = self.body()
+        if not self.authorized():
+            return
+        parts = path[len("/storage/v1/"):].split("/")
+        if parts == ["b"] and method == "POST":
+            if q.get("project") != st.args.project:
+                st.violation("bucket insert with project %r" % q.get("project"))
+                return self.gerror(400, "Invalid project", "invalid")
+            name = json.loads(body or b"{}").get("name")
+            with st.lock:
+                if name in st.buckets:
+                    return self.gerror(409, "Your previous request to create the named bucket "
+                                       "succeeded and you already own it.", "conflict")
+                st.buckets.add(name)
+            return self.reply(200, {"kind": "storage#bucket", "name": name, "location": "US"})
+        if len(parts) == 2 and parts[0] == "b" and method == "GET":
+            if parts[1] in st.buckets:
+                return self.reply(200, {"kind": "storage#bucket", "name": parts[1]})
+            return self.gerror(404, "The specified bucket does not exist.", "notFound")
+        if len(parts) == 4 and parts[0] == "b" and parts[2] == "o":
+            bucket, name = parts[1], urllib.parse.unquote(parts[3])
+            with st.lock:
+                obj = st.objects.get((bucket, name))
+                if not obj:
+                    return self.gerror(404, "No such object: %s/%s" % (bucket, name), "notFound")
+                if method == "GET":
+                    return self.reply(200, self.object_json(bucket, name, obj))
+                if method == "DELETE":
+                    del st.objects[(bucket, name)]
+                    return self.reply(204)
+        st.violation("unexpected storage call %s %s" % (method, path))
+        self.gerror(400, "bad request", "invalid")
+
+    def upload(self, method, path, q):
+        st = self.st
+        m = re.match(r"^/upload/storage/v1/b/([^/]+)/o$", path)
+        if not m:
+            self.body()
+            st.violation("bad upload path %s" % path)
+            return self.gerror(404, "Not Found", "notFound")
+        bucket = m.group(1)
+        if method == "POST" and "upload_id" not in q:
+            return self.initiate(bucket, q)
+        sid = q.get("upload_id")
+        with st.lock:
+            sess = st.sessions.get(sid)
+        if method == "DELETE":
+            self.body()
+            if sess:
+                with st.lock:
+                    del st.sessions[sid]
+                    st.counters["cancelled_sessions"] += 1
+            return self.reply(499, raw=b"", ctype="text/plain")
+        if method != "PUT":
+            self.body()
+            st.violation("session %s with %s" % (sid, method))
+            return self.gerror(400, "use PUT", "invalid")
+        if not sess or sess["bucket"] != bucket:
+            self.body()
+            return self.gerror(404, "No such upload session", "notFound")
+        return self.chunk(sess)
+
+    def initiate(self, bucket, q):
+        st = self.st
+        body = self.body()
+        if not self.authorized():
+            return
+        st.counters["initiations"] += 1
+        if q.get("uploadType") != "resumable":
+            st.violation("initiation with uploadType %r" % q.get("uploadType"))
+            return self.gerror(400, "uploadType", "invalid")
+        meta = {}
+        if body:
+            if not self.headers.get("Content-Type", "").startswith("application/json"):
+                st.violation("initiation body with Content-Type %r" %
+                             self.headers.get("Content-Type"))
+            meta = json.loads(body)
+        name = q.get("name") or meta.get("name")
+        if not name:
+            return self.gerror(400, "Required object name", "required")
+        if bucket not in st.buckets:
+            return self.gerror(404, "The specified bucket does not exist.", "notFound")
+        f = st.fault("init_status")
+        if f:
+            return self.gerror(f.get("status", 503), "Backend Error", "backendError")
+        sid = "ADPycd" + secrets.token_urlsafe(16)
+        with st.lock:
+            st.sessions[sid] = {"bucket": bucket, "name": name, "meta": meta,
+                                "data": bytearray(), "complete": False, "result": None,
+                                "contentType": meta.get("contentType",
+                                                        "application/octet-stream")}
+        loc = "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s&upload_id=%s" % (
+            st.base, bucket, urllib.parse.quote(name, safe=""), sid)
+        self.reply(200, raw=b"", headers={"Location": loc, "X-GUploader-UploadID": sid},
+                   ctype="text/plain")
+
+    def range_hdr(self, sess):
+        n = len(sess["data"])
+        return {"Range": "bytes=0-%d" % (n - 1)} if n else {}
+
+    def chunk(self, sess):
+        st = self.st
+        cr = self.headers.get("Content-Range", "")
+        clen = int(self.headers.get("Content-Length", "0"))
+        if self.headers.get("Transfer-Encoding"):
+            st.violation("chunk sent with Transfer-Encoding %s" % self.headers["Transfer-Encoding"])
+        m = re.match(r"^bytes (\*|(\d+)-(\d+))/(\*|\d+)$", cr)
+        if not m:
+            self.body()
+            st.violation("bad Content-Range %r" % cr)
+            return self.gerror(400, "Bad Content-Range", "invalid")
+        total = None if m.group(4) == "*" else int(m.group(4))
+        if not self.authorized(required=False):
+            self.body()
+            return
+        if m.group(1) == "*":
+            self.body()
+            if clen:
+                st.violation("status query with a body")
+            st.counters["status_queries"] += 1
+            if sess["complete"]:
+                return self.reply(200, sess["result"])
+            if total is not None and total == len(sess["data"]):
+                return self.finalize(sess)
+            return self.reply(308, raw=b"", headers=self.range_hdr(sess), ctype="text/plain")
+        start, end = int(m.group(2)), int(m.group(3))
+        st.counters["chunk_puts"] += 1
+        if end - start + 1 != clen:
+            self.body()
+            st.violation("Content-Range %s but Content-Length %d" % (cr, clen))
+            return self.gerror(400, "length mismatch", "invalid")
+        final = total is not None and end + 1 == total
+        if not final and clen % CHUNK_UNIT:
+            st.violation("non-final chunk of %d bytes (not a multiple of 256 KiB)" % clen)
+        if sess["complete"]:
+            self.body()
+            return self.reply(200, sess["result"])
+        have = len(sess["data"])
+        if start > have:
+            self.body()
+            msg = ("Invalid request. According to the Content-Range header, the upload offset "
+                   "is %d byte(s), which exceeds already uploaded size of %d byte(s)." % (start, have))
+            return self.reply(503, raw=msg.encode(), ctype="text/plain")
+        # Faults that act on a chunk.
+        f = st.fault("chunk_stall")
+        if f:
+            time.sleep(f.get("seconds", 3))
+            return self.drop()
+        f = st.fault("chunk_drop")
+        if f:
+            part = self.rfile.read(clen // 2)
+            st.counters["bytes_received"] += len(part)
+            keep = (start + len(part)) // CHUNK_UNIT * CHUNK_UNIT
+            self.absorb(sess, start, part[:max(0, keep - start)])
+            return self.drop()
+        data = self.body()
+        st.counters["bytes_received"] += len(data)
+        if len(data) != clen:
+            st.violation("short chunk body")
+            return self.drop()
+        f = st.fault("chunk_status")
+        if f:
+            return self.gerror(f.get("status", 503), "Backend Error", "backendError")
+        f = st.fault("expire_tokens")
+        if f:
+            with st.lock:
+                st.tokens.clear()
+            if self.headers.get("Authorization"):
+                st.counters["unauthorized"] += 1
+                return self.gerror(401, "Request had invalid authentication credentials.",
+                                   "authError")
+        if have > start and bytes(sess["data"][start:have]) != data[:have - start]:
+            st.violation("resent bytes differ from the persisted ones at %d" % start)
+            return self.gerror(400, "data mismatch", "invalid")
+        f = st.fault("short_range")
+        if f and not final and clen > CHUNK_UNIT:
+            self.absorb(sess, start, data[:clen - CHUNK_UNIT])
+            return self.reply(308, raw=b"", headers=self.range_hdr(sess), ctype="text/plain")
+        if final:
+            self.absorb(sess, start, data)
+            return self.finalize(sess)
+        keep = len(data) // CHUNK_UNIT * CHUNK_UNIT
+        self.absorb(sess, start, data[:keep])
+        self.reply(308, raw=b"", headers=self.range_hdr(sess), ctype="text/plain")
+
+    def absorb(self, sess, start, data):
+        with self.st.lock:
+            have = len(sess["data"])
+            if start + len(data) > have:
+                sess["data"] += data[have - start:]
+
+    def finalize(self, sess):
+        st = self.st
+        data = bytes(sess["data"])
+        crc = b64(Crc32cTable.compute(data).to_bytes(4, "big"))
+        md5 = b64(hashlib.md5(data).digest())
+        meta = sess["meta"]
+        want = {}
+        for part in self.headers.get("X-Goog-Hash", "").split(","):
+            k, _, v = part.strip().partition("=")
+            if k:
+                want[k] = v
+        for key, got, sent in (("crc32c", crc, meta.get("crc32c")), ("md5Hash", md5, meta.get("md5Hash")),
+                               ("crc32c", crc, want.get("crc32c")), ("md5Hash", md5, want.get("md5"))):
+            if sent is not None and sent != got:
+                with st.lock:
+                    st.sessions.pop(next(k for k, v in st.sessions.items() if v is sess), None)
+                msg = "Provided %s \"%s\" doesn't match calculated %s \"%s\"." % (
+                    key if key == "crc32c" else "MD5 hash", sent, key if key == "crc32c" else "MD5 hash", got)
+                return self.gerror(400, msg, "invalid")
+        with st.lock:
+            obj = {"data": data, "size": len(data), "crc32c": crc, "md5Hash": md5,
+                   "generation": int(time.time() * 1e6) + st.next_id(),
+                   "contentType": sess["contentType"],
+                   "sha256": hashlib.sha256(data).hexdigest()}
+            st.objects[(sess["bucket"], sess["name"])] = obj
+            sess["complete"] = True
+            sess["result"] = self.object_json(sess["bucket"], sess["name"], obj)
+        self.reply(200, sess["result"])
+
+    # ---- Compute Engine ----
+    def new_op(self, kind, target, zone=None, done=None, error=None, polls=None):
+        st = self.st
+        name = "operation-%d-%s" % (int(time.time() * 1000), secrets.token_hex(6))
+        scope = "zones/%s" % zone if zone else "global"
+        op = {"kind": "compute#operation", "id": str(st.next_id()), "name": name,
+              "operationType": kind, "targetLink": target, "status": "PENDING", "progress": 0,
+              "insertTime": "2024-01-01T00:00:00.000-08:00",
+              "selfLink": "https://www.googleapis.com/compute/v1/projects/%s/%s/operations/%s" % (
+                  st.args.project, scope, name)}
+        if zone:
+            op["zone"] = "https://www.googleapis.com/compute/v1/projects/%s/zones/%s" % (
+                st.args.project, zone)
+        with st.lock:
+            st.operations[name] = {"op": op, "polls": st.args.op_polls if polls is None else polls,
+                                   "done": done, "zone": zone}
+        return op
+
+    def poll_op(self, name, zone):
+        st = self.st
+        with st.lock:
+            o = st.operations.get(name)
+            if not o or o["zone"] != zone:
+                return None
+            op = o["op"]
+            if op["status"] != "DONE":
+                o["polls"] -= 1
+                op["status"] = "RUNNING"
+                if o["polls"] <= 0:
+                    op["status"] = "DONE"
+                    op["progress"] = 100
+                    if o["done"]:
+                        err = o["done"]()
+                        if err:
+                            op["error"] = {"errors": [err]}
+                            op["httpErrorStatusCode"] = 400
+                            op["httpErrorMessage"] = "BAD REQUEST"
+            return dict(op)
+
+    def compute(self, method, path, q):
+        st = self.st
+        body = self.body()
+        if not self.authorized():
+            return
+        parts = path.split("/")
+        if parts[0] != st.args.project:
+            return self.gerror(404, "The resource 'projects/%s' was not found" % parts[0], "notFound")
+        rest = parts[1:]
+        if rest[:2] == ["global", "images"]:
+            return self.images(method, rest[2:], q, body)
+        if rest[:2] == ["global", "operations"] and len(rest) in (3, 4):
+            if len(rest) == 4 and (rest[3] != "wait" or method != "POST"):
+                return self.gerror(400, "bad", "invalid")
+            op = self.poll_op(rest[2], None)
+            return self.reply(200, op) if op else self.gerror(404, "no such operation", "notFound")
+        if len(rest) >= 3 and rest[0] == "zones":
+            zone = rest[1]
+            if rest[2] == "operations" and len(rest) in (4, 5):
+                op = self.poll_op(rest[3], zone)
+                return self.reply(200, op) if op else self.gerror(404, "no such operation", "notFound")
+            if rest[2] == "instances":
+                return self.instances(method, zone, rest[3:], q, body)
+        st.violation("unexpected compute call %s %s" % (method, path))
+        self.gerror(400, "bad request", "invalid")
+
+    def image_link(self, name):
+        return "https://www.googleapis.com/compute/v1/projects/%s/global/images/%s" % (
+            self.st.args.project, name)
+
+    def images(self, method, rest, q, body):
+        st = self.st
+        if method == "GET" and len(rest) == 1:
+            img = st.images.get(rest[0])
+            if not img:
+                return self.gerror(404, "The resource '%s' was not found" % (
+                    "projects/%s/global/images/%s" % (st.args.project, rest[0])), "notFound")
+            return self.reply(200, img)
+        if method == "DELETE" and len(rest) == 1:
+            name = rest[0]
+            if name not in st.images:
+                return self.gerror(404, "The resource 'projects/%s/global/images/%s' was not "
+                                   "found" % (st.args.project, name), "notFound")
+
+            def done():
+                st.images.pop(name, None)
+            return self.reply(200, self.new_op("delete", self.image_link(name), done=done))
+        if method == "POST" and not rest:
+            return self.image_insert(q, body)
+        st.violation("unexpected images call %s %s" % (method, rest))
+        self.gerror(400, "bad request", "invalid")
+
+    def image_insert(self, q, body):
+        st = self.st
+        st.counters["image_inserts"] += 1
+        rid = q.get("requestId")
+        if rid and rid in st.request_ids:
+            return self.reply(200, st.request_ids[rid])
+        if rid is not None and not re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                                            r"[0-9a-f]{12}$", rid):
+            st.violation("requestId %r is not a UUID" % rid)
+            return self.gerror(400, "Invalid value for field 'requestId'", "invalid")
+        try:
+            img = json.loads(body)
+        except ValueError:
+            st.violation("images.insert body is not JSON")
+            return self.gerror(400, "Invalid JSON payload received.", "parseError")
+        name = img.get("name", "")
+        if not NAME_RE.match(name):
+            return self.gerror(400, "Invalid value for field 'resource.name': '%s'. Must be a "
+                               "match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'" % name,
+                               "invalid")
+        if img.get("family") is not None and not NAME_RE.match(img["family"]):
+            return self.gerror(400, "Invalid value for field 'resource.family'", "invalid")
+        for f in img.get("guestOsFeatures", []):
+            if f.get("type") not in FEATURES:
+                return self.gerror(400, "Invalid value for field 'resource.guestOsFeatures'",
+                                   "invalid")
+        for k, v in img.get("labels", {}).items():
+            if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", k) or not re.match(r"^[a-z0-9_-]{0,63}$", v):
+                return self.gerror(400, "Invalid value for field 'resource.labels'", "invalid")
+        src = img.get("rawDisk", {}).get("source", "")
+        m = re.match(r"^https://storage\.googleapis\.com/([^/]+)/(.+)$", src)
+        if not m:
+            return self.gerror(400, "Invalid value for field 'resource.rawDisk.source': '%s'. "
+                               "The URL is not a valid Google Cloud Storage object reference."
+                               % src, "invalid")
+        key = (m.group(1), urllib.parse.unquote(m.group(2)))
+        if key not in st.objects:
+            return self.gerror(404, "The resource '%s' was not found" % src, "notFound")
+        with st.lock:
+            if name in st.images:
+                return self.gerror(409, "The resource 'projects/%s/global/images/%s' already "
+                                   "exists" % (st.args.project, name), "alreadyExists")
+            data = st.objects[key]["data"]
+            image = {"kind": "compute#image", "id": str(st.next_id()), "name": name,
+                     "selfLink": self.image_link(name), "status": "PENDING",
+                     "sourceType": "RAW", "rawDisk": img["rawDisk"],
+                     "archiveSizeBytes": str(len(data)),
+                     "guestOsFeatures": img.get("guestOsFeatures", []),
+                     "labels": img.get("labels", {})}
+            for k in ("family", "description", "storageLocations", "architecture"):
+                if k in img:
+                    image[k] = img[k]
+            st.images[name] = image
+
+        forced = st.fault("image_error")
+
+        def done():
+            err = forced and {"code": forced.get("code", "INVALID_IMAGE_TAR"),
+                              "message": forced.get("message",
+                                                    "The tar archive is not a valid image.")}
+            if not err:
+                err, size = check_tar(data)
+                if not err:
+                    image["diskSizeGb"] = str(-(-size // 10**9))
+            if err:
+                st.images.pop(name, None)
+                return err
+            image["status"] = "READY"
+            return None
+        op = self.new_op("insert", self.image_link(name), done=done)
+        if rid:
+            st.request_ids[rid] = op
+        self.reply(200, op)
+
+    def instances(self, method, zone, rest, q, body):
+        st = self.st
+        if method == "POST" and not rest:
+            st.counters["instance_inserts"] += 1
+            inst = json.loads(body)
+            name = inst.get("name", "")
+            if not NAME_RE.match(name):
+                return self.gerror(400, "Invalid value for field 'resource.name'", "invalid")
+            if inst.get("machineType", "").split("/")[:3] != ["zones", zone, "machineTypes"]:
+                st.violation("machineType %r" % inst.get("machineType"))
+                return self.gerror(400, "Invalid value for field 'resource.machineType'", "invalid")
+            src = inst.get("disks", [{}])[0].get("initializeParams", {}).get("sourceImage", "")
+            img = src.rsplit("/", 1)[-1]
+            if img not in st.images or st.images[img]["status"] != "READY":
+                return self.gerror(404, "The resource '%s' was not found" % src, "notFound")
+            with st.lock:
+                if (zone, name) in st.instances:
+                    return self.gerror(409, "already exists", "alreadyExists")
+                st.instances[(zone, name)] = {"reads": 0}
+            return self.reply(200, self.new_op("insert", name, zone=zone))
+        if len(rest) == 1 and method == "DELETE":
+            with st.lock:
+                if (zone, rest[0]) not in st.instances:
+                    return self.gerror(404, "not found", "notFound")
+
+            def done():
+                st.instances.pop((zone, rest[0]), None)
+            return self.reply(200, self.new_op("delete", rest[0], zone=zone, done=done))
+        if len(rest) == 2 and rest[1] == "serialPort" and method == "GET":
+            inst = st.instances.get((zone, rest[0]))
+            if not inst:
+                return self.gerror(404, "not found", "notFound")
+            inst["reads"] += 1
+            if inst["reads"] == 1:
+                return self.gerror(400, "The resource is not ready", "resourceNotReady")
+            text = ("SeaBIOS (version fake)\nBooting from Hard Disk...\n" +
+                    st.args.serial + "\n").encode()
+            start = int(q.get("start", "0"))
+            # Two reads deliver it, so the client has to follow "next".
+            end = min(len(text), start + max(1, len(text) // 2))
+            return self.reply(200, {"kind": "compute#serialPortOutput",
+                                    "contents": text[start:end].decode(), "start": str(start),
+                                    "next": str(end)})
+        st.violation("unexpected instances call %s %s" % (method, rest))
+        self.gerror(400, "bad request", "invalid")
+
+
+def check_tar(data):
+    """GCE's rules for rawDisk archives: gzip, one oldgnu member disk.raw, whole GiB."""
+    bad = ({"code": "INVALID_IMAGE_TAR", "message": "The tar archive is not a valid image."}, 0)
+    try:
+        with gzip.GzipFile(fileobj=__import__("io").BytesIO(data)) as g:
+            hdr = g.read(512)
+            while g.read(1 << 20):
+                pass
+    except (OSError, EOFError):
+        return bad
+    if len(hdr) < 512 or hdr[257:265] != b"ustar  \0":
+        return bad
+    name = hdr[:100].rstrip(b"\0")
+    if name != b"disk.raw":
+        return ({"code": "INVALID_IMAGE_TAR", "message": "The file inside the tar archive was "
+                 "named ''%s''. It should be named ''disk.raw''." % name.decode(errors="replace")}, 0)
+    field = hdr[483:495] if hdr[156:157] == b"S" else hdr[124:136]
+    if field[0] & 0x80:
+        size = int.from_bytes(field[1:], "big")
+    else:
+        size = int(field.rstrip(b"\0 ") or b"0", 8)
+    if size == 0 or size % GIB:
+        return bad
+    return None, size
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--pubkey", required=True)
+    p.add_argument("--client-email", default="uploader@test-proj.iam.gserviceaccount.com")
+    p.add_argument("--project", default="test-proj")
+    p.add_argument("--bucket", action="append")
+    p.add_argument("--token-expires", type=int, default=3599)
+    p.add_argument("--op-polls", type=int, default=3)
+    p.add_argument("--serial", default="mbprobe: all checks passed")
+    p.add_argument("--user-client-id", default="cid.apps.googleusercontent.com")
+    p.add_argument("--user-client-secret", default="user-secret-xyz")
+    p.add_argument("--user-refresh-token", default="1//refresh-token-xyz")
+    args = p.parse_args()
+    state = State(args)
+    state.pubkey = load_public_key(args.pubkey)
+    srv = Server(("127.0.0.1", 0), Handler)
+    srv.state = state
+    state.base = "http://127.0.0.1:%d" % srv.server_address[1]
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(tmp, args.port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,756 @@
+/* gce.c: the Google Compute Engine uploader: options, the order of the steps (checks,
+ * upload to a staging bucket, images.insert, clean-up), and the authenticated JSON call. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gcrypt.h>
+
+#include "gce_private.h"
+
+#define DEFAULT_CHUNK (16u << 20)
+
+static const char *const known_features[] = {
+    "BARE_METAL_LINUX_COMPATIBLE", "BMSAI_CAPABLE", "CCA_CAPABLE", "FEATURE_TYPE_UNSPECIFIED",
+    "GVNIC", "IDPF", "MULTI_IP_SUBNET", "SECURE_BOOT", "SEV_CAPABLE", "SEV_LIVE_MIGRATABLE",
+    "SEV_LIVE_MIGRATABLE_V2", "SEV_SNP_CAPABLE", "SNP_SVSM_CAPABLE", "SUSPEND_RESUME_COMPATIBLE",
+    "SUSPEND_SAFE_FPR", "TDX_CAPABLE", "UEFI_COMPATIBLE", "VIRTIO_SCSI_MULTIQUEUE", "WINDOWS",
+};
+
+/* ---- the authenticated call ---- */
+
+double gce_backoff(const struct gce *g, int attempt)
+{
+    double cap = g->backoff * 64, d = g->backoff * ldexp(1.0, MK_MIN(attempt, 16));
+    uint16_t rnd;
+
+    if (d > cap)
+        d = cap;
+    gcry_create_nonce(&rnd, sizeof(rnd));
+    /* Half fixed, half random: clients that failed together do not retry together. */
+    return d / 2 + d / 2 * (rnd / 65535.0);
+}
+
+int gce_json(struct mk_ctx *ctx, const char *what, const struct mk_http_resp *resp,
+             json_t **ret)
+{
+    json_t *j = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
+
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return mk_set_error(ctx, MK_EHTTP, "%s: the answer is not a JSON object", what);
+    }
+    *ret = j;
+    return MK_OK;
+}
+
+int gce_call(struct mk_ctx *ctx, struct gce *g, const char *method, const char *url,
+             const char *body, struct mk_http_resp *resp)
+{
+    struct mk_buf auth = MK_BUF_INIT;
+    const char *hdrs[4] = {NULL};
+    struct mk_http_req req = {.method = method, .url = url, .headers = hdrs, .body = body,
+                              .body_len = body ? strlen(body) : 0, .timeout = 300};
+    bool force = false, refreshed = false;
+    int r;
+
+    for (int attempt = 0;; attempt++) {
+        const char *tok;
+        size_t n = 0;
+
+        r = gce_auth_token(ctx, g->auth, force, &tok);
+        if (r < 0)
+            break;
+        mk_buf_reset(&auth);
+        if (mk_buf_addf(&auth, "Authorization: Bearer %s", tok) < 0) {
+            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+            break;
+        }
+        hdrs[n++] = auth.buf;
+        hdrs[n++] = "Accept: application/json";
+        if (body)
+            hdrs[n++] = "Content-Type: application/json; charset=UTF-8";
+        hdrs[n] = NULL;
+        force = false;
+        r = mk_http_do(ctx, g->http, &req, resp);
+        if (r == MK_OK && resp->status == 401 && !refreshed) {
+            /* Tokens can be revoked or expire early: one fresh token, then believe it. */
+            refreshed = force = true;
+            attempt--;
+            continue;
+        }
+        if (r == MK_ECANCELED || (r == MK_OK && !mk_http_retryable(resp->status)) ||
+            attempt >= g->max_tries)
+            break;
+        mk_log(ctx, MK_LOG_INFO, "%s failed (%s), retrying", method,
+               r < 0 ? mk_errmsg(ctx) : "server error");
+        mk_clear_error(ctx);
+        r = mk_http_sleep(ctx, gce_backoff(g, attempt));
+        if (r < 0)
+            break;
+    }
+    mk_wipe(auth.buf, auth.alloc);
+    mk_buf_release(&auth);
+    return r;
+}
+
+/* ---- options ---- */
+
+static int gce_create(struct mk_ctx *ctx, void **ret)
+{
+    struct gce *g = calloc(1, sizeof(*g));
+
+    if (!g)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    g->chunk_size = DEFAULT_CHUNK;
+    g->timeout = 1800;
+    g->boot_timeout = 300;
+    g->backoff = 0.5;
+    g->max_tries = 10;
+    g->stall_timeout = 60;
+    *ret = g;
+    return MK_OK;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+static void gce_destroy(void *state)
+{
+    struct gce *g = state;
+
+    if (!g)
+        return;
+    char **strs[] = {&g->project, &g->bucket, &g->object, &g->name, &g->family,
+                     &g->description, &g->storage_location, &g->credentials,
+                     &g->storage_endpoint, &g->compute_endpoint, &g->zone, &g->machine_type,
+                     &g->boot_check, &g->cacert, &g->state_dir, &g->storage_base,
+                     &g->compute_base, &g->source_path};
+    for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
+        free(*strs[i]);
+    free_list(g->labels, g->n_labels);
+    free_list(g->features, g->n_features);
+    gcs_upload_free(g->up);
+    json_decref(g->object_json);
+    json_decref(g->image_json);
+    gce_auth_free(g->auth);
+    mk_http_free(g->http);
+    free(g);
+}
+
+static int set_str(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
+{
+    char *s;
+
+    if (!value || !*value)
+        return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
+    s = strdup(value);
+    if (!s)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    free(*dst);
+    *dst = s;
+    return MK_OK;
+}
+
+static int set_flag(struct mk_ctx *ctx, bool *dst, const char *key, const char *value)
+{
+    if (!value || !strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes"))
+        *dst = true;
+    else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
+        *dst = false;
+    else
+        return mk_set_error(ctx, MK_EINVAL, "option --%s: '%s' is not yes or no", key, value);
+    return MK_OK;
+}
+
+static int set_seconds(struct mk_ctx *ctx, double *dst, const char *key, const char *value)
+{
+    char *end;
+    double v;
+
+    if (!value)
+        return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno || end == value || *end || !(v >= 0) || v > 1e7)
+        return mk_set_error(ctx, MK_EINVAL, "option --%s: '%s' is not a number of seconds",
+                            key, value);
+    *dst = v;
+    return MK_OK;
+}
+
+static int list_add(struct mk_ctx *ctx, char ***list, size_t *n, const char *value)
+{
+    char **l = realloc(*list, (*n + 1) * sizeof(**list));
+
+    if (!l)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    *list = l;
+    if (!(l[*n] = strdup(value)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    (*n)++;
+    return MK_OK;
+}
+
+static bool label_chars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* International characters (UTF-8 bytes) are allowed too. */
+        if (!(islower(c) || isdigit(c) || c == '_' || c == '-' || c >= 0x80))
+            return false;
+    }
+    return true;
+}
+
+static int check_label(struct mk_ctx *ctx, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t klen = eq ? (size_t)(eq - kv) : 0, vlen = eq ? strlen(eq + 1) : 0;
+
+    if (!eq || klen < 1 || klen > 63 || vlen > 63 || !islower((unsigned char)kv[0]) ||
+        !label_chars(kv, klen) || !label_chars(eq + 1, vlen))
+        return mk_set_error(ctx, MK_EINVAL,
+                            "invalid --label '%s': want KEY=VALUE, lowercase letters, digits, "
+                            "'_' and '-', the key starting with a letter, each at most 63", kv);
+    return MK_OK;
+}
+
+static int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value)
+{
+    struct gce *g = state;
+    struct {
+        const char *key;
+        char **dst;
+    } strs[] = {
+        {"project", &g->project}, {"bucket", &g->bucket}, {"name", &g->name},
+        {"family", &g->family}, {"description", &g->description},
+        {"storage-location", &g->storage_location}, {"credentials", &g->credentials},
+        {"storage-endpoint", &g->storage_endpoint}, {"compute-endpoint", &g->compute_endpoint},
+        {"zone", &g->zone}, {"machine-type", &g->machine_type}, {"boot-check", &g->boot_check},
+        {"object", &g->object}, {"cacert", &g->cacert}, {"state-dir", &g->state_dir},
+    };
+    struct {
+        const char *key;
+        bool *dst;
+    } flags[] = {
+        {"replace", &g->replace}, {"keep-object", &g->keep_object},
+        {"create-bucket", &g->create_bucket}, {"insecure", &g->insecure},
+        {"no-resume", &g->no_resume},
+    };
+    struct {
+        const char *key;
+        double *dst;
+    } secs[] = {
+        {"timeout", &g->timeout}, {"boot-timeout", &g->boot_timeout},
+        {"backoff", &g->backoff}, {"stall-timeout", &g->stall_timeout},
+    };
+
+    for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
+        if (!strcmp(key, strs[i].key))
+            return set_str(ctx, strs[i].dst, key, value);
+    for (size_t i = 0; i < MK_ARRAY_SIZE(flags); i++)
+        if (!strcmp(key, flags[i].key))
+            return set_flag(ctx, flags[i].dst, key, value);
+    for (size_t i = 0; i < MK_ARRAY_SIZE(secs); i++)
+        if (!strcmp(key, secs[i].key))
+            return set_seconds(ctx, secs[i].dst, key, value);
+    if (!strcmp(key, "label")) {
+        int r = value ? check_label(ctx, value) : set_str(ctx, NULL, key, value);
+
+        if (r == MK_OK && g->n_labels >= 64)
+            r = mk_set_error(ctx, MK_EINVAL, "too many --label options (GCE allows 64)");
+        return r < 0 ? r : list_add(ctx, &g->labels, &g->n_labels, value);
+    }
+    if (!strcmp(key, "guest-os-feature")) {
+        bool known = false;
+
+        if (!value)
+            return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
+        for (size_t i = 0; i < MK_ARRAY_SIZE(known_features); i++)
+            known = known || !strcmp(value, known_features[i]);
+        if (!known)
+            return mk_set_error(ctx, MK_EINVAL, "unknown --guest-os-feature '%s' (e.g. "
+                                "VIRTIO_SCSI_MULTIQUEUE, GVNIC, UEFI_COMPATIBLE)", value);
+        if (!strcmp(value, "GVNIC"))
+            mk_log(ctx, MK_LOG_WARN, "GVNIC: the unikernel needs a gVNIC driver, or it will "
+                                     "have no network on GCE");
+        return list_add(ctx, &g->features, &g->n_features, value);
+    }
+    if (!strcmp(key, "chunk-size")) {
+        uint64_t v;
+        int r = value ? mk_parse_size(ctx, value, &v)
+                      : mk_set_error(ctx, MK_EINVAL, "option --chunk-size needs a value");
+
+        if (r < 0)
+            return r;
+        if (v == 0 || v % GCS_CHUNK_UNIT || v > (1u << 30))
+            return mk_set_error(ctx, MK_EINVAL, "--chunk-size %s: must be a multiple of 256K, "
+                                "at most 1G", value);
+        g->chunk_size = v;
+        return MK_OK;
+    }
+    if (!strcmp(key, "retries")) {
+        char *end;
+        long v = value ? strtol(value, &end, 10) : -1;
+
+        if (!value || *end || v < 0 || v > 100)
+            return mk_set_error(ctx, MK_EINVAL, "option --retries wants 0-100");
+        g->max_tries = (int)v;
+        return MK_OK;
+    }
+    return mk_set_error(ctx, MK_EUNSUPPORTED, "gce: unknown option --%s", key);
+}
+
+/* ---- prepare ---- */
+
+/* An image name from the artefact's file name: "My_App.tar.gz" -> "my-app". */
+static char *derive_name(const char *source)
+{
+    static const char *const exts[] = {".tar.gz", ".tgz", ".raw", ".img", ".qcow2", ".elf"};
+    size_t len = strlen(source), o = 0;
+    char *out = malloc(68);
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < MK_ARRAY_SIZE(exts); i++) {
+        size_t el = strlen(exts[i]);
+        if (len > el && !strcasecmp(source + len - el, exts[i])) {
+            len -= el;
+            break;
+        }
+    }
+    if (!len || !isalpha((unsigned char)source[0]))
+        o += (size_t)snprintf(out, 68, "img-");
+    for (size_t i = 0; i < len && o < 63; i++) {
+        char c = (char)tolower((unsigned char)source[i]);
+        if (!isalnum((unsigned char)c) || (unsigned char)c >= 0x80)
+            c = '-';
+        if (c == '-' && o && out[o - 1] == '-')
+            continue;
+        out[o++] = c;
+    }
+    while (o && out[o - 1] == '-')
+        o--;
+    out[o] = '\0';
+    return out;
+}
+
+static int make_base(struct mk_ctx *ctx, char **dst, const char *url, bool slash)
+{
+    struct mk_buf b = MK_BUF_INIT;
+    size_t len;
+
+    if (mk_buf_addf(&b, "%s%s", strstr(url, "://") ? "" : "http://", url) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    len = b.len;
+    while (len && b.buf[len - 1] == '/')
+        len--;
+    b.len = len;
+    b.buf[len] = '\0';
+    if (slash && mk_buf_adds(&b, "/") < 0) {
+        mk_buf_release(&b);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    *dst = mk_buf_detach(&b, NULL);
+    return MK_OK;
+}
+
+static int preflight(struct mk_ctx *ctx, const char *path)
+{
+    char *json = NULL;
+    int problems = 0, r;
+    json_t *root, *first;
+
+    r = mk_inspect_path(ctx, path, 0, &json, &problems);
+    if (r < 0)
+        return mk_error_prefix(ctx, "%s", path);
+    if (problems > 0) {
+        root = json_loads(json, 0, NULL);
+        first = json_array_get(json_object_get(root, "problems"), 0);
+        r = mk_set_error(ctx, MK_EFORMAT, "%s: not uploaded, the archive would be refused: %s%s",
+                         path, json_is_string(first) ? json_string_value(first) : "problems",
+                         problems > 1 ? " (and more: see 'inspect')" : "");
+        json_decref(root);
+    }
+    free(json);
+    return r;
+}
+
+/* One pass over the file for the checksums GCS is told to expect. */
+static int hash_file(struct mk_ctx *ctx, const char *path, struct mk_buf *crc_b64,
+                     struct mk_buf *md5_b64)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint8_t *buf = malloc(1u << 20), be[4];
+    gcry_md_hd_t md5 = NULL;
+    uint32_t crc = 0;
+    int r = MK_OK;
+
+    gce_gcry_init();
+    if (fd < 0 || !buf || gcry_md_open(&md5, GCRY_MD_MD5, 0)) {
+        r = fd < 0 ? mk_set_errno(ctx, MK_EIO, errno, "cannot open %s", path)
+                   : mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, 1u << 20);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = mk_set_errno(ctx, MK_EIO, errno, "cannot read %s", path);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        crc = gce_crc32c(crc, buf, (size_t)n);
+        gcry_md_write(md5, buf, (size_t)n);
+    }
+    mk_put_be32(be, crc);
+    if (gce_base64(crc_b64, be, 4) < 0 ||
+        gce_base64(md5_b64, gcry_md_read(md5, GCRY_MD_MD5), 16) < 0)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+out:
+    if (md5)
+        gcry_md_close(md5);
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return r;
+}
+
+static int check_settings(struct mk_ctx *ctx, struct gce *g, const struct mk_upload_info *info)
+{
+    int r;
+
+    if (!g->bucket)
+        return mk_set_error(ctx, MK_EINVAL, "no bucket to stage the upload in: pass --bucket");
+    if (!g->name) {
+        g->name = derive_name(info->source_name ? info->source_name : "image");
+        if (!g->name)
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        r = gce_check_name(ctx, "image name (from the file name; pass --name)", g->name);
+    } else {
+        r = gce_check_name(ctx, "image name", g->name);
+    }
+    if (r == MK_OK && g->family)
+        r = gce_check_name(ctx, "image family", g->family);
+    if (r < 0)
+        return r;
+    if (g->boot_check && !g->zone)
+        return mk_set_error(ctx, MK_EINVAL, "--boot-check needs --zone");
+    if (g->boot_check && !g->machine_type && !(g->machine_type = strdup("e2-small")))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    if (g->object) {
+        for (const char *p = g->object; *p; p++)
+            if (!isalnum((unsigned char)*p) && !strchr("._-/", *p))
+                return mk_set_error(ctx, MK_EINVAL, "--object '%s': use letters, digits and "
+                                    "._-/ only", g->object);
+    } else {
+        struct mk_buf b = MK_BUF_INIT;
+        if (mk_buf_addf(&b, "%s.tar.gz", g->name) < 0)
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        g->object = mk_buf_detach(&b, NULL);
+    }
+    if (info->format != MK_FORMAT_GCE)
+        return mk_set_error(ctx, MK_EUNSUPPORTED, "gce takes disk.tar.gz archives, not %s",
+                            mk_format_name(info->format));
+    return MK_OK;
+}
+
+static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
+{
+    struct gce *g = state;
+    struct mk_buf crc = MK_BUF_INIT, md5 = MK_BUF_INIT, id = MK_BUF_INIT;
+    struct mk_http_opts hopts = {.cacert = g->cacert, .insecure = g->insecure,
+                                 .stall_timeout = g->stall_timeout};
+    const char *env, *tok;
+    json_t *old = NULL;
+    struct gcs_params p = {0};
+    int r;
+
+    r = check_settings(ctx, g, info);
+    if (r == MK_OK && info->source_path && info->format == MK_FORMAT_GCE)
+        r = preflight(ctx, info->source_path);
+    if (r < 0)
+        return r;
+
+    env = getenv("STORAGE_EMULATOR_HOST");
+    r = make_base(ctx, &g->storage_base,
+                  g->storage_endpoint ? g->storage_endpoint
+                  : env && *env       ? env
+                                      : GCE_DEFAULT_STORAGE, false);
+    env = getenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE");
+    if (r == MK_OK)
+        r = make_base(ctx, &g->compute_base,
+                      g->compute_endpoint ? g->compute_endpoint
+                      : env && *env       ? env
+                                          : GCE_DEFAULT_COMPUTE, true);
+    if (r == MK_OK)
+        r = mk_http_new(ctx, &hopts, &g->http);
+    if (r == MK_OK)
+        r = gce_auth_new(ctx, g->http, g->credentials, &g->auth);
+    if (r < 0)
+        return r;
+    if (!g->project) {
+        const char *proj = getenv("GOOGLE_CLOUD_PROJECT");
+
+        if (!proj || !*proj)
+            proj = getenv("CLOUDSDK_CORE_PROJECT");
+        if (!proj || !*proj)
+            proj = gce_auth_project(g->auth);
+        if (!proj || !*proj)
+            return mk_set_error(ctx, MK_EINVAL, "no project: pass --project or set "
+                                                "GOOGLE_CLOUD_PROJECT");
+        if (!(g->project = strdup(proj)))
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    mk_log(ctx, MK_LOG_INFO, "using %s, project %s", gce_auth_describe(g->auth), g->project);
+    /* A refused key fails here, before a byte is uploaded. */
+    r = gce_auth_token(ctx, g->auth, false, &tok);
+    if (r < 0)
+        return r;
+
+    r = gce_image_get(ctx, g, g->name, &old);
+    if (r == MK_OK) {
+        json_decref(old);
+        if (!g->replace)
+            return mk_set_error(ctx, MK_EEXIST, "image '%s' already exists in project %s "
+                                "(use --replace)", g->name, g->project);
+    } else if (r == MK_ENOTFOUND) {
+        mk_clear_error(ctx);
+    } else {
+        return r;
+    }
+    r = gcs_bucket_check(ctx, g, g->create_bucket);
+    if (r < 0)
+        return r;
+
+    p.object = g->object;
+    p.total = info->stream_size;
+    if (info->source_path) {
+        r = hash_file(ctx, info->source_path, &crc, &md5);
+        p.crc32c = crc.buf;
+        p.md5 = md5.buf;
+        if (r == MK_OK && mk_buf_addf(&id, "md5:%s:%" PRIu64, md5.buf, info->stream_size) < 0)
+            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    } else if (info->source_id &&
+               mk_buf_addf(&id, "%s:%s", info->source_id, mk_format_name(info->format)) < 0) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    p.identity = id.len ? id.buf : NULL;
+    if (r == MK_OK)
+        r = gcs_upload_begin(ctx, g, &p, &g->up);
+    mk_buf_release(&crc);
+    mk_buf_release(&md5);
+    mk_buf_release(&id);
+    return r;
+}
+
+static int gce_write(struct mk_ctx *ctx, void *state, const void *buf, size_t len)
+{
+    struct gce *g = state;
+
+    return gcs_upload_write(ctx, g, g->up, buf, len);
+}
+
+/* ---- finish ---- */
+
+static json_t *image_body(struct gce *g)
+{
+    struct mk_buf src = MK_BUF_INIT;
+    json_t *img, *labels = json_object(), *feats = json_array();
+
+    /* GCE refuses gs:// here; the https form works whatever endpoint we uploaded to. */
+    mk_buf_addf(&src, "https://storage.googleapis.com/%s/%s", g->bucket, g->object);
+    img = json_pack("{s:s, s:{s:s}, s:s, s:s}", "name", g->name, "rawDisk", "source", src.buf,
+                    "sourceType", "RAW", "architecture", "X86_64");
+    mk_buf_release(&src);
+    for (size_t i = 0; labels && i < g->n_labels; i++) {
+        char *eq = strchr(g->labels[i], '=');
+        char *key = strndup(g->labels[i], (size_t)(eq - g->labels[i]));
+        json_object_set_new(labels, key, json_string(eq + 1));
+        free(key);
+    }
+    for (size_t i = 0; feats && i < g->n_features; i++)
+        json_array_append_new(feats, json_pack("{s:s}", "type", g->features[i]));
+    if (!img || !labels || !feats) {
+        json_decref(img);
+        json_decref(labels);
+        json_decref(feats);
+        return NULL;
+    }
+    json_object_set_new(img, "guestOsFeatures", feats);
+    if (g->family)
+        json_object_set_new(img, "family", json_string(g->family));
+    if (g->description)
+        json_object_set_new(img, "description", json_string(g->description));
+    if (g->n_labels)
+        json_object_set_new(img, "labels", labels);
+    else
+        json_decref(labels);
+    if (g->storage_location)
+        json_object_set_new(img, "storageLocations", json_pack("[s]", g->storage_location));
+    return img;
+}
+
+static const char *str_or(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+
+    return s ? s : "";
+}
+
+static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
+{
+    struct gce *g = state;
+    json_t *body = NULL, *res = NULL;
+    const char *status;
+    char *text;
+    int r;
+
+    r = gcs_upload_finish(ctx, g, g->up, &g->object_json);
+    if (r < 0)
+        return r;
+    g->object_complete = true;
+    mk_log(ctx, MK_LOG_INFO, "uploaded gs://%s/%s", g->bucket, g->object);
+    if (g->replace)
+        r = gce_image_delete(ctx, g, g->name);
+    if (r < 0)
+        return r;
+    body = image_body(g);
+    if (!body)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = gce_image_insert(ctx, g, body);
+    json_decref(body);
+    if (r < 0)
+        return r;
+    g->image_created = true;
+    r = gce_image_get(ctx, g, g->name, &g->image_json);
+    if (r < 0)
+        return r;
+    status = json_string_value(json_object_get(g->image_json, "status"));
+    if (!status || strcmp(status, "READY"))
+        return mk_set_error(ctx, MK_EHTTP, "image '%s' is %s, not READY", g->name,
+                            status ? status : "in no known state");
+    if (!g->keep_object) {
+        r = gcs_object_delete(ctx, g, g->object);
+        if (r < 0)
+            return r;
+        g->object_complete = false;
+    }
+    res = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*, s:I, s:s, s:s}", "uploader", "gce",
+                    "project", g->project, "image", g->name, "selfLink",
+                    str_or(g->image_json, "selfLink"), "status", status, "family", g->family,
+                    "bytes", (json_int_t)strtoll(str_or(g->object_json, "size"), NULL, 10),
+                    "crc32c", str_or(g->object_json, "crc32c"), "md5Hash",
+                    str_or(g->object_json, "md5Hash"));
+    if (!res)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    if (g->keep_object) {
+        struct mk_buf obj = MK_BUF_INIT;
+        mk_buf_addf(&obj, "gs://%s/%s", g->bucket, g->object);
+        json_object_set_new(res, "object", json_string(obj.buf));
+        mk_buf_release(&obj);
+    }
+    if (g->boot_check) {
+        r = gce_boot_check(ctx, g, g->name, res);
+        if (r < 0) {
+            json_decref(res);
+            return r;
+        }
+    }
+    text = json_dumps(res, JSON_COMPACT);
+    json_decref(res);
+    if (!text || mk_buf_adds(result, text) < 0) {
+        free(text);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    free(text);
+    return MK_OK;
+}
+
+/* ---- abort ---- */
+
+static void gce_abort(struct mk_ctx *ctx, void *state)
+{
+    struct gce *g = state;
+    /* The caller's context may be cancelled (Ctrl-C): clean up through one that is not,
+     * keeping its log. */
+    struct mk_ctx tmp = {.log_fn = ctx->log_fn, .log_opaque = ctx->log_opaque};
+    int code = mk_errcode(ctx);
+    /* Failures that running the command again can get past keep the session to resume. */
+    bool transient = code == MK_ECANCELED || code == MK_EHTTP || code == MK_ETIMEOUT;
+
+    if (!g->http || !g->auth)
+        return;
+    if (g->up && !g->object_complete)
+        gcs_upload_cancel(&tmp, g, g->up, transient);
+    if (g->image_created && g->boot_check) {
+        /* A failed boot check is a failed gate: the image must not be picked up. */
+        if (gce_image_delete(&tmp, g, g->name) == MK_OK)
+            mk_log(ctx, MK_LOG_WARN, "deleted image %s after the failed boot check", g->name);
+        else
+            mk_log(ctx, MK_LOG_WARN, "could not delete image %s: %s", g->name,
+                   mk_errmsg(&tmp));
+    }
+    if (g->object_complete && !g->keep_object &&
+        gcs_object_delete(&tmp, g, g->object) < 0)
+        mk_log(ctx, MK_LOG_WARN, "could not delete gs://%s/%s: %s", g->bucket, g->object,
+               mk_errmsg(&tmp));
+}
+
+const struct mk_uploader mk_uploader_gce = {
+    .name = "gce",
+    .description = "Google Compute Engine: stage disk.tar.gz in Cloud Storage, create an image",
+    .usage =
+        "  --project P              project (default: GOOGLE_CLOUD_PROJECT, the credentials')\n"
+        "  --bucket B               Cloud Storage bucket to stage the archive in (required)\n"
+        "  --name N                 image name (default: from the file name)\n"
+        "  --family F               image family\n"
+        "  --description D          image description\n"
+        "  --label K=V              image label (repeatable)\n"
+        "  --guest-os-feature F     e.g. VIRTIO_SCSI_MULTIQUEUE (repeatable; none by default)\n"
+        "  --storage-location L     where the image is stored (e.g. us, eu)\n"
+        "  --replace                replace an existing image of that name\n"
+        "  --keep-object            keep the staged object in the bucket\n"
+        "  --create-bucket          create the bucket if it does not exist\n"
+        "  --object NAME            staged object name (default: NAME.tar.gz)\n"
+        "  --boot-check TEXT        boot an instance, wait for TEXT on its serial port\n"
+        "  --zone Z                 zone of the boot-check instance\n"
+        "  --machine-type T         its machine type (default e2-small)\n"
+        "  --boot-timeout SECONDS   how long to wait for TEXT (default 300)\n"
+        "  --timeout SECONDS        image creation timeout (default 1800)\n"
+        "  --credentials KEY.json   service account key or authorized_user file (default:\n"
+        "                           GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata)\n"
+        "  --storage-endpoint URL   Cloud Storage endpoint (or STORAGE_EMULATOR_HOST)\n"
+        "  --compute-endpoint URL   Compute API base URL, in place of\n"
+        "                           https://compute.googleapis.com/compute/v1/\n"
+        "  --chunk-size SIZE        upload chunk, a multiple of 256K (default 16M)\n"
+        "  --retries N              tries per request before giving up (default 10)\n"
+        "  --backoff SECONDS        first retry delay, doubled each time (default 0.5)\n"
+        "  --stall-timeout SECONDS  abandon a transfer that moves nothing (default 60)\n"
+        "  --no-resume              do not resume an interrupted upload of the same bytes\n"
+        "  --state-dir DIR          where sessions are remembered (default\n"
+        "                           $XDG_STATE_HOME/unikernel-mkimage)\n"
+        "  --cacert FILE            CA bundle for TLS\n"
+        "  --insecure               do not verify TLS certificates\n",
+    .formats = {MK_FORMAT_GCE, 0},
+    .create = gce_create,
+    .set_option = gce_set_option,
+    .prepare = gce_prepare,
+    .write = gce_write,
+    .finish = gce_finish,
+    .abort = gce_abort,
+    .destroy = gce_destroy,
+};

@@ -1,0 +1,417 @@
+/* gce_auth.c: Google credentials in Google's own order (key file, gcloud's ADC file, the
+ * metadata server) and the access tokens they give, refreshed before they expire. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gce_private.h"
+
+#define KEY_FILE_MAX (1u << 20)
+#define TOKEN_MARGIN 60 /* refresh this many seconds before expiry */
+
+enum auth_kind { AUTH_SERVICE_ACCOUNT = 1, AUTH_USER, AUTH_METADATA };
+
+struct gce_auth {
+    enum auth_kind kind;
+    struct mk_http *http;
+    char *describe;
+    char *project;
+    char *token_uri;
+    char *client_email;
+    char *key_id;
+    char *client_id;
+    char *metadata_base; /* http://HOST/computeMetadata/v1/ */
+    /* secrets: wiped when freed */
+    char *private_key;
+    char *client_secret;
+    char *refresh_token;
+    char *token;
+    time_t expiry;
+};
+
+static void free_secret(char **s)
+{
+    if (*s) {
+        mk_wipe(*s, strlen(*s));
+        free(*s);
+        *s = NULL;
+    }
+}
+
+void gce_auth_free(struct gce_auth *a)
+{
+    if (!a)
+        return;
+    free(a->describe);
+    free(a->project);
+    free(a->token_uri);
+    free(a->client_email);
+    free(a->key_id);
+    free(a->client_id);
+    free(a->metadata_base);
+    free_secret(&a->private_key);
+    free_secret(&a->client_secret);
+    free_secret(&a->refresh_token);
+    free_secret(&a->token);
+    free(a);
+}
+
+const char *gce_auth_project(const struct gce_auth *a)
+{
+    return a->project;
+}
+
+const char *gce_auth_describe(const struct gce_auth *a)
+{
+    return a->describe;
+}
+
+static char *dup_field(json_t *root, const char *key)
+{
+    const char *v = json_string_value(json_object_get(root, key));
+
+    return v && *v ? strdup(v) : NULL;
+}
+
+/* Reads a credentials file. Parse errors name the line only: jansson's own text quotes
+ * the input, which could be key material. */
+static int load_file(struct mk_ctx *ctx, struct gce_auth *a, const char *path)
+{
+    struct mk_buf text = MK_BUF_INIT;
+    json_error_t jerr;
+    json_t *root;
+    const char *type;
+    int r;
+
+    r = mk_buf_read_file(ctx, &text, path, KEY_FILE_MAX);
+    if (r < 0)
+        return r == MK_ENOTFOUND ? r : mk_error_prefix(ctx, "credentials");
+    root = json_loadb(text.buf, text.len, 0, &jerr);
+    mk_wipe(text.buf, text.alloc);
+    mk_buf_release(&text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return mk_set_error(ctx, MK_EAUTH, "%s: not a JSON credentials file (line %d)", path,
+                            jerr.line);
+    }
+    type = json_string_value(json_object_get(root, "type"));
+    if (type && !strcmp(type, "service_account")) {
+        a->kind = AUTH_SERVICE_ACCOUNT;
+        a->client_email = dup_field(root, "client_email");
+        a->private_key = dup_field(root, "private_key");
+        a->key_id = dup_field(root, "private_key_id");
+        a->project = dup_field(root, "project_id");
+        a->token_uri = dup_field(root, "token_uri");
+        if (!a->client_email || !a->private_key) {
+            r = mk_set_error(ctx, MK_EAUTH, "%s: service account key without %s", path,
+                             a->client_email ? "private_key" : "client_email");
+            goto out;
+        }
+    } else if (type && !strcmp(type, "authorized_user")) {
+        a->kind = AUTH_USER;
+        a->client_id = dup_field(root, "client_id");
+        a->client_secret = dup_field(root, "client_secret");
+        a->refresh_token = dup_field(root, "refresh_token");
+        a->project = dup_field(root, "quota_project_id");
+        a->token_uri = dup_field(root, "token_uri");
+        if (!a->client_id || !a->client_secret || !a->refresh_token) {
+            r = mk_set_error(ctx, MK_EAUTH, "%s: authorized_user credentials without %s", path,
+                             !a->client_id ? "client_id"
+                             : !a->client_secret ? "client_secret" : "refresh_token");
+            goto out;
+        }
+    } else {
+        r = mk_set_error(ctx, type ? MK_EUNSUPPORTED : MK_EAUTH,
+                         "%s: credentials type '%s' is not supported (service_account and "
+                         "authorized_user are)", path, type ? type : "(none)");
+        goto out;
+    }
+    if (!a->token_uri && !(a->token_uri = strdup(GCE_DEFAULT_TOKEN_URI))) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (a->kind == AUTH_SERVICE_ACCOUNT) {
+        /* Check the key now, so a broken one fails before anything touches the network. */
+        struct mk_buf der = MK_BUF_INIT;
+        char *jwt = NULL;
+
+        r = gce_jwt_sign(ctx, a->private_key, NULL, "{}", &jwt);
+        if (jwt) {
+            mk_wipe(jwt, strlen(jwt));
+            free(jwt);
+        }
+        mk_buf_release(&der);
+        if (r < 0) {
+            mk_error_prefix(ctx, "%s", path);
+            r = MK_EAUTH;
+            ctx->code = r;
+            goto out;
+        }
+    }
+    r = mk_buf_addf(&text, "%s %s (from %s)",
+                    a->kind == AUTH_SERVICE_ACCOUNT ? "service account" : "user credentials",
+                    a->kind == AUTH_SERVICE_ACCOUNT ? a->client_email : a->client_id, path);
+    if (r < 0)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    else
+        a->describe = mk_buf_detach(&text, NULL);
+out:
+    json_decref(root);
+    return r;
+}
+
+static int metadata_setup(struct mk_ctx *ctx, struct gce_auth *a, const char *host)
+{
+    struct mk_buf b = MK_BUF_INIT;
+
+    a->kind = AUTH_METADATA;
+    if (mk_buf_addf(&b, "%s%s/computeMetadata/v1/", strstr(host, "://") ? "" : "http://",
+                    host) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    a->metadata_base = mk_buf_detach(&b, NULL);
+    if (mk_buf_addf(&b, "the metadata server's default service account (%s)", host) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    a->describe = mk_buf_detach(&b, NULL);
+    return MK_OK;
+}
+
+static int metadata_get(struct mk_ctx *ctx, struct gce_auth *a, const char *path,
+                        struct mk_http_resp *resp, double timeout)
+{
+    static const char *const hdrs[] = {"Metadata-Flavor: Google", NULL};
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_req req = {.url = NULL, .headers = hdrs, .timeout = timeout};
+    int r;
+
+    if (mk_buf_addf(&url, "%s%s", a->metadata_base, path) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    req.url = url.buf;
+    r = mk_http_do(ctx, a->http, &req, resp);
+    mk_buf_release(&url);
+    return r;
+}
+
+/* Whether a metadata server answers at the usual address, which is the case on GCE. */
+static bool metadata_probe(struct mk_ctx *ctx, struct gce_auth *a)
+{
+    struct mk_http_resp resp;
+    char *flavor;
+    bool yes;
+
+    mk_http_resp_init(&resp);
+    if (metadata_setup(ctx, a, "169.254.169.254") < 0)
+        return false;
+    if (metadata_get(ctx, a, "", &resp, 1.0) < 0) {
+        mk_clear_error(ctx);
+        mk_http_resp_release(&resp);
+        return false;
+    }
+    flavor = mk_http_header(&resp, "Metadata-Flavor");
+    yes = flavor && !strcmp(flavor, "Google");
+    free(flavor);
+    mk_http_resp_release(&resp);
+    return yes;
+}
+
+int gce_auth_new(struct mk_ctx *ctx, struct mk_http *http, const char *path,
+                 struct gce_auth **ret)
+{
+    struct gce_auth *a = calloc(1, sizeof(*a));
+    const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    const char *cfg = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
+    const char *mdhost = getenv("GCE_METADATA_HOST");
+    struct mk_buf adc = MK_BUF_INIT;
+    int r;
+
+    if (!a)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    a->http = http;
+    if (path && *path) {
+        r = load_file(ctx, a, path);
+        if (r == MK_ENOTFOUND)
+            mk_error_prefix(ctx, "--credentials");
+    } else if (env && *env) {
+        /* Set but unreadable is an error, as in Google's libraries: no falling through. */
+        r = load_file(ctx, a, env);
+        if (r == MK_ENOTFOUND)
+            mk_error_prefix(ctx, "GOOGLE_APPLICATION_CREDENTIALS");
+    } else {
+        if (cfg && *cfg)
+            r = mk_buf_addf(&adc, "%s/application_default_credentials.json", cfg);
+        else
+            r = mk_buf_addf(&adc, "%s/.config/gcloud/application_default_credentials.json",
+                            home ? home : "");
+        if (r < 0) {
+            gce_auth_free(a);
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        }
+        if (access(adc.buf, F_OK) == 0)
+            r = load_file(ctx, a, adc.buf);
+        else if (mdhost && *mdhost)
+            r = metadata_setup(ctx, a, mdhost);
+        else if (metadata_probe(ctx, a))
+            r = MK_OK;
+        else
+            r = mk_set_error(ctx, MK_EAUTH,
+                             "no Google credentials found: use --credentials KEY.json, set "
+                             "GOOGLE_APPLICATION_CREDENTIALS, run 'gcloud auth "
+                             "application-default login', or run on GCE");
+        mk_buf_release(&adc);
+    }
+    if (r < 0) {
+        gce_auth_free(a);
+        return r;
+    }
+    if (a->kind == AUTH_METADATA && !a->project) {
+        struct mk_http_resp resp;
+
+        /* The project is a convenience here: a failure shows up later as "no project". */
+        mk_http_resp_init(&resp);
+        if (metadata_get(ctx, a, "project/project-id", &resp, 10) == MK_OK &&
+            resp.status == 200 && resp.body.len && resp.body.len < 100)
+            a->project = strndup(resp.body.buf, resp.body.len);
+        mk_clear_error(ctx);
+        mk_http_resp_release(&resp);
+    }
+    *ret = a;
+    return MK_OK;
+}
+
+static int form_add(struct mk_buf *b, const char *key, const char *value)
+{
+    if (mk_buf_addf(b, "%s%s=", b->len ? "&" : "", key) < 0)
+        return MK_ENOMEM;
+    return mk_http_escape(b, value);
+}
+
+/* Builds the form body of a token request; it holds secrets and is wiped by the caller. */
+static int token_form(struct mk_ctx *ctx, struct gce_auth *a, struct mk_buf *form)
+{
+    char claims[2048], *jwt = NULL;
+    time_t iat = time(NULL) - 10;
+    json_t *c;
+    char *text;
+    int r;
+
+    if (a->kind == AUTH_USER) {
+        if (form_add(form, "grant_type", "refresh_token") < 0 ||
+            form_add(form, "refresh_token", a->refresh_token) < 0 ||
+            form_add(form, "client_id", a->client_id) < 0 ||
+            form_add(form, "client_secret", a->client_secret) < 0)
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        return MK_OK;
+    }
+    /* Google refuses assertions that live longer than an hour. */
+    c = json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", a->client_email, "scope", GCE_SCOPE,
+                  "aud", a->token_uri, "iat", (json_int_t)iat, "exp", (json_int_t)iat + 3600);
+    text = c ? json_dumps(c, JSON_COMPACT) : NULL;
+    json_decref(c);
+    if (!text || snprintf(claims, sizeof(claims), "%s", text) >= (int)sizeof(claims)) {
+        free(text);
+        return mk_set_error(ctx, MK_ENOMEM, "token claims too long or out of memory");
+    }
+    free(text);
+    r = gce_jwt_sign(ctx, a->private_key, a->key_id, claims, &jwt);
+    if (r < 0)
+        return r;
+    if (form_add(form, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer") < 0 ||
+        form_add(form, "assertion", jwt) < 0)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    mk_wipe(jwt, strlen(jwt));
+    free(jwt);
+    return r;
+}
+
+static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
+{
+    static const char *const form_hdrs[] = {
+        "Content-Type: application/x-www-form-urlencoded", "Accept: application/json", NULL};
+    struct mk_buf form = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    struct mk_http_req req = {.method = "POST", .url = a->token_uri, .headers = form_hdrs,
+                              .timeout = 60, .max_response = 1u << 20};
+    char where[300];
+    json_t *root = NULL;
+    const char *tok;
+    json_int_t expires;
+    int r = MK_OK;
+
+    mk_http_resp_init(&resp);
+    if (a->kind == AUTH_METADATA) {
+        mk_buf_addf(&form, "%s", "");
+        snprintf(where, sizeof(where), "%s", "the metadata server");
+    } else {
+        r = token_form(ctx, a, &form);
+        mk_http_redact_url(a->token_uri, where, sizeof(where));
+    }
+    for (int attempt = 0; r == MK_OK; attempt++) {
+        if (a->kind == AUTH_METADATA) {
+            r = metadata_get(ctx, a,
+                             "instance/service-accounts/default/token?scopes="
+                             "https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcloud-platform",
+                             &resp, 60);
+        } else {
+            req.body = form.buf;
+            req.body_len = form.len;
+            r = mk_http_do(ctx, a->http, &req, &resp);
+        }
+        if (attempt >= 4 || r == MK_ECANCELED || (r == MK_OK && !mk_http_retryable(resp.status)))
+            break;
+        r = mk_http_sleep(ctx, 0.2 * (1 << attempt));
+    }
+    mk_wipe(form.buf, form.alloc);
+    mk_buf_release(&form);
+    if (r < 0) {
+        mk_error_prefix(ctx, "cannot get an access token");
+        goto out;
+    }
+    if (resp.status / 100 != 2) {
+        char text[400];
+
+        mk_http_error_text(&resp, text, sizeof(text));
+        r = mk_set_error(ctx, resp.status / 100 == 4 ? MK_EAUTH : MK_EHTTP,
+                         "%s refused the credentials of %s: HTTP %ld: %s", where, a->describe,
+                         resp.status, text);
+        goto out;
+    }
+    root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
+    tok = json_string_value(json_object_get(root, "access_token"));
+    expires = json_integer_value(json_object_get(root, "expires_in"));
+    if (!tok || !*tok) {
+        r = mk_set_error(ctx, MK_EAUTH, "%s answered without an access_token", where);
+        goto out;
+    }
+    free_secret(&a->token);
+    if (!(a->token = strdup(tok))) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    a->expiry = time(NULL) + (expires > 0 ? (time_t)expires : 3600);
+    mk_log(ctx, MK_LOG_DEBUG, "got an access token for %s, valid %lld s", a->describe,
+           (long long)expires);
+out:
+    if (root) {
+        /* The token lives in jansson's copy too. */
+        json_t *t = json_object_get(root, "access_token");
+        if (json_is_string(t))
+            mk_wipe((char *)json_string_value(t), json_string_length(t));
+        json_decref(root);
+    }
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+int gce_auth_token(struct mk_ctx *ctx, struct gce_auth *a, bool force, const char **ret)
+{
+    int r;
+
+    if (force || !a->token || time(NULL) + TOKEN_MARGIN >= a->expiry) {
+        r = fetch_token(ctx, a);
+        if (r < 0)
+            return r;
+    }
+    *ret = a->token;
+    return MK_OK;
+}

@@ -1,0 +1,132 @@
+/* gce_private.h: what the Google Compute Engine uploader's files share (gce*.c, gcs.c,
+ * compute.c). */
+#ifndef MK_GCE_PRIVATE_H
+#define MK_GCE_PRIVATE_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "http.h"
+#include "uploader.h"
+
+#define GCE_SCOPE "https://www.googleapis.com/auth/cloud-platform"
+#define GCE_DEFAULT_TOKEN_URI "https://oauth2.googleapis.com/token"
+#define GCE_DEFAULT_STORAGE "https://storage.googleapis.com"
+#define GCE_DEFAULT_COMPUTE "https://compute.googleapis.com/compute/v1/"
+#define GCS_CHUNK_UNIT (256u << 10)
+
+/* In inspect.c; repeated here until mkimage.h declares it. */
+int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
+                    int *ret_problems);
+
+/* ---- encodings and signing (gce_jwt.c) ---- */
+/* Initialises libgcrypt once, unless the program already has. */
+void gce_gcry_init(void);
+int gce_base64(struct mk_buf *b, const void *data, size_t len);
+/* base64url without padding, as JWTs want. */
+int gce_base64url(struct mk_buf *b, const void *data, size_t len);
+/* Decodes a PEM block ("PRIVATE KEY" = PKCS#8 or "RSA PRIVATE KEY" = PKCS#1) into DER. */
+int gce_pem_decode(struct mk_ctx *ctx, const char *pem, struct mk_buf *der);
+/* Signs base64url(header).base64url(claims) with RS256 using the PEM key; (*ret) is the
+ * complete JWT, malloc'ed. */
+int gce_jwt_sign(struct mk_ctx *ctx, const char *pem, const char *kid, const char *claims,
+                 char **ret);
+
+/* ---- credentials (gce_auth.c) ---- */
+struct gce_auth;
+
+/* Finds credentials in Google's order: (path), GOOGLE_APPLICATION_CREDENTIALS, gcloud's
+ * application_default_credentials.json, the metadata server. No network use yet. */
+int gce_auth_new(struct mk_ctx *ctx, struct mk_http *http, const char *path,
+                 struct gce_auth **ret);
+/* The project the credentials name, or NULL. */
+const char *gce_auth_project(const struct gce_auth *auth);
+/* "service account a@b (from FILE)", for messages. */
+const char *gce_auth_describe(const struct gce_auth *auth);
+/* A current access token: fetched or refreshed when missing, within a minute of expiry, or
+ * when (force) (after a 401). MK_EAUTH when refused. The token stays owned by (auth). */
+int gce_auth_token(struct mk_ctx *ctx, struct gce_auth *auth, bool force, const char **ret);
+void gce_auth_free(struct gce_auth *auth);
+
+/* ---- checksums (gcs.c) ---- */
+/* CRC-32C (Castagnoli); start with crc = 0 and chain calls. */
+uint32_t gce_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* ---- the uploader's state (gce.c) ---- */
+struct gcs_upload;
+
+struct gce {
+    /* options */
+    char *project, *bucket, *object, *name, *family, *description, *storage_location;
+    char *credentials, *storage_endpoint, *compute_endpoint, *zone, *machine_type;
+    char *boot_check, *cacert, *state_dir;
+    char **labels, **features;
+    size_t n_labels, n_features;
+    bool replace, keep_object, create_bucket, insecure, no_resume;
+    uint64_t chunk_size;
+    double timeout, boot_timeout, backoff, stall_timeout;
+    int max_tries;
+
+    /* run state */
+    struct mk_http *http;
+    struct gce_auth *auth;
+    char *storage_base;  /* no trailing slash */
+    char *compute_base;  /* with trailing slash */
+    char *source_path;
+    struct gcs_upload *up;
+    bool object_complete; /* the staged object exists */
+    bool image_created;
+    json_t *object_json;
+    json_t *image_json;
+};
+
+/* A JSON API call with the bearer token: retries 408/429/5xx and dropped connections with
+ * backoff, refreshes the token once on a 401. MK_OK when a final response arrived (the
+ * caller judges its status). (body) is JSON or NULL. */
+int gce_call(struct mk_ctx *ctx, struct gce *g, const char *method, const char *url,
+             const char *body, struct mk_http_resp *resp);
+/* The delay before retry number (attempt) (0-based): truncated exponential with jitter. */
+double gce_backoff(const struct gce *g, int attempt);
+/* (resp)'s body as JSON, or an MK_EHTTP error naming (what). */
+int gce_json(struct mk_ctx *ctx, const char *what, const struct mk_http_resp *resp,
+             json_t **ret);
+
+/* ---- Cloud Storage (gcs.c) ---- */
+struct gcs_params {
+    const char *object;
+    uint64_t total;        /* bytes; 0 = not known until the end */
+    const char *crc32c;    /* base64, or NULL when not known in advance */
+    const char *md5;       /* base64, or NULL */
+    const char *identity;  /* the bytes' identity, for resuming; NULL = no resume */
+};
+/* MK_ENOTFOUND "bucket B does not exist" unless (create), which creates it. */
+int gcs_bucket_check(struct mk_ctx *ctx, struct gce *g, bool create);
+/* Starts a resumable upload, or resumes the one a state file remembers. */
+int gcs_upload_begin(struct mk_ctx *ctx, struct gce *g, const struct gcs_params *p,
+                     struct gcs_upload **ret);
+/* Bytes the server already holds (from a resumed session). */
+uint64_t gcs_upload_offset(const struct gcs_upload *up);
+/* Takes the next bytes of the object, in order from 0 (bytes the server has are skipped). */
+int gcs_upload_write(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
+                     const void *buf, size_t len);
+/* Sends the rest, checks the object's size and checksums; (*ret) is the Object. */
+int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, json_t **ret);
+/* Cancels the session on the server and forgets it, unless (keep) (to resume later). */
+void gcs_upload_cancel(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, bool keep);
+void gcs_upload_free(struct gcs_upload *up);
+int gcs_object_delete(struct mk_ctx *ctx, struct gce *g, const char *object);
+
+/* ---- Compute Engine (compute.c) ---- */
+/* Validates a resource name (image, family) against GCE's RFC 1035 rule. */
+int gce_check_name(struct mk_ctx *ctx, const char *what, const char *name);
+/* MK_ENOTFOUND when there is no such image. */
+int gce_image_get(struct mk_ctx *ctx, struct gce *g, const char *name, json_t **ret);
+int gce_image_delete(struct mk_ctx *ctx, struct gce *g, const char *name);
+/* Inserts (image) and waits until its operation is DONE; errors verbatim. */
+int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image);
+/* Boots an instance from the image, reads its serial port until (text) appears or the
+ * timeout passes, and deletes the instance whatever happened. */
+int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t *result);
+
+#endif

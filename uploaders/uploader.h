@@ -1,0 +1,56 @@
+/* uploader.h: the interface every cloud uploader implements.
+ *
+ * An uploader is a const table of hooks (in the style of libarchive's formats), listed in
+ * registry.c. The driver (upload.c, behind mk_upload_* in mkimage.h) calls, in order:
+ *   new -> set_option* -> prepare -> write* -> finish -> free
+ * and on any failure after prepare: abort -> free. A new cloud is one new file set and one
+ * line in registry.c. */
+#ifndef MK_UPLOADER_H
+#define MK_UPLOADER_H
+
+#include "disk_private.h"
+
+/* What is about to be uploaded. */
+struct mk_upload_info {
+    enum mk_format format;   /* of the byte stream that write() will receive */
+    uint64_t stream_size;    /* bytes write() will receive in all; 0 = not known in advance */
+    uint64_t disk_size;      /* the virtual disk size */
+    const char *source_name; /* the artefact's file name, or the kernel's for a build */
+    /* A stable identity of the bytes to come (the same bytes give the same id), so that an
+     * interrupted upload can be recognised and resumed. */
+    const char *source_id;
+    /* For pre-flight checks: the artefact file when uploading one, else NULL. */
+    const char *source_path;
+};
+
+struct mk_uploader {
+    const char *name;        /* "gce" */
+    const char *description; /* one line for `push --list` */
+    const char *usage;       /* the options it takes, for `help push` */
+    /* The formats it accepts, best first, terminated by 0. */
+    enum mk_format formats[4];
+    /* Required. Allocates the uploader's state. */
+    int (*create)(struct mk_ctx *ctx, void **ret_state);
+    /* Required. Sets one option ("project", "bucket", "label" repeated...). Returns
+     * MK_EUNSUPPORTED for a key it does not know, MK_EINVAL for a bad value. */
+    int (*set_option)(struct mk_ctx *ctx, void *state, const char *key, const char *value);
+    /* Required. Checks options, credentials and names, and that nothing on the server is
+     * in the way, before any data is sent. */
+    int (*prepare)(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info);
+    /* Required. Receives the artefact's bytes in order. */
+    int (*write)(struct mk_ctx *ctx, void *state, const void *buf, size_t len);
+    /* Required. Completes the upload, creates the image and waits until it is usable;
+     * appends a JSON object describing the result to (result). */
+    int (*finish)(struct mk_ctx *ctx, void *state, struct mk_buf *result);
+    /* Required. Removes whatever a failed upload left on the server. Must not overwrite the
+     * error already on (ctx). */
+    void (*abort)(struct mk_ctx *ctx, void *state);
+    /* Required. Frees the state; accepts what a failed create() left. */
+    void (*destroy)(void *state);
+};
+
+/* NULL-terminated, in registry.c. */
+extern const struct mk_uploader *const mk_uploaders[];
+const struct mk_uploader *mk_uploader_find(const char *name);
+
+#endif
