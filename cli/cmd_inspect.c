@@ -140,13 +140,13 @@ static void print_boot(json_t *root)
         kv("  blocklist", "LBA %" PRIu64 ", %" PRIu64 " sectors, segment 0x%" PRIx64
            " (%" PRIu64 " list%s)", num(bl, "start"), num(bl, "sectors"), num(bl, "segment"),
            num(boot, "n_blocklists"), num(boot, "n_blocklists") == 1 ? "" : "s");
-    if (k) {
-        const char *state = !json_object_get(k, "size") ? "not found"
-                            : flag(k, "valid")          ? "valid"
-                                                        : "not valid";
+    if (k && !json_object_get(k, "multiboot"))
+        kv("kernel", "%s (%s, not readable)", str(k, "path"), str(k, "command"));
+    else if (k && !num(k, "multiboot"))
+        kv("kernel", "%s (%s, no multiboot header)", str(k, "path"), str(k, "command"));
+    else if (k)
         kv("kernel", "%s (%s, header v%" PRIu64 ", %s)", str(k, "path"), str(k, "command"),
-           num(k, "multiboot"), state);
-    }
+           num(k, "multiboot"), flag(k, "valid") ? "valid" : "not valid");
     json_array_foreach(json_object_get(k, "modules"), i, m) {
         if (flag(m, "found"))
             kv("module", "%s (%" PRIu64 " bytes)", str(m, "path"), num(m, "size"));

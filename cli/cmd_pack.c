@@ -2,6 +2,7 @@
  * or qcow2. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +24,17 @@ const char cmd_pack_usage[] =
     "  -l, --level N           gce: gzip level 1 (fastest) to 9 (smallest), default 6\n"
     "      --round-up          gce: pad the disk to the next whole GiB, as GCE requires,\n"
     "                          instead of failing\n"
+    "  -q, --quiet             print nothing on success\n"
     "\n"
     "Formats:\n"
     "  gce    disk.tar.gz for Google Compute Engine: one sparse disk.raw in a GNU oldgnu\n"
     "         tar, gzipped; SOURCE_DATE_EPOCH sets its timestamp (default 0)\n"
     "  qcow2  qcow2 version 3 holding only the clusters with data\n"
     "  raw    a sparse raw disk image\n"
+    "\n"
+    "What was written goes to stderr, e.g.\n"
+    "  unikernel-mkimage: wrote disk.tar.gz (gce, 1024 MiB disk, 284 KiB of data)\n"
+    "Exit status: 0 written, 1 failed (nothing written), 2 command-line error.\n"
     "\n"
     "Example:\n"
     "  unikernel-mkimage pack disk.raw -o disk.tar.gz --jobs 4\n";
@@ -57,6 +63,7 @@ int cmd_pack(int argc, char **argv)
         {"jobs", required_argument, NULL, 'j'},
         {"level", required_argument, NULL, 'l'},
         {"round-up", no_argument, NULL, OPT_ROUND_UP},
+        {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
     struct mk_pack_opts opts = {0};
@@ -64,11 +71,13 @@ int cmd_pack(int argc, char **argv)
     enum mk_format fmt;
     struct mk_disk *disk = NULL;
     struct mk_ctx *ctx;
+    uint64_t data = 0;
+    bool quiet = false;
     int c, r;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:f:j:l:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:f:j:l:q", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             output = optarg;
@@ -87,6 +96,9 @@ int cmd_pack(int argc, char **argv)
             break;
         case OPT_ROUND_UP:
             opts.round_up = 1;
+            break;
+        case 'q':
+            quiet = true;
             break;
         case ':':
             return cli_usage_error("pack", "%s needs a value", argv[optind - 1]);
@@ -115,12 +127,19 @@ int cmd_pack(int argc, char **argv)
     r = mk_disk_open(ctx, argv[optind], &disk);
     if (r == MK_OK)
         r = mk_disk_write_file(ctx, disk, fmt, &opts, output);
-    if (r == MK_ECANCELED)
+    if (r == MK_OK)
+        r = mk_disk_data_bytes(ctx, disk, &data);
+    if (r == MK_ECANCELED) {
         r = cli_error("interrupted; nothing was written");
-    else if (r < 0)
+    } else if (r < 0) {
         r = cli_ctx_error(ctx);
-    else
+    } else {
+        if (!quiet)
+            fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk, %" PRIu64
+                    " KiB of data)\n", cli_progname, output, mk_format_name(fmt),
+                    mk_disk_size(disk) >> 20, data >> 10);
         r = CLI_EXIT_OK;
+    }
     mk_disk_free(disk);
     mk_ctx_free(ctx);
     return r;

@@ -13,11 +13,13 @@
 #include <jansson.h>
 
 #include "build_args.h"
+#include "push_targets.h"
 
 const char cmd_push_usage[] =
     "usage: unikernel-mkimage push --list\n"
     "       unikernel-mkimage push CLOUD [OPTIONS] ARCHIVE\n"
     "       unikernel-mkimage push CLOUD [OPTIONS] [BUILD OPTIONS] KERNEL [-- KERNEL_ARGS...]\n"
+    "       unikernel-mkimage push [--spec FILE] [--json] [-q] [-v] [TARGET]...\n"
     "\n"
     "Uploads a disk image to CLOUD and makes a bootable image of it there. ARCHIVE is an\n"
     "image file (for gce a disk.tar.gz; other formats are converted on the fly); it is\n"
@@ -35,6 +37,16 @@ const char cmd_push_usage[] =
     "\n"
     "Build options (KERNEL mode):\n" CLI_BUILD_HELP
     "\n"
+    "With a spec (--spec FILE, or ./unikernel-mkimage.yaml when the first argument is not a\n"
+    "cloud), the spec's image is built once, each format its targets need is packed once\n"
+    "into a temporary file in $TMPDIR, and all its targets (or those named) are uploaded in\n"
+    "parallel, with a line of progress each and a summary table (target, uploader, image,\n"
+    "status, time); --json prints an array of per-target results. One target's failure\n"
+    "does not stop the others; the exit status is 0 only when all succeeded.\n"
+    "\n"
+    "CLOUD is built in (gce, openstack) or served by an executable\n"
+    "unikernel-mkimage-uploader-CLOUD on PATH (see uploaders/PLUGINS.md).\n"
+    "\n"
     "Prints the image's selfLink (or id) on success. Exit status: 0 the image is ready,\n"
     "1 failed, 2 command-line error.\n"
     "\n"
@@ -46,11 +58,24 @@ static const struct option build_options[] = {CLI_BUILD_LONGOPTS, {NULL, 0, NULL
 static int list_uploaders(void)
 {
     const char *const *names = mk_uploader_names();
+    struct mk_ctx *ctx = cli_ctx_new(false);
+    char **plugins = NULL;
 
+    /* External uploaders are listed after the built-in ones, with the file that serves them. */
+    if (mk_uploader_plugins(ctx, &plugins) < 0)
+        cli_warn("%s", mk_errmsg(ctx));
     for (size_t i = 0; names[i]; i++)
         printf("%-10s %s\n", names[i], mk_uploader_description(names[i]));
+    for (size_t i = 0; plugins && plugins[i]; i++)
+        printf("%-10s %s [%s]\n", plugins[i], mk_uploader_description(plugins[i]),
+               mk_uploader_plugin_path(plugins[i]));
     for (size_t i = 0; names[i]; i++)
         printf("\n%s options:\n%s", names[i], mk_uploader_usage(names[i]));
+    for (size_t i = 0; plugins && plugins[i]; i++)
+        if (*mk_uploader_usage(plugins[i]))
+            printf("\n%s options:\n%s", plugins[i], mk_uploader_usage(plugins[i]));
+    mk_uploader_plugins_free(plugins);
+    mk_ctx_free(ctx);
     return CLI_EXIT_OK;
 }
 
@@ -248,6 +273,10 @@ int cmd_push(int argc, char **argv)
     int nopts = cli_split_kernel_args(argc, argv, &kargs, &nkargs);
 
     cli_build_args_init(&a);
+    if (cli_push_targets_wanted(nopts, argv)) {
+        cli_build_args_release(&a);
+        return cli_push_targets(argc, argv);
+    }
     if (nopts >= 2 && !strcmp(argv[1], "--list")) {
         rc = list_uploaders();
         goto out;

@@ -5,6 +5,7 @@
 
 #include "spec_cli.h"
 
+/* clang-format off */
 const char cmd_validate_usage[] =
     "usage: unikernel-mkimage validate [--spec FILE] [-q] [-v]\n"
     "\n"
@@ -23,6 +24,7 @@ const char cmd_validate_usage[] =
     "\n"
     "Example:\n"
     "  KERNEL=_build/hello.virtio unikernel-mkimage validate --spec solo5-gce.yaml\n";
+/* clang-format on */
 
 enum { OPT_SPEC = 0x3000 };
 
@@ -39,8 +41,8 @@ static void summary(const struct mk_spec *spec)
     size_t n = mk_spec_n_outputs(spec);
 
     printf("%s: valid\n", mk_spec_path(spec));
-    printf("  kernel   %s (%zu arguments, %zu modules, %zu files)\n", o->kernel,
-           o->n_kernel_args, o->n_modules, o->n_files);
+    printf("  kernel   %s (%zu arguments, %zu modules, %zu files)\n", o->kernel, o->n_kernel_args,
+           o->n_modules, o->n_files);
     printf("  outputs ");
     for (size_t i = 0; i < n; i++) {
         enum mk_format fmt;

@@ -21,8 +21,7 @@ const char *cli_spec_choose(const char *command, const char *given)
         return given;
     if (cli_spec_default_exists())
         return MK_SPEC_DEFAULT_NAME;
-    cli_usage_error(command, "no spec: give --spec FILE, or run where " MK_SPEC_DEFAULT_NAME
-                    " is");
+    cli_usage_error(command, "no spec: give --spec FILE, or run where " MK_SPEC_DEFAULT_NAME " is");
     return NULL;
 }
 
@@ -104,17 +103,16 @@ static int choose_outputs(struct mk_ctx *ctx, const struct mk_spec *spec,
         if (want)
             return cli_usage_error("build", "%s lists no %s output (give -o FILE)",
                                    mk_spec_path(spec), mk_format_name(want));
-        return cli_usage_error("build", "%s lists no output (add output: to it, or give -o "
-                               "FILE)", mk_spec_path(spec));
+        return cli_usage_error("build", "%s lists no output (add output: to it, or give -o FILE)",
+                               mk_spec_path(spec));
     }
     *ret = outs;
     *ret_n = count;
     return CLI_EXIT_OK;
 }
 
-static void report(struct mk_ctx *ctx, const struct cli_spec_build *b,
-                   const struct mk_spec *spec, struct mk_disk *disk, const struct output *outs,
-                   size_t n)
+static void report(struct mk_ctx *ctx, const struct cli_spec_build *b, const struct mk_spec *spec,
+                   struct mk_disk *disk, const struct output *outs, size_t n)
 {
     uint64_t data = 0;
 
@@ -122,11 +120,11 @@ static void report(struct mk_ctx *ctx, const struct cli_spec_build *b,
     if (b->json) {
         json_t *list = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(list, json_pack("{s:s, s:s}", "output", outs[i].path,
-                                                  "format", mk_format_name(outs[i].fmt)));
-        json_t *res = json_pack("{s:s, s:o, s:I, s:I}", "spec", mk_spec_path(spec), "outputs",
-                                list, "disk_size", (json_int_t)mk_disk_size(disk), "data_bytes",
-                                (json_int_t)data);
+            json_array_append_new(list, json_pack("{s:s, s:s}", "output", outs[i].path, "format",
+                                                  mk_format_name(outs[i].fmt)));
+        json_t *res =
+            json_pack("{s:s, s:o, s:I, s:I}", "spec", mk_spec_path(spec), "outputs", list,
+                      "disk_size", (json_int_t)mk_disk_size(disk), "data_bytes", (json_int_t)data);
         json_dumpf(res, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(res);
@@ -136,8 +134,8 @@ static void report(struct mk_ctx *ctx, const struct cli_spec_build *b,
         return;
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk, %" PRIu64 " KiB of data)\n",
-                cli_progname, outs[i].path, mk_format_name(outs[i].fmt),
-                mk_disk_size(disk) >> 20, data >> 10);
+                cli_progname, outs[i].path, mk_format_name(outs[i].fmt), mk_disk_size(disk) >> 20,
+                data >> 10);
 }
 
 int cli_build_spec(struct cli_build_args *a, const struct cli_spec_build *b)

@@ -18,6 +18,7 @@ struct inspect_source {
     const char *path;
     uint64_t file_size;
     int gzip;                   /* the file is gzip data: GCE's rules apply */
+    enum mk_format format;      /* as told by the first bytes */
     int named_targz;            /* the name ends in .tar.gz or .tgz */
     const struct mk_buf *gce;   /* the tar.gz reader's rule violations, '\n'-separated */
     const char *open_error;     /* the image could not be read: why */
@@ -143,9 +144,9 @@ static void inspect_image(struct mk_inspect *in, const struct inspect_source *sr
         mk_inspect_set(in, img, "path", json_string(src->path));
         mk_inspect_set(in, img, "file_size", mk_json_u64(src->file_size));
     }
-    if (src && src->gzip)
-        mk_inspect_set(in, img, "format", json_string(mk_format_name(MK_FORMAT_GCE)));
-    else if (in->disk)
+    if (src)
+        mk_inspect_set(in, img, "format", json_string(mk_format_name(src->format)));
+    else
         mk_inspect_set(in, img, "format",
                        json_string(mk_format_name(mk_disk_source_format(in->disk))));
     if (!in->disk)
@@ -229,6 +230,7 @@ static int inspect_mbr(struct mk_inspect *in, struct mbr_facts *facts)
         return fatal(r) ? r : mk_inspect_problem(in, "cannot read the MBR: %s",
                                                  mk_errmsg(in->ctx));
     if (mk_mbr_parse(sector, &mbr) < 0) {
+        mk_inspect_set(in, in->root, "partitions", json_array());
         mk_inspect_problem(in, "no MBR signature (55 AA)");
         return MK_OK;
     }
@@ -340,8 +342,9 @@ static int inspect_boot(struct mk_inspect *in, const struct mbr_facts *facts, in
 static void inspect_gce(struct mk_inspect *in, const struct inspect_source *src,
                         const struct mbr_facts *facts, int boot_code)
 {
-    json_t *gce = json_object(), *lines = json_array();
+    json_t *gce = json_object(), *lines = json_array(), *v;
     const char *p = src->gce ? src->gce->buf : "";
+    size_t i;
 
     mk_inspect_set(in, in->root, "gce", gce);
     mk_inspect_set(in, gce, "problems", lines);
@@ -372,8 +375,6 @@ static void inspect_gce(struct mk_inspect *in, const struct inspect_source *src,
         add_line(in, lines, "no bootable partition");
     if (!src->open_error && !boot_code)
         add_line(in, lines, "no boot code in the MBR");
-    size_t i;
-    json_t *v;
     json_array_foreach(lines, i, v)
         mk_inspect_problem(in, "%s", json_string_value(v));
     mk_inspect_set(in, gce, "ok", json_boolean(json_array_size(lines) == 0));
@@ -396,10 +397,13 @@ static int inspect_run(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags,
                        const struct inspect_source *src, char **ret_json, int *ret_problems)
 {
     struct mk_inspect in = {.ctx = ctx, .disk = disk, .flags = flags};
+    static const struct inspect_source read_gce = {.gzip = 1, .format = MK_FORMAT_GCE};
     struct mbr_facts facts = {0};
     int boot_code = 0, r = MK_OK;
     char *text;
 
+    if ((flags & MK_INSPECT_DEEP) && (r = mk_inspect_deep_check(ctx)) < 0)
+        return r;
     in.root = json_object();
     in.problems = json_array();
     if (!in.root || !in.problems) {
@@ -419,6 +423,10 @@ static int inspect_run(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags,
         if (r == MK_OK && (flags & MK_INSPECT_DEEP))
             r = mk_inspect_deep(&in);
     }
+    /* A disk read from a tar.gz by the caller: its archive was checked when it was read,
+     * and what GCE asks of the disk inside is checked here. */
+    if (!src && disk && mk_disk_source_format(disk) == MK_FORMAT_GCE)
+        src = &read_gce;
     if (r == MK_OK && src && (src->gzip || src->named_targz))
         inspect_gce(&in, src, &facts, boot_code);
     if (r < 0) {
@@ -457,7 +465,7 @@ int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char *
     struct inspect_source src = {.path = path};
     struct mk_buf gce = MK_BUF_INIT, why = MK_BUF_INIT;
     struct mk_disk *disk = NULL;
-    unsigned char magic[2] = {0};
+    unsigned char magic[4] = {0};
     struct stat st;
     int fd, r;
 
@@ -472,8 +480,13 @@ int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char *
         return mk_set_error(ctx, MK_EINVAL, "'%s' is a directory, not a disk image", path);
     }
     src.file_size = (uint64_t)st.st_size;
-    src.gzip = read(fd, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    if (read(fd, magic, sizeof(magic)) < 0)
+        memset(magic, 0, sizeof(magic));
     close(fd);
+    src.gzip = magic[0] == 0x1f && magic[1] == 0x8b;
+    src.format = src.gzip                          ? MK_FORMAT_GCE
+                 : !memcmp(magic, "QFI\xfb", 4) ? MK_FORMAT_QCOW2
+                                                 : MK_FORMAT_RAW;
     src.named_targz = ends_with(path, ".tar.gz") || ends_with(path, ".tgz");
     src.gce = &gce;
 

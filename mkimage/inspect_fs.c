@@ -65,12 +65,12 @@ static int end_word(struct cfg_parse *p)
 static int end_command(struct cfg_parse *p)
 {
     struct mk_cfg_boot *b = p->out;
-    const char *c = p->cmd.buf;
-    int is_kernel = !strcmp(c, "multiboot") || !strcmp(c, "multiboot2");
-    int r = end_word(p);
+    int r = end_word(p), is_kernel;
+    const char *c = p->cmd.buf; /* after end_word(), which may move it */
 
     if (r < 0)
         return r;
+    is_kernel = !strcmp(c, "multiboot") || !strcmp(c, "multiboot2");
     if (p->state == 0 && is_kernel && p->have_arg) {
         b->kernel = cfg_path(p->arg.buf);
         if (!b->kernel)

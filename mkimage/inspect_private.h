@@ -57,5 +57,7 @@ int mk_inspect_fs(struct mk_inspect *in);
 /* The "deep" section: libguestfs's view of the same disk. MK_EUNSUPPORTED when the
  * library was built without it. */
 int mk_inspect_deep(struct mk_inspect *in);
+/* MK_OK when --deep is available, else MK_EUNSUPPORTED with a message, before any work. */
+int mk_inspect_deep_check(struct mk_ctx *ctx);
 
 #endif

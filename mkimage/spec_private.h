@@ -18,7 +18,7 @@ struct mk_spec_option {
 struct mk_spec_target {
     const char *name;
     const char *type;
-    struct mk_spec_loc loc;      /* of the target's name */
+    struct mk_spec_loc loc; /* of the target's name */
     struct mk_spec_loc type_loc;
     struct mk_spec_option *opts;
     size_t n_opts;
@@ -56,5 +56,89 @@ int mk_spec_error(struct mk_ctx *ctx, const struct mk_spec *spec, struct mk_spec
 int mk_spec_error_at(struct mk_ctx *ctx, const struct mk_spec *spec, struct mk_spec_loc loc);
 /* Edit distance, for "did you mean" hints. */
 size_t mk_levenshtein(const char *a, const char *b);
+
+#ifdef MK_HAVE_YAML
+#include <yaml.h>
+
+/* ---- Loading, shared by spec.c, spec_yaml.c and spec_sections.c. ---- */
+
+struct mk_spec_parser {
+    struct mk_ctx *ctx;
+    struct mk_spec *spec;
+    yaml_document_t *doc;
+    char *dir; /* the spec's folder with its trailing '/'; "" for the current one */
+};
+
+static inline struct mk_spec_loc mk_spec_node_loc(const yaml_node_t *n)
+{
+    return (struct mk_spec_loc){.line = (unsigned)n->start_mark.line + 1,
+                                .col = (unsigned)n->start_mark.column + 1};
+}
+
+/* "a string", "a list" or "a map", for messages. */
+static inline const char *mk_spec_node_kind(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE     ? "a string"
+           : n->type == YAML_SEQUENCE_NODE ? "a list"
+                                           : "a map";
+}
+
+static inline const char *mk_spec_text(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static inline yaml_node_t *mk_spec_node(struct mk_spec_parser *p, yaml_node_item_t item)
+{
+    return yaml_document_get_node(p->doc, item);
+}
+
+static inline size_t mk_spec_seq_len(const yaml_node_t *n)
+{
+    return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+/* A list's length, or 1 for a single item standing for a list of one. */
+static inline size_t mk_spec_items(const yaml_node_t *n)
+{
+    return n->type == YAML_SEQUENCE_NODE ? mk_spec_seq_len(n) : 1;
+}
+
+static inline yaml_node_t *mk_spec_item(struct mk_spec_parser *p, yaml_node_t *n, size_t i)
+{
+    return n->type == YAML_SEQUENCE_NODE ? mk_spec_node(p, n->data.sequence.items.start[i]) : n;
+}
+
+/* YAML's null: an empty or ~/null plain scalar, which the spec reads as "not given". */
+bool mk_spec_is_null(const yaml_node_t *n);
+int mk_spec_nomem(struct mk_spec_parser *p);
+/* Hands (s) to the spec, which wipes and frees it; frees (s) on failure. */
+int mk_spec_keep(struct mk_spec_parser *p, char *s, const char **ret);
+/* The scalar's text with ${VAR}, ${VAR:-default} and $$ expanded; (what) names the value in
+ * messages ("'kernel' in image"). */
+int mk_spec_expand(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
+                   const char **ret);
+int mk_spec_want_string(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
+                        const char **ret);
+/* As mk_spec_want_string(), resolved against the spec's folder. */
+int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
+                      const char **ret);
+int mk_spec_want_map(struct mk_spec_parser *p, const yaml_node_t *n, const char *what);
+int mk_spec_want_int(struct mk_spec_parser *p, yaml_node_t *n, const char *what, int lo, int hi,
+                     int *ret);
+int mk_spec_want_bool(struct mk_spec_parser *p, yaml_node_t *n, const char *what, int *ret);
+/* " (did you mean 'x'?)" or " (known: a, b)" into (out). */
+void mk_spec_suggest(char *out, size_t size, const char *key, const char *const *known, size_t n);
+/* Checks the keys of (map): strings, no duplicates, and when (known) is given, only those;
+ * (values)[i] receives the value of known[i] (NULL when absent or null). (where) says where
+ * the map is in messages ("in image"). */
+int mk_spec_check_map(struct mk_spec_parser *p, const yaml_node_t *map, const char *where,
+                      const char *const *known, size_t n_known, yaml_node_t **values);
+
+int mk_spec_parse_image(struct mk_spec_parser *p, yaml_node_t *n);
+int mk_spec_parse_output(struct mk_spec_parser *p, yaml_node_t *n);
+int mk_spec_parse_pack(struct mk_spec_parser *p, yaml_node_t *n);
+int mk_spec_parse_targets(struct mk_spec_parser *p, yaml_node_t *n);
+#endif
 
 #endif

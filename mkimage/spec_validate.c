@@ -60,8 +60,7 @@ static bool plugin_on_path(const char *type)
     for (const char *dir = path;; dir++) {
         size_t len = strcspn(dir, ":");
         struct stat st;
-        int n = len ? snprintf(file, sizeof(file), "%.*s/" PLUGIN_PREFIX "%s", (int)len, dir,
-                               type)
+        int n = len ? snprintf(file, sizeof(file), "%.*s/" PLUGIN_PREFIX "%s", (int)len, dir, type)
                     : snprintf(file, sizeof(file), "./" PLUGIN_PREFIX "%s", type);
         if (n > 0 && (size_t)n < sizeof(file) && stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
             access(file, X_OK) == 0)
@@ -85,7 +84,8 @@ static int check_target(struct mk_ctx *ctx, const struct mk_spec *spec, size_t i
             return MK_OK;
         for (size_t k = 0; mk_uploaders[k]; k++)
             mk_buf_addf(&known, "%s%s", k ? ", " : "", mk_uploaders[k]->name);
-        r = mk_spec_error(ctx, spec, t->type_loc, "target '%s': unknown uploader type '%s' "
+        r = mk_spec_error(ctx, spec, t->type_loc,
+                          "target '%s': unknown uploader type '%s' "
                           "(built in: %s; no " PLUGIN_PREFIX "%s on PATH)",
                           t->name, t->type, known.buf, t->type);
         mk_buf_release(&known);
@@ -117,8 +117,7 @@ int mk_spec_validate(struct mk_ctx *ctx, const struct mk_spec *spec)
             return r;
     /* Rendering plans the whole image: every input, its size and the template. */
     if ((r = mk_build_render_config(ctx, o, &cfg)) < 0)
-        return mk_spec_error_at(ctx, spec, o->template_name ? spec->template_loc
-                                                            : spec->image_loc);
+        return mk_spec_error_at(ctx, spec, o->template_name ? spec->template_loc : spec->image_loc);
     free(cfg);
     for (size_t i = 0; i < spec->n_outputs; i++)
         if ((r = check_output_dir(ctx, spec, &spec->outputs[i])) < 0)
@@ -140,6 +139,7 @@ int mk_spec_find_target(struct mk_ctx *ctx, const struct mk_spec *spec, const ch
     for (size_t i = 0; i < spec->n_targets; i++) {
         size_t d = mk_levenshtein(name, spec->targets[i].name);
         if (d == 0) {
+            mk_buf_release(&known);
             *ret = i;
             return MK_OK;
         }
@@ -150,11 +150,11 @@ int mk_spec_find_target(struct mk_ctx *ctx, const struct mk_spec *spec, const ch
         mk_buf_addf(&known, "%s%s", i ? ", " : "", spec->targets[i].name);
     }
     if (close && best <= 2 && best < strlen(name))
-        r = mk_set_error(ctx, MK_ENOTFOUND, "%s: no target '%s' (did you mean '%s'?)",
-                         spec->path, name, close);
+        r = mk_set_error(ctx, MK_ENOTFOUND, "%s: no target '%s' (did you mean '%s'?)", spec->path,
+                         name, close);
     else
-        r = mk_set_error(ctx, MK_ENOTFOUND, "%s: no target '%s' (targets: %s)", spec->path,
-                         name, spec->n_targets ? known.buf : "none");
+        r = mk_set_error(ctx, MK_ENOTFOUND, "%s: no target '%s' (targets: %s)", spec->path, name,
+                         spec->n_targets ? known.buf : "none");
     mk_buf_release(&known);
     return r;
 }

@@ -1,5 +1,6 @@
 /* template.c: renders grub.cfg from a template with @NAME@ placeholders. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

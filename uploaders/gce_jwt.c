@@ -271,7 +271,7 @@ out:
 int gce_jwt_sign(struct mk_ctx *ctx, const char *pem, const char *kid, const char *claims,
                  char **ret)
 {
-    struct mk_buf der = MK_BUF_INIT, jwt = MK_BUF_INIT, header = MK_BUF_INIT;
+    struct mk_buf der = MK_BUF_INIT, jwt = MK_BUF_INIT;
     json_t *h = json_pack("{s:s, s:s}", "alg", "RS256", "typ", "JWT");
     gcry_sexp_t key = NULL;
     char *htext = NULL;
@@ -295,7 +295,6 @@ int gce_jwt_sign(struct mk_ctx *ctx, const char *pem, const char *kid, const cha
     gcry_sexp_release(key);
     mk_wipe(der.buf, der.alloc);
     mk_buf_release(&der);
-    mk_buf_release(&header);
     free(htext);
     if (r < 0) {
         mk_wipe(jwt.buf, jwt.alloc);

@@ -16,10 +16,6 @@
 #define GCE_DEFAULT_COMPUTE "https://compute.googleapis.com/compute/v1/"
 #define GCS_CHUNK_UNIT (256u << 10)
 
-/* In inspect.c; repeated here until mkimage.h declares it. */
-int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
-                    int *ret_problems);
-
 /* ---- encodings and signing (gce_jwt.c) ---- */
 /* Initialises libgcrypt once, unless the program already has. */
 void gce_gcry_init(void);
@@ -80,6 +76,11 @@ struct gce {
     json_t *object_json;
     json_t *image_json;
 };
+
+/* The uploader's hooks for its options (gce_options.c). */
+int gce_create(struct mk_ctx *ctx, void **ret);
+int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value);
+void gce_destroy(void *state);
 
 /* A JSON API call with the bearer token: retries 408/429/5xx and dropped connections with
  * backoff, refreshes the token once on a 401. MK_OK when a final response arrived (the

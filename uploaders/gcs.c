@@ -343,12 +343,19 @@ static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http
         return mk_set_error(ctx, MK_EHTTP,
                             "GCS upload: the server now holds %" PRIu64 " bytes, fewer than "
                             "the %" PRIu64 " it acknowledged", got, up->persisted);
-    if (got > up->persisted + up->len)
+    /* Before the first byte (a resumed session) the server may hold anything. */
+    if (up->seen && got > up->persisted + up->len)
         return mk_set_error(ctx, MK_EHTTP,
                             "GCS upload: the server holds %" PRIu64 " bytes, more than sent",
                             got);
-    memmove(up->buf, up->buf + (got - up->persisted), up->len - (size_t)(got - up->persisted));
-    up->len -= (size_t)(got - up->persisted);
+    if (got - up->persisted >= up->len) {
+        up->len = 0;
+    } else {
+        size_t drop = (size_t)(got - up->persisted);
+
+        memmove(up->buf, up->buf + drop, up->len - drop);
+        up->len -= drop;
+    }
     up->persisted = got;
     return 0;
 }

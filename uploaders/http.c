@@ -210,15 +210,16 @@ void mk_http_error_text(const struct mk_http_resp *resp, char *buf, size_t size)
     if (!buf[0] && resp->body.len) {
         const char *b = resp->body.buf;
         size_t n;
+        bool cut;
 
         while (*b == ' ' || *b == '\n' || *b == '\r')
             b++;
         n = strcspn(b, "\r\n");
-        if (n > 200)
-            n = 200;
-        if (n + 1 < size)
-            size = n + 1;
-        copy_clean(buf, size, b);
+        cut = n > 200;
+        snprintf(buf, size, "%.*s%s", (int)(cut ? 200 : n), b, cut ? "..." : "");
+        for (char *p = buf; *p; p++)
+            if (*p == '\t')
+                *p = ' ';
     }
     if (!buf[0])
         snprintf(buf, size, "(no message)");

@@ -17,7 +17,7 @@ const struct mk_uploader *mk_uploader_find(const char *name)
     for (size_t i = 0; mk_uploaders[i]; i++)
         if (!strcmp(mk_uploaders[i]->name, name))
             return mk_uploaders[i];
-    return NULL;
+    return mk_plugin_find(name);
 }
 
 const char *const *mk_uploader_names(void)

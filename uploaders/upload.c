@@ -30,8 +30,9 @@ int mk_upload_new(struct mk_ctx *ctx, const char *uploader, struct mk_upload **r
 
         for (size_t i = 0; mk_uploaders[i]; i++)
             mk_buf_addf(&known, "%s%s", i ? ", " : "", mk_uploaders[i]->name);
-        r = mk_set_error(ctx, MK_ENOTFOUND, "unknown uploader '%s' (known: %s)",
-                         uploader ? uploader : "", known.buf);
+        r = mk_set_error(ctx, MK_ENOTFOUND, "unknown uploader '%s' (known: %s; no executable "
+                         "unikernel-mkimage-uploader-%s on PATH)", uploader ? uploader : "",
+                         known.buf, uploader ? uploader : "NAME");
         mk_buf_release(&known);
         return r;
     }
@@ -40,7 +41,7 @@ int mk_upload_new(struct mk_ctx *ctx, const char *uploader, struct mk_upload **r
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     up->u = u;
     mk_buf_init(&up->result);
-    r = u->create(ctx, &up->state);
+    r = u->create_for ? u->create_for(ctx, u, &up->state) : u->create(ctx, &up->state);
     if (r < 0) {
         u->destroy(up->state);
         free(up);

@@ -31,6 +31,9 @@ struct mk_uploader {
     enum mk_format formats[4];
     /* Required. Allocates the uploader's state. */
     int (*create)(struct mk_ctx *ctx, void **ret_state);
+    /* Optional, used instead of create when set: for uploaders made at run time (external
+     * plugins, plugin_run.c), whose state depends on which table they are. */
+    int (*create_for)(struct mk_ctx *ctx, const struct mk_uploader *u, void **ret_state);
     /* Required. Sets one option ("project", "bucket", "label" repeated...). Returns
      * MK_EUNSUPPORTED for a key it does not know, MK_EINVAL for a bad value. */
     int (*set_option)(struct mk_ctx *ctx, void *state, const char *key, const char *value);
@@ -52,5 +55,8 @@ struct mk_uploader {
 /* NULL-terminated, in registry.c. */
 extern const struct mk_uploader *const mk_uploaders[];
 const struct mk_uploader *mk_uploader_find(const char *name);
+/* The external uploader (an executable unikernel-mkimage-uploader-NAME on PATH) serving a
+ * name that is not built in, or NULL (plugin.c). mk_uploader_find() falls back to it. */
+const struct mk_uploader *mk_plugin_find(const char *name);
 
 #endif

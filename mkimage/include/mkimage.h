@@ -235,6 +235,17 @@ const char *const *mk_uploader_names(void);
 /* One line describing (name), and the options it takes; NULL when unknown. */
 const char *mk_uploader_description(const char *name);
 const char *mk_uploader_usage(const char *name);
+/* External uploaders: executables unikernel-mkimage-uploader-NAME on PATH serve every NAME
+ * not built in (protocol in uploaders/PLUGINS.md); the calls above and mk_upload_new()
+ * accept their names. mk_uploader_plugins() lists those found, sorted, the first on PATH
+ * winning, into a NULL-terminated array freed with mk_uploader_plugins_free(). */
+int mk_uploader_plugins(struct mk_ctx *ctx, char ***ret_names);
+void mk_uploader_plugins_free(char **names);
+/* The executable serving (name); NULL for a built-in or unknown name. */
+const char *mk_uploader_plugin_path(const char *name);
+/* The formats (name) accepts, best first, up to (max) of them; returns how many (0 when
+ * unknown). */
+size_t mk_uploader_formats(const char *name, enum mk_format *ret, size_t max);
 /* MK_ENOTFOUND listing the known names when (uploader) is unknown. */
 int mk_upload_new(struct mk_ctx *ctx, const char *uploader, struct mk_upload **ret);
 /* (key) without leading dashes ("project", "label"); repeatable keys accumulate.

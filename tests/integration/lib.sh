@@ -4,6 +4,8 @@ set -euo pipefail
 
 : "${MKIMAGE:?run through ctest, which sets MKIMAGE}"
 : "${MK_SOURCE_DIR:?}"
+# Never probe GCE's metadata server at 169.254.169.254: tests talk to 127.0.0.1 only.
+export NO_GCE_CHECK=True
 T=$(mktemp -d "${TMPDIR:-/tmp}/mkimage-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"

@@ -2,7 +2,7 @@
 # t0400-inspect: `inspect` on our images, on images made by stock tools, on garbage and on
 # GCE archives made by GNU tar; its facts checked against sfdisk, dumpe2fs and debugfs.
 . "$(dirname "$0")/lib.sh"
-need sfdisk mke2fs dumpe2fs debugfs tar gzip truncate dd
+need sfdisk mke2fs dumpe2fs debugfs tar gzip truncate dd qemu-img
 PY=/usr/bin/python3
 [ -x "$PY" ] || fail "no $PY"
 [ -n "${MBPROBE:-}" ] && [ -f "$MBPROBE" ] || fail "the probe kernel was not built (MBPROBE='${MBPROBE:-}')"
@@ -68,7 +68,7 @@ printf 'set timeout=0\nmenuentry "probe" {\n  multiboot (hd0,msdos1)/boot/kernel
     >root/boot/grub/grub.cfg
 truncate -s 64M stock.raw
 echo '2048,,83,*' | sfdisk -q stock.raw >/dev/null
-mke2fs -q -F -t ext2 -L stocklabel -d root part.img 63M
+mke2fs -q -F -t ext2 -L stocklabel -d root part.img 63M >/dev/null
 dd if=part.img of=stock.raw bs=1M seek=1 conv=notrunc,sparse status=none
 expect_problem 1 "no boot code in the MBR" stock.raw
 grep -F "problem:" out | grep -qF "module /boot/nomod not found" || fail "missing module not named: $(cat out)"
@@ -94,11 +94,11 @@ ok "stock image: ext2 facts match dumpe2fs, kernel valid, 'no boot code in the M
 # A kernel that is not multiboot.
 head -c 20000 /dev/urandom >root/boot/kernel
 printf 'multiboot /boot/kernel\n' >root/boot/grub/grub.cfg
-mke2fs -q -F -t ext2 -d root part.img 63M
+mke2fs -q -F -t ext2 -d root part.img 63M >/dev/null
 dd if=part.img of=stock.raw bs=1M seek=1 conv=notrunc,sparse status=none
 expect_problem 1 "kernel /boot/kernel has no multiboot header" stock.raw
 rm root/boot/grub/grub.cfg
-mke2fs -q -F -t ext4 -d root part.img 63M
+mke2fs -q -F -t ext4 -d root part.img 63M >/dev/null
 dd if=part.img of=stock.raw bs=1M seek=1 conv=notrunc,sparse status=none
 expect_problem 1 "no /boot/grub/grub.cfg" stock.raw
 grep -q "^filesystem: *ext4 in partition 1" out || fail "ext4 not recognised: $(cat out)"
@@ -130,6 +130,16 @@ assert k['multiboot'] == 1 and k['valid'] and k['command'] == 'multiboot', k
 assert r['grub_cfg'] == open('grub.cfg').read(), r['grub_cfg']
 "
 ok "built image: no problems, facts match sfdisk, dumpe2fs and debugfs"
+
+qemu-img convert -O qcow2 disk.raw disk.qcow2
+json_check disk.qcow2 "
+assert r['problems'] == [], r['problems']
+assert r['image']['format'] == 'qcow2' and r['image']['size'] == 1 << 30, r['image']
+assert r['filesystem']['uuid'] == '$uuid', r['filesystem']
+"
+printf 'QFI\373' >bad.qcow2
+expect_problem 1 "cannot read the image" bad.qcow2
+ok "qcow2 from qemu-img: same facts, no problems; a broken qcow2 is a problem"
 
 if [ -n "${MBPROBE2:-}" ] && [ -f "$MBPROBE2" ]; then
     "$MKIMAGE" build -q -o disk2.raw --size 64M "$MBPROBE2" || fail "build of the multiboot2 probe failed"

@@ -6,7 +6,9 @@
 PY=/usr/bin/python3
 [ -n "${MBPROBE:-}" ] && [ -f "$MBPROBE" ] || fail "the probe kernel was not built (MBPROBE='${MBPROBE:-}')"
 
-head -c 512 /dev/zero >probe.raw
+# An empty image: nothing for the appliance to look at, so this only asks whether --deep
+# was built.
+: >probe.raw
 rc=0
 "$MKIMAGE" inspect --deep probe.raw >out 2>err || rc=$?
 if grep -q "this build has none" err; then

@@ -79,7 +79,11 @@ tar --format=oldgnu -S --owner=root:0 --group=root:0 --mode=0644 --mtime=@0 -cf 
 gzip -dc big.tar.gz | cmp - ref.tar || fail "10 GiB tar differs from GNU tar's"
 rm -rf x && mkdir x && (cd x && tar -xSf ../big.tar.gz)
 [ "$(stat -c %s x/disk.raw)" = 10737418240 ] || fail "10 GiB unpacked size"
-cmp disk.raw x/disk.raw || fail "10 GiB image not restored"
+# Reading 20 GiB of holes with cmp is slow: compare the data and the holes instead, by
+# packing the unpacked copy again (GNU tar already agreed byte for byte above).
+[ "$(allocated_kib x/disk.raw)" -lt 1024 ] || fail "the unpacked 10 GiB image is not sparse"
+"$MKIMAGE" pack x/disk.raw -o again.tar.gz
+cmp again.tar.gz big.tar.gz || fail "10 GiB image not restored"
 ok "10 GiB: base-256 realsize, extended map, identical to GNU tar, restored"
 rm -rf x disk.raw ref.tar ours.tar
 

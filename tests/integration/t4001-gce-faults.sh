@@ -34,7 +34,7 @@ ok "upload through faults"
 
 # A 429 on every chunk: it gives up after --retries, with one line, and keeps the session.
 fault '{"chunk_status": {"count": 1000, "status": 429}}'
-expect_fail "HTTP 429" "$MKIMAGE" push gce $(gce_opts) --retries 2 --name big2 "$T/big.tar.gz"
+expect_fail "HTTP 429" "$MKIMAGE" push gce $(gce_opts) -q --retries 2 --name big2 "$T/big.tar.gz"
 [ "$(state 'len(s["images"])')" = 1 ] || fail "an image was made from a failed upload"
 no_violations
 ok "gives up after --retries"

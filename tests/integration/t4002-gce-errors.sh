@@ -17,11 +17,15 @@ check() {  # check TEXT ARGS...: push must fail with TEXT; its outputs are kept 
     expect_fail "$text" "$MKIMAGE" push gce $opts "$@"
     n=$((n + 1))
     cp "$T/err" "$T/err.$n"
-    cp "$T/out" "$T/out.$n"
+    for f in "$T/.out" "$T/out"; do  # where lib.sh's expect_fail leaves stdout
+        [ -e "$f" ] && cp "$f" "$T/out.$n"
+    done
     [ -z "${SHOW_ERRORS:-}" ] || cat "$T/err" >&2
 }
 
 check "no project" --credentials "$T/noproj.json" "$T/app.tar.gz"
+# No credentials anywhere (lib.sh sets NO_GCE_CHECK, so the metadata server is not probed).
+check "no Google credentials found" --project "$PROJECT" "$T/app.tar.gz"
 check "cannot open" --credentials "$T/missing.json" --project p "$T/app.tar.gz"
 GOOGLE_APPLICATION_CREDENTIALS=$T/missing.json \
     check "GOOGLE_APPLICATION_CREDENTIALS" --project "$PROJECT" "$T/app.tar.gz"

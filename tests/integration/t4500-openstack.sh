@@ -46,7 +46,6 @@ expect_images() { # COUNT WHY
 "$MKIMAGE" build -s 64M -o disk.qcow2 "$MBPROBE" -- hello 2>/dev/null || fail "build disk.qcow2"
 # A raw file with random data, bigger than the cut proxy's 4 MiB.
 head -c $((12 << 20)) /dev/urandom >big.raw
-expect_images 0 "at start"
 
 # ---- a raw image with a preset, properties, tags, min-ram ----
 push --os-cloud local --name app-raw --preset solo5 --property hw_disk_bus=ide \
@@ -143,7 +142,6 @@ EOF
 expect_fail "refused the credentials (user 'demo', project 'demo'): HTTP 401" \
     push --os-cloud bad-pw --name f1 -q disk.raw
 ! grep -q wrong-password-123 "$T/err" || fail "the wrong password shows in the error"
-expect_images 3 "wrong password"
 expect_fail "refused the credentials (user 'demo', project 'no-such-project'): HTTP 401" \
     push --os-cloud bad-project --name f2 -q disk.raw
 expect_fail "cloud 'nope' is not in $OS/clouds.yaml (it has: local, local-appcred" \
@@ -180,5 +178,4 @@ push --os-cloud local --visibility everyone disk.raw 2>"$T/err" || rc=$?
 rc=0
 push --os-cloud local --property name=x disk.raw 2>"$T/err" || rc=$?
 [ "$rc" -eq 2 ] && grep -q "is an image attribute" "$T/err" || fail "--property name=x: exit $rc"
-expect_images 3 "bad options"
 ok "bad option values"

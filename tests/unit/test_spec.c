@@ -81,30 +81,18 @@ static void test_full_model(void)
     char want[256];
 
     setenv("SPEC_TEST_PROJECT", "proj-1", 1);
-    struct mk_spec *spec = load_ok(ctx,
-        "version: 1\n"
-        "image:\n"
-        "  kernel: hello.virtio\n"
-        "  args: [--a=1, \"two words\", \"$$HOME\"]\n"
-        "  template: own/grub.cfg\n"
-        "  modules:\n"
-        "    - app.bin\n"
-        "    - {path: /abs/lib.bin, args: x y}\n"
-        "  files:\n"
-        "    - {src: conf.json, dest: /etc/conf.json}\n"
-        "  size: 2G\n"
-        "  uuid: 01234567-89ab-cdef-0123-456789abcdef\n"
-        "output: {raw: out/disk.raw, gce: /tmp/disk.tar.gz}\n"
-        "pack: {jobs: 2, level: 9, round-up: yes}\n"
-        "targets:\n"
-        "  prod:\n"
-        "    type: gce\n"
-        "    project: ${SPEC_TEST_PROJECT}\n"
-        "    labels: {app: hello, env: prod}\n"
-        "    tags: [a, b]\n"
-        "    properties: {hw_disk_bus: scsi}\n"
-        "    replace: true\n"
-        "  lab: {type: openstack, cloud: '${SPEC_TEST_UNSET:-lab}'}\n");
+    struct mk_spec *spec =
+        load_ok(ctx, "version: 1\nimage:\n"
+                     "  kernel: hello.virtio\n  args: [--a=1, \"two words\", \"$$HOME\"]\n"
+                     "  template: own/grub.cfg\n  modules:\n"
+                     "    - app.bin\n    - {path: /abs/lib.bin, args: x y}\n"
+                     "  files:\n    - {src: conf.json, dest: /etc/conf.json}\n"
+                     "  size: 2G\n  uuid: 01234567-89ab-cdef-0123-456789abcdef\n"
+                     "output: {raw: out/disk.raw, gce: /tmp/disk.tar.gz}\n"
+                     "pack: {jobs: 2, level: 9, round-up: yes}\ntargets:\n  prod:\n    type: gce\n"
+                     "    project: ${SPEC_TEST_PROJECT}\n    labels: {app: hello, env: prod}\n"
+                     "    tags: [a, b]\n    properties: {hw_disk_bus: scsi}\n    replace: true\n"
+                     "  lab: {type: openstack, cloud: '${SPEC_TEST_UNSET:-lab}'}\n");
     if (!spec)
         goto out;
     const struct mk_build_opts *o = mk_spec_build_opts(spec);
@@ -142,8 +130,9 @@ static void test_full_model(void)
     CHECK_STR(mk_spec_target_name(spec, 0), "prod");
     CHECK_STR(mk_spec_target_type(spec, 0), "gce");
     static const char *const want_opts[][2] = {
-        {"project", "proj-1"}, {"label", "app=hello"}, {"label", "env=prod"}, {"tag", "a"},
-        {"tag", "b"}, {"property", "hw_disk_bus=scsi"}, {"replace", "true"},
+        {"project", "proj-1"}, {"label", "app=hello"}, {"label", "env=prod"},
+        {"tag", "a"},          {"tag", "b"},           {"property", "hw_disk_bus=scsi"},
+        {"replace", "true"},
     };
     CHECK_EQ(mk_spec_target_n_options(spec, 0), MK_ARRAY_SIZE(want_opts));
     for (size_t j = 0; j < MK_ARRAY_SIZE(want_opts); j++) {
@@ -170,12 +159,8 @@ static void test_shorthands(void)
 {
     struct mk_ctx *ctx = mk_ctx_new();
     enum mk_format fmt;
-    struct mk_spec *spec = load_ok(ctx,
-        "image:\n"
-        "  kernel: /k.elf\n"
-        "  args: one word\n"
-        "  uuid:\n"
-        "output: [a.raw, b.tgz, c.qcow2]\n");
+    struct mk_spec *spec = load_ok(ctx, "image:\n  kernel: /k.elf\n  args: one word\n  uuid:\n"
+                                        "output: [a.raw, b.tgz, c.qcow2]\n");
 
     if (spec) {
         const struct mk_build_opts *o = mk_spec_build_opts(spec);
@@ -235,7 +220,7 @@ static void test_type_errors(void)
                  "2:11: 'kernel' in image must be a string, not a list");
     expect_error("image: k.elf\n", "1:8: 'image' must be a map, not a string");
     expect_error("- image\n", "1:1: the spec must be a map with image, output and targets, "
-                 "not a list");
+                              "not a list");
     expect_error("image:\n  kernel: k\n  args: {a: b}\n",
                  "3:9: 'args' in image must be a list of strings or one string, not a map");
     expect_error("image:\n  kernel: k\n  args: [a, [b]]\n",
@@ -244,7 +229,8 @@ static void test_type_errors(void)
                  "3:11: image.files item 1 must be a map with 'src' and 'dest', not a string");
     expect_error("image:\n  kernel: k\n  files:\n    - src: a\n",
                  "4:7: image.files item 1 has no 'dest'");
-    expect_error("image:\n  kernel: k\n  size: lots\n", "3:9: 'size' in image: invalid size 'lots': expected a number such as 512M or 1G");
+    expect_error("image:\n  kernel: k\n  size: lots\n",
+                 "3:9: 'size' in image: invalid size 'lots': expected a number such as 512M or 1G");
     expect_error("image:\n  kernel: k\n  size: 0\n", "3:9: 'size' in image must not be zero");
     expect_error("image: {kernel: k}\npack: {level: 12}\n",
                  "2:15: 'level' in pack must be a number from 1 to 9, not '12'");
@@ -262,7 +248,7 @@ static void test_missing(void)
     expect_error("image:\n  args: [x]\n", "2:3: image has no 'kernel'");
     expect_error("image:\n  kernel: ~\n", "2:3: image has no 'kernel'");
     expect_error("output: x\n", "1:1: missing key 'image' (the image to build: image: {kernel: "
-                 "FILE})");
+                                "FILE})");
     expect_error("", "1:1: the spec is empty (it needs at least image: {kernel: FILE})");
     expect_error("image: {kernel: k}\ntargets:\n  prod: {project: p}\n",
                  "3:3: target 'prod' has no 'type' (an uploader: gce, openstack, or a plugin's "
@@ -298,8 +284,7 @@ static void test_env(void)
                  "2:11: 'kernel' in image: '$' must start ${VARIABLE} or ${VARIABLE:-default} "
                  "(write $$ for a '$')");
     expect_error("image: {kernel: k}\ntargets:\n  t: {type: x, token: '${SPEC_TEST_NOPE}'}\n",
-                 "3:23: 'token' in target 't': environment variable 'SPEC_TEST_NOPE' is not "
-                 "set");
+                 "3:23: 'token' in target 't': environment variable 'SPEC_TEST_NOPE' is not set");
     spec = load_ok(ctx, "image:\n  kernel: ${SPEC_TEST_K}\n"
                         "  args: ['a${SPEC_TEST_EMPTY}b', '${SPEC_TEST_EMPTY:-dflt}', 'c$$$$d',"
                         " '${SPEC_TEST_NOPE:-}']\n");

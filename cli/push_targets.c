@@ -1,0 +1,555 @@
+/* push_targets.c: `push [--spec FILE] [TARGET]...`: the spec's image is built once, each
+ * format the chosen targets need is packed once into a temporary file in $TMPDIR (removed
+ * afterwards), and every target uploads from its file in its own thread with its own
+ * context. Files rather than an in-memory tee: each upload keeps its own pace and retries
+ * without holding the others back, and external uploaders are offered the path. One
+ * target's failure does not stop the others. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "push_targets.h"
+#include "spec_cli.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+struct artefact {
+    enum mk_format fmt;
+    char *path;
+    char error[512]; /* why it could not be written; "" when it was */
+};
+
+struct target {
+    size_t index; /* in the spec */
+    const char *name;
+    const char *type;
+    struct artefact *art;
+    struct mk_upload *up;
+    struct mk_ctx *ctx;
+    struct push_run *run;
+    pthread_t thread;
+    bool started;
+    /* Shared with the display, under run->lock. */
+    uint64_t done, total;
+    unsigned printed_step; /* the last tenth printed, for plain progress lines */
+    bool finished, ok, announced;
+    double start, seconds;
+    char error[1024];
+    char *result;
+};
+
+struct push_run {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct target *t;
+    size_t n;
+    size_t running;
+    bool tty, quiet, verbose;
+    int drawn; /* lines of the progress block on screen */
+};
+
+static struct push_run *signal_run;
+static struct mk_ctx *signal_main_ctx;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signal_main_ctx)
+        mk_ctx_cancel(signal_main_ctx);
+    for (size_t i = 0; signal_run && i < signal_run->n; i++)
+        if (signal_run->t[i].ctx)
+            mk_ctx_cancel(signal_run->t[i].ctx);
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+
+    if (!p) {
+        cli_error("out of memory");
+        exit(CLI_EXIT_FAIL);
+    }
+    return p;
+}
+
+bool cli_push_targets_wanted(int nopts, char **argv)
+{
+    for (int i = 1; i < nopts; i++)
+        if (!strcmp(argv[i], "--spec") || !strncmp(argv[i], "--spec=", 7))
+            return true;
+    if (nopts >= 2 && !strcmp(argv[1], "--list"))
+        return false;
+    if (!cli_spec_default_exists())
+        return false;
+    return nopts < 2 || argv[1][0] == '-' || !mk_uploader_description(argv[1]);
+}
+
+/* ---- display: one line per target, redrawn on a terminal ---- */
+
+static void human(char *buf, size_t size, uint64_t bytes)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+static void clear_block(struct push_run *run)
+{
+    if (run->tty && run->drawn) {
+        fprintf(stderr, "\033[%dA\033[J", run->drawn);
+        run->drawn = 0;
+    }
+}
+
+static void draw_line(const struct target *t)
+{
+    char d[32], tot[32], bar[21];
+    unsigned pct = t->total ? (unsigned)(MIN(t->done, t->total) * 100 / t->total) : 0;
+    size_t fill = pct / 5;
+
+    human(d, sizeof(d), t->done);
+    human(tot, sizeof(tot), t->total);
+    memset(bar, '#', fill);
+    memset(bar + fill, '-', 20 - fill);
+    bar[20] = '\0';
+    if (t->finished)
+        fprintf(stderr, "%-16.16s %-10.10s %s\033[K\n", t->name, t->type,
+                t->ok ? "done" : "FAILED");
+    else if (!t->started)
+        fprintf(stderr, "%-16.16s %-10.10s waiting\033[K\n", t->name, t->type);
+    else if (t->total)
+        fprintf(stderr, "%-16.16s %-10.10s [%s] %3u%% %s / %s\033[K\n", t->name, t->type, bar,
+                pct, d, tot);
+    else
+        fprintf(stderr, "%-16.16s %-10.10s %s\033[K\n", t->name, t->type, d);
+}
+
+/* Called with run->lock held. */
+static void redraw(struct push_run *run)
+{
+    if (run->quiet)
+        return;
+    if (run->tty) {
+        clear_block(run);
+        for (size_t i = 0; i < run->n; i++)
+            draw_line(&run->t[i]);
+        run->drawn = (int)run->n;
+        fflush(stderr);
+        return;
+    }
+    for (size_t i = 0; i < run->n; i++) {
+        struct target *t = &run->t[i];
+        unsigned step = t->total ? (unsigned)(MIN(t->done, t->total) * 10 / t->total) : 0;
+
+        if (t->finished && !t->announced) {
+            fprintf(stderr, "%s: %s: %s\n", cli_progname, t->name, t->ok ? "done" : "failed");
+            t->announced = true;
+        } else if (!t->finished && t->started && step > t->printed_step) {
+            char d[32], tot[32];
+
+            human(d, sizeof(d), t->done);
+            human(tot, sizeof(tot), t->total);
+            fprintf(stderr, "%s: %s: upload: %u%% (%s of %s)\n", cli_progname, t->name,
+                    step * 10, d, tot);
+            t->printed_step = step;
+        }
+    }
+}
+
+static void on_progress(void *opaque, const char *phase, uint64_t done, uint64_t total)
+{
+    struct target *t = opaque;
+
+    if (strcmp(phase, "upload"))
+        return;
+    pthread_mutex_lock(&t->run->lock);
+    t->done = done;
+    t->total = total;
+    pthread_mutex_unlock(&t->run->lock);
+}
+
+static void on_log(void *opaque, enum mk_log_level level, const char *msg)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    struct target *t = opaque;
+    struct push_run *run = t->run;
+
+    if (level > MK_LOG_WARN && !run->verbose)
+        return;
+    pthread_mutex_lock(&run->lock);
+    clear_block(run);
+    fprintf(stderr, "%s: %s: %s: %s\n", cli_progname, names[level], t->name, msg);
+    pthread_mutex_unlock(&run->lock);
+}
+
+/* ---- the uploads ---- */
+
+static void *upload_thread(void *opaque)
+{
+    struct target *t = opaque;
+    struct push_run *run = t->run;
+    int r = mk_upload_file(t->ctx, t->up, t->art->path);
+
+    pthread_mutex_lock(&run->lock);
+    t->ok = r == MK_OK;
+    if (t->ok)
+        t->result = strdup(mk_upload_result(t->up));
+    else
+        snprintf(t->error, sizeof(t->error), "%s", mk_errmsg(t->ctx));
+    t->seconds = now() - t->start;
+    t->finished = true;
+    run->running--;
+    pthread_cond_signal(&run->cond);
+    pthread_mutex_unlock(&run->lock);
+    return NULL;
+}
+
+static void fail_target(struct target *t, const char *msg)
+{
+    t->finished = true;
+    t->ok = false;
+    snprintf(t->error, sizeof(t->error), "%s", msg);
+}
+
+static const char *ext_of(enum mk_format fmt)
+{
+    return fmt == MK_FORMAT_GCE ? ".tar.gz" : fmt == MK_FORMAT_QCOW2 ? ".qcow2" : ".raw";
+}
+
+/* The artefact's file name: the kernel's, so that uploaders deriving an image name from it
+ * get the same one as `push CLOUD KERNEL` would. */
+static char *artefact_path(const char *dir, const char *kernel, enum mk_format fmt)
+{
+    const char *base = strrchr(kernel, '/') ? strrchr(kernel, '/') + 1 : kernel;
+    size_t len = strlen(dir) + strlen(base) + 16;
+    char *path = xcalloc(1, len);
+    size_t blen = strlen(base);
+
+    if (blen > 4 && !strcmp(base + blen - 4, ".elf"))
+        blen -= 4;
+    snprintf(path, len, "%s/%.*s%s", dir, (int)blen, base, ext_of(fmt));
+    return path;
+}
+
+/* Sets each target's uploader and artefact; a target that cannot have one fails alone. */
+static size_t plan(const struct mk_spec *spec, struct push_run *run, struct artefact *arts,
+                   bool verbose)
+{
+    size_t n_arts = 0;
+
+    for (size_t i = 0; i < run->n; i++) {
+        struct target *t = &run->t[i];
+        enum mk_format fmts[4];
+        size_t k;
+
+        t->ctx = cli_ctx_new(verbose);
+        mk_ctx_set_log(t->ctx, on_log, t);
+        if (mk_upload_new(t->ctx, t->type, &t->up) < 0 ||
+            mk_spec_target_apply(t->ctx, spec, t->index, t->up) < 0) {
+            fail_target(t, mk_errmsg(t->ctx));
+            continue;
+        }
+        if (!mk_uploader_formats(t->type, fmts, 4)) {
+            fail_target(t, "the uploader accepts no format");
+            continue;
+        }
+        for (k = 0; k < n_arts && arts[k].fmt != fmts[0]; k++)
+            ;
+        if (k == n_arts)
+            arts[n_arts++].fmt = fmts[0];
+        t->art = &arts[k];
+    }
+    return n_arts;
+}
+
+static const char *image_of(json_t *r)
+{
+    static const char *const keys[] = {"image", "name", "id", "selfLink", "url"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (json_is_string(json_object_get(r, keys[i])))
+            return json_string_value(json_object_get(r, keys[i]));
+    return "";
+}
+
+static void report(struct push_run *run, bool json)
+{
+    json_t *all = json_array();
+
+    for (size_t i = 0; i < run->n; i++) {
+        struct target *t = &run->t[i];
+        json_t *r = t->result ? json_loads(t->result, 0, NULL) : NULL;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "target", t->name, "uploader", t->type,
+                              "status", t->ok ? "ok" : "failed", "seconds",
+                              (double)(int64_t)(t->seconds * 1000) / 1000);
+
+        if (t->art)
+            json_object_set_new(o, "format", json_string(mk_format_name(t->art->fmt)));
+        if (t->ok) {
+            json_object_set_new(o, "image", json_string(image_of(r)));
+            json_object_set(o, "result", r ? r : json_null());
+        } else {
+            json_object_set_new(o, "error", json_string(t->error));
+            cli_error("target '%s': %s", t->name, t->error);
+        }
+        json_decref(r);
+        json_array_append_new(all, o);
+    }
+    if (json) {
+        json_dumpf(all, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else if (!run->quiet) {
+        printf("%-16s %-10s %-40s %-7s %s\n", "TARGET", "UPLOADER", "IMAGE", "STATUS", "TIME");
+        for (size_t i = 0; i < run->n; i++) {
+            json_t *o = json_array_get(all, i);
+            const char *image = json_string_value(json_object_get(o, "image"));
+
+            printf("%-16s %-10s %-40s %-7s %.1fs\n", run->t[i].name, run->t[i].type,
+                   image && *image ? image : "-", run->t[i].ok ? "ok" : "FAILED",
+                   run->t[i].seconds);
+        }
+    }
+    json_decref(all);
+}
+
+/* ---- the command ---- */
+
+struct push_args {
+    const char *spec;
+    bool json, quiet, verbose;
+    char **names;
+    size_t n_names;
+};
+
+static int parse_args(int argc, char **argv, struct push_args *pa)
+{
+    pa->names = xcalloc((size_t)argc, sizeof(*pa->names));
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+
+        if (!strcmp(arg, "--spec")) {
+            if (i + 1 >= argc)
+                return cli_usage_error("push", "option --spec needs a value");
+            pa->spec = argv[++i];
+        } else if (!strncmp(arg, "--spec=", 7)) {
+            pa->spec = arg + 7;
+        } else if (!strcmp(arg, "--json")) {
+            pa->json = true;
+        } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+            pa->quiet = true;
+        } else if (!strcmp(arg, "--verbose") || !strcmp(arg, "-v")) {
+            pa->verbose = true;
+        } else if (!strcmp(arg, "--")) {
+            return cli_usage_error("push", "with a spec, the kernel's command line comes from "
+                                   "the spec ('args')");
+        } else if (arg[0] == '-' && arg[1]) {
+            return cli_usage_error("push", "unknown option '%s' (with a spec, the targets' "
+                                   "options come from the spec)", arg);
+        } else {
+            pa->names[pa->n_names++] = argv[i];
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The chosen targets, in the order named (all of the spec's when none is). */
+static int choose_targets(struct mk_ctx *ctx, const struct mk_spec *spec,
+                          const struct push_args *pa, struct push_run *run)
+{
+    size_t n = pa->n_names ? pa->n_names : mk_spec_n_targets(spec);
+
+    if (!mk_spec_n_targets(spec))
+        return cli_usage_error("push", "%s has no targets", mk_spec_path(spec));
+    run->t = xcalloc(n, sizeof(*run->t));
+    for (size_t i = 0; i < n; i++) {
+        size_t idx = i;
+        bool dup = false;
+
+        if (pa->n_names && mk_spec_find_target(ctx, spec, pa->names[i], &idx) < 0)
+            return cli_usage_error("push", "%s", mk_errmsg(ctx));
+        for (size_t k = 0; k < run->n; k++)
+            dup |= run->t[k].index == idx;
+        if (dup)
+            continue;
+        run->t[run->n++] = (struct target){
+            .index = idx,
+            .name = mk_spec_target_name(spec, idx),
+            .type = mk_spec_target_type(spec, idx),
+            .run = run,
+        };
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Writes each artefact; one that fails fails its targets only. */
+static void write_artefacts(struct mk_ctx *ctx, struct mk_disk *disk,
+                            const struct mk_spec *spec, const char *dir, struct artefact *arts,
+                            size_t n_arts, bool verbose)
+{
+    const char *kernel = mk_spec_build_opts(spec)->kernel;
+
+    for (size_t k = 0; k < n_arts; k++) {
+        arts[k].path = artefact_path(dir, kernel ? kernel : "image", arts[k].fmt);
+        if (verbose)
+            fprintf(stderr, "%s: info: packing %s\n", cli_progname, arts[k].path);
+        if (mk_disk_write_file(ctx, disk, arts[k].fmt, mk_spec_pack_opts(spec),
+                               arts[k].path) < 0)
+            snprintf(arts[k].error, sizeof(arts[k].error), "cannot write the %s artefact: %s",
+                     mk_format_name(arts[k].fmt), mk_errmsg(ctx));
+    }
+}
+
+static void run_uploads(struct push_run *run)
+{
+    pthread_mutex_lock(&run->lock);
+    for (size_t i = 0; i < run->n; i++) {
+        struct target *t = &run->t[i];
+
+        if (t->finished)
+            continue;
+        if (t->art->error[0]) {
+            fail_target(t, t->art->error);
+            continue;
+        }
+        t->start = now();
+        if (!run->quiet)
+            mk_ctx_set_progress(t->ctx, on_progress, t);
+        if (pthread_create(&t->thread, NULL, upload_thread, t)) {
+            fail_target(t, "cannot start a thread");
+            continue;
+        }
+        t->started = true;
+        run->running++;
+    }
+    while (run->running) {
+        struct timespec ts;
+
+        redraw(run);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&run->cond, &run->lock, &ts);
+    }
+    redraw(run);
+    pthread_mutex_unlock(&run->lock);
+    for (size_t i = 0; i < run->n; i++)
+        if (run->t[i].started)
+            pthread_join(run->t[i].thread, NULL);
+}
+
+int cli_push_targets(int argc, char **argv)
+{
+    struct push_args pa = {0};
+    struct push_run run = {.tty = isatty(STDERR_FILENO)};
+    struct artefact *arts = NULL;
+    struct mk_spec *spec = NULL;
+    struct mk_disk *disk = NULL;
+    struct mk_ctx *ctx = NULL;
+    const char *path, *tmp = getenv("TMPDIR");
+    char dir[4096] = "";
+    size_t n_arts = 0;
+    int rc;
+
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_cond_init(&run.cond, NULL);
+    if ((rc = parse_args(argc, argv, &pa)) != CLI_EXIT_OK)
+        goto out;
+    run.quiet = pa.quiet || pa.json;
+    run.verbose = pa.verbose;
+    rc = CLI_EXIT_USAGE;
+    if (!(path = cli_spec_choose("push", pa.spec)))
+        goto out;
+    ctx = cli_ctx_new(pa.verbose);
+    if (mk_spec_load(ctx, path, &spec) < 0) {
+        rc = cli_ctx_error(ctx);
+        goto out;
+    }
+    if ((rc = choose_targets(ctx, spec, &pa, &run)) != CLI_EXIT_OK)
+        goto out;
+    signal_main_ctx = ctx;
+    signal_run = &run;
+    catch_signals();
+    rc = CLI_EXIT_FAIL;
+    arts = xcalloc(run.n, sizeof(*arts));
+    n_arts = plan(spec, &run, arts, pa.verbose);
+    if (n_arts) {
+        if (mk_build(ctx, mk_spec_build_opts(spec), &disk) < 0) {
+            rc = cli_ctx_error(ctx);
+            goto out;
+        }
+        if (snprintf(dir, sizeof(dir), "%s/unikernel-mkimage-push.XXXXXX",
+                     tmp && *tmp ? tmp : "/tmp") >= (int)sizeof(dir) || !mkdtemp(dir)) {
+            rc = cli_error("cannot make a temporary folder in %s: %s", tmp ? tmp : "/tmp",
+                           strerror(errno));
+            dir[0] = '\0';
+            goto out;
+        }
+        write_artefacts(ctx, disk, spec, dir, arts, n_arts, pa.verbose);
+        mk_disk_free(disk);
+        disk = NULL;
+        run_uploads(&run);
+    }
+    report(&run, pa.json);
+    rc = CLI_EXIT_OK;
+    for (size_t i = 0; i < run.n; i++)
+        if (!run.t[i].ok)
+            rc = CLI_EXIT_FAIL;
+out:
+    for (size_t k = 0; k < n_arts; k++) {
+        if (arts[k].path)
+            unlink(arts[k].path);
+        free(arts[k].path);
+    }
+    if (dir[0])
+        rmdir(dir);
+    signal_run = NULL;
+    signal_main_ctx = NULL;
+    for (size_t i = 0; i < run.n; i++) {
+        mk_upload_free(run.t[i].up);
+        mk_ctx_free(run.t[i].ctx);
+        free(run.t[i].result);
+    }
+    free(run.t);
+    free(arts);
+    free(pa.names);
+    mk_disk_free(disk);
+    mk_spec_free(spec);
+    mk_ctx_free(ctx);
+    pthread_cond_destroy(&run.cond);
+    pthread_mutex_destroy(&run.lock);
+    return rc;
+}

@@ -1,0 +1,261 @@
+/* spec_yaml.c: reading an image spec's YAML nodes: strings with ${VAR} expansion, paths
+ * against the spec's folder, and maps checked for unknown and duplicate keys. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spec_private.h"
+
+#ifdef MK_HAVE_YAML
+
+/* YAML's null: an empty or ~/null plain scalar. The spec reads it as "not given". */
+bool mk_spec_is_null(const yaml_node_t *n)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+
+    if (!n)
+        return true;
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    for (size_t i = 0; i < MK_ARRAY_SIZE(nulls); i++)
+        if (!strcmp(mk_spec_text(n), nulls[i]))
+            return true;
+    return false;
+}
+
+int mk_spec_nomem(struct mk_spec_parser *p)
+{
+    return mk_set_error(p->ctx, MK_ENOMEM, "out of memory");
+}
+
+/* Hands (s) to the spec, which wipes and frees it. */
+int mk_spec_keep(struct mk_spec_parser *p, char *s, const char **ret)
+{
+    struct mk_spec *spec = p->spec;
+    char **grown;
+
+    if (!s)
+        return mk_spec_nomem(p);
+    grown = realloc(spec->strings, (spec->n_strings + 1) * sizeof(*grown));
+    if (!grown) {
+        mk_wipe(s, strlen(s));
+        free(s);
+        return mk_spec_nomem(p);
+    }
+    spec->strings = grown;
+    spec->strings[spec->n_strings++] = s;
+    *ret = s;
+    return MK_OK;
+}
+
+static bool var_char(char c, bool first)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+/* ${VAR} and ${VAR:-default} take the environment's value, $$ is a '$'. A bare '$' is an
+ * error rather than a literal so that a mistyped $VAR does not slip through silently. */
+int mk_spec_expand(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
+                   const char **ret)
+{
+    struct mk_buf b = MK_BUF_INIT;
+    const char *s = mk_spec_text(n);
+    int r = MK_OK;
+
+    while (*s && r == MK_OK) {
+        const char *dollar = strchr(s, '$');
+        if (!dollar) {
+            r = mk_buf_adds(&b, s);
+            break;
+        }
+        r = mk_buf_add(&b, s, (size_t)(dollar - s));
+        if (r < 0)
+            break;
+        if (dollar[1] == '$') {
+            r = mk_buf_add(&b, "$", 1);
+            s = dollar + 2;
+            continue;
+        }
+        const char *name = dollar + 2, *end = name;
+        while (var_char(*end, end == name))
+            end++;
+        const char *close = strchr(end, '}');
+        if (dollar[1] != '{' || end == name || !close || (end != close && strncmp(end, ":-", 2))) {
+            r = mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n),
+                              "%s: '$' must start ${VARIABLE} or "
+                              "${VARIABLE:-default} (write $$ for a '$')",
+                              what);
+            break;
+        }
+        char var[256];
+        if ((size_t)(end - name) >= sizeof(var)) {
+            r = mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n), "%s: variable name too long",
+                              what);
+            break;
+        }
+        memcpy(var, name, (size_t)(end - name));
+        var[end - name] = '\0';
+        const char *value = getenv(var);
+        if (end != close && (!value || !*value)) {
+            r = mk_buf_add(&b, end + 2, (size_t)(close - end - 2));
+        } else if (!value) {
+            r = mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n),
+                              "%s: environment variable '%s' is not set", what, var);
+            break;
+        } else {
+            r = mk_buf_adds(&b, value);
+        }
+        s = close + 1;
+    }
+    if (r == MK_OK) {
+        r = mk_spec_keep(p, mk_buf_detach(&b, NULL), ret);
+    } else {
+        if (r == MK_ENOMEM)
+            mk_spec_nomem(p);
+        mk_wipe(b.buf, b.len);
+        mk_buf_release(&b);
+    }
+    return r;
+}
+
+int mk_spec_want_string(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
+                        const char **ret)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n), "%s must be a string, not %s",
+                             what, mk_spec_node_kind(n));
+    return mk_spec_expand(p, n, what, ret);
+}
+
+int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
+                      const char **ret)
+{
+    const char *s;
+    int r = mk_spec_want_string(p, n, what, &s);
+
+    if (r < 0)
+        return r;
+    if (!*s)
+        return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n), "%s is empty", what);
+    if (*s == '/' || !*p->dir) {
+        *ret = s;
+        return MK_OK;
+    }
+    char *joined = malloc(strlen(p->dir) + strlen(s) + 1);
+    if (!joined)
+        return mk_spec_nomem(p);
+    memcpy(joined, p->dir, strlen(p->dir));
+    memcpy(joined + strlen(p->dir), s, strlen(s) + 1);
+    return mk_spec_keep(p, joined, ret);
+}
+
+/* A hint that is cut short is still a hint: truncation is harmless here. */
+void mk_spec_suggest(char *out, size_t size, const char *key, const char *const *known, size_t n)
+{
+    size_t best = SIZE_MAX, at = 0, len;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t d = mk_levenshtein(key, known[i]);
+        if (d < best) {
+            best = d;
+            at = i;
+        }
+    }
+    if (best <= 2 && best < strlen(key)) {
+        snprintf(out, size, " (did you mean '%s'?)", known[at]);
+        return;
+    }
+    len = (size_t)snprintf(out, size, " (known: ");
+    for (size_t i = 0; i < n && len < size; i++)
+        len += (size_t)snprintf(out + len, size - len, "%s%s", i ? ", " : "", known[i]);
+    if (len < size)
+        snprintf(out + len, size - len, ")");
+}
+
+/* Checks the keys of (map): strings, no duplicates, and when (known) is given, only those;
+ * (values)[i] receives the value of known[i] (NULL when absent or null). */
+int mk_spec_check_map(struct mk_spec_parser *p, const yaml_node_t *map, const char *where,
+                      const char *const *known, size_t n_known, yaml_node_t **values)
+{
+    const yaml_node_pair_t *start = map->data.mapping.pairs.start;
+
+    for (size_t i = 0; values && i < n_known; i++)
+        values[i] = NULL;
+    for (const yaml_node_pair_t *pair = start; pair < map->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = mk_spec_node(p, pair->key), *v = mk_spec_node(p, pair->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(k),
+                                 "a key %s must be a string, not %s", where, mk_spec_node_kind(k));
+        for (const yaml_node_pair_t *prev = start; prev < pair; prev++) {
+            yaml_node_t *pk = mk_spec_node(p, prev->key);
+            if (pk->type == YAML_SCALAR_NODE && !strcmp(mk_spec_text(pk), mk_spec_text(k)))
+                return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(k),
+                                     "duplicate key '%s' %s (first at line %u)", mk_spec_text(k),
+                                     where, mk_spec_node_loc(pk).line);
+        }
+        if (!known)
+            continue;
+        size_t i = 0;
+        while (i < n_known && strcmp(known[i], mk_spec_text(k)))
+            i++;
+        if (i == n_known) {
+            char hint[256];
+            mk_spec_suggest(hint, sizeof(hint), mk_spec_text(k), known, n_known);
+            return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(k), "unknown key '%s' %s%s",
+                                 mk_spec_text(k), where, hint);
+        }
+        values[i] = mk_spec_is_null(v) ? NULL : v;
+    }
+    return MK_OK;
+}
+
+int mk_spec_want_map(struct mk_spec_parser *p, const yaml_node_t *n, const char *what)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n), "%s must be a map, not %s", what,
+                             mk_spec_node_kind(n));
+    return MK_OK;
+}
+
+int mk_spec_want_int(struct mk_spec_parser *p, yaml_node_t *n, const char *what, int lo, int hi,
+                     int *ret)
+{
+    const char *s;
+    char *end;
+    long v;
+    int r = mk_spec_want_string(p, n, what, &s);
+
+    if (r < 0)
+        return r;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n),
+                             "%s must be a number from %d to %d, not '%s'", what, lo, hi, s);
+    *ret = (int)v;
+    return MK_OK;
+}
+
+int mk_spec_want_bool(struct mk_spec_parser *p, yaml_node_t *n, const char *what, int *ret)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
+                                                                                "off", "0"};
+    const char *s;
+    int r = mk_spec_want_string(p, n, what, &s);
+
+    for (size_t i = 0; r == MK_OK && i < MK_ARRAY_SIZE(yes); i++) {
+        if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+            *ret = !strcasecmp(s, yes[i]);
+            return MK_OK;
+        }
+    }
+    if (r < 0)
+        return r;
+    return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n), "%s must be true or false, not '%s'",
+                         what, s);
+}
+
+#endif

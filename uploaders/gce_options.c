@@ -1,0 +1,227 @@
+/* gce_options.c: the GCE uploader's options: defaults, checks of each value, and freeing. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gce_private.h"
+
+#define DEFAULT_CHUNK (16u << 20)
+
+static const char *const known_features[] = {
+    "BARE_METAL_LINUX_COMPATIBLE", "BMSAI_CAPABLE", "CCA_CAPABLE", "FEATURE_TYPE_UNSPECIFIED",
+    "GVNIC", "IDPF", "MULTI_IP_SUBNET", "SECURE_BOOT", "SEV_CAPABLE", "SEV_LIVE_MIGRATABLE",
+    "SEV_LIVE_MIGRATABLE_V2", "SEV_SNP_CAPABLE", "SNP_SVSM_CAPABLE", "SUSPEND_RESUME_COMPATIBLE",
+    "SUSPEND_SAFE_FPR", "TDX_CAPABLE", "UEFI_COMPATIBLE", "VIRTIO_SCSI_MULTIQUEUE", "WINDOWS",
+};
+
+int gce_create(struct mk_ctx *ctx, void **ret)
+{
+    struct gce *g = calloc(1, sizeof(*g));
+
+    if (!g)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    g->chunk_size = DEFAULT_CHUNK;
+    g->timeout = 1800;
+    g->boot_timeout = 300;
+    g->backoff = 0.5;
+    g->max_tries = 10;
+    g->stall_timeout = 60;
+    *ret = g;
+    return MK_OK;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+void gce_destroy(void *state)
+{
+    struct gce *g = state;
+
+    if (!g)
+        return;
+    char **strs[] = {&g->project, &g->bucket, &g->object, &g->name, &g->family,
+                     &g->description, &g->storage_location, &g->credentials,
+                     &g->storage_endpoint, &g->compute_endpoint, &g->zone, &g->machine_type,
+                     &g->boot_check, &g->cacert, &g->state_dir, &g->storage_base,
+                     &g->compute_base, &g->source_path};
+    for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
+        free(*strs[i]);
+    free_list(g->labels, g->n_labels);
+    free_list(g->features, g->n_features);
+    gcs_upload_free(g->up);
+    json_decref(g->object_json);
+    json_decref(g->image_json);
+    gce_auth_free(g->auth);
+    mk_http_free(g->http);
+    free(g);
+}
+
+static int set_str(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
+{
+    char *s;
+
+    if (!value || !*value)
+        return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
+    s = strdup(value);
+    if (!s)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    free(*dst);
+    *dst = s;
+    return MK_OK;
+}
+
+static int set_flag(struct mk_ctx *ctx, bool *dst, const char *key, const char *value)
+{
+    if (!value || !strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes"))
+        *dst = true;
+    else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no"))
+        *dst = false;
+    else
+        return mk_set_error(ctx, MK_EINVAL, "option --%s: '%s' is not yes or no", key, value);
+    return MK_OK;
+}
+
+static int set_seconds(struct mk_ctx *ctx, double *dst, const char *key, const char *value)
+{
+    char *end;
+    double v;
+
+    if (!value)
+        return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno || end == value || *end || !(v >= 0) || v > 1e7)
+        return mk_set_error(ctx, MK_EINVAL, "option --%s: '%s' is not a number of seconds",
+                            key, value);
+    *dst = v;
+    return MK_OK;
+}
+
+static int list_add(struct mk_ctx *ctx, char ***list, size_t *n, const char *value)
+{
+    char **l = realloc(*list, (*n + 1) * sizeof(**list));
+
+    if (!l)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    *list = l;
+    if (!(l[*n] = strdup(value)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    (*n)++;
+    return MK_OK;
+}
+
+static bool label_chars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* International characters (UTF-8 bytes) are allowed too. */
+        if (!(islower(c) || isdigit(c) || c == '_' || c == '-' || c >= 0x80))
+            return false;
+    }
+    return true;
+}
+
+static int check_label(struct mk_ctx *ctx, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t klen = eq ? (size_t)(eq - kv) : 0, vlen = eq ? strlen(eq + 1) : 0;
+
+    if (!eq || klen < 1 || klen > 63 || vlen > 63 || !islower((unsigned char)kv[0]) ||
+        !label_chars(kv, klen) || !label_chars(eq + 1, vlen))
+        return mk_set_error(ctx, MK_EINVAL,
+                            "invalid --label '%s': want KEY=VALUE, lowercase letters, digits, "
+                            "'_' and '-', the key starting with a letter, each at most 63", kv);
+    return MK_OK;
+}
+
+int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value)
+{
+    struct gce *g = state;
+    struct {
+        const char *key;
+        char **dst;
+    } strs[] = {
+        {"project", &g->project}, {"bucket", &g->bucket}, {"name", &g->name},
+        {"family", &g->family}, {"description", &g->description},
+        {"storage-location", &g->storage_location}, {"credentials", &g->credentials},
+        {"storage-endpoint", &g->storage_endpoint}, {"compute-endpoint", &g->compute_endpoint},
+        {"zone", &g->zone}, {"machine-type", &g->machine_type}, {"boot-check", &g->boot_check},
+        {"object", &g->object}, {"cacert", &g->cacert}, {"state-dir", &g->state_dir},
+    };
+    struct {
+        const char *key;
+        bool *dst;
+    } flags[] = {
+        {"replace", &g->replace}, {"keep-object", &g->keep_object},
+        {"create-bucket", &g->create_bucket}, {"insecure", &g->insecure},
+        {"no-resume", &g->no_resume},
+    };
+    struct {
+        const char *key;
+        double *dst;
+    } secs[] = {
+        {"timeout", &g->timeout}, {"boot-timeout", &g->boot_timeout},
+        {"backoff", &g->backoff}, {"stall-timeout", &g->stall_timeout},
+    };
+
+    for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
+        if (!strcmp(key, strs[i].key))
+            return set_str(ctx, strs[i].dst, key, value);
+    for (size_t i = 0; i < MK_ARRAY_SIZE(flags); i++)
+        if (!strcmp(key, flags[i].key))
+            return set_flag(ctx, flags[i].dst, key, value);
+    for (size_t i = 0; i < MK_ARRAY_SIZE(secs); i++)
+        if (!strcmp(key, secs[i].key))
+            return set_seconds(ctx, secs[i].dst, key, value);
+    if (!strcmp(key, "label")) {
+        int r = value ? check_label(ctx, value) : set_str(ctx, NULL, key, value);
+
+        if (r == MK_OK && g->n_labels >= 64)
+            r = mk_set_error(ctx, MK_EINVAL, "too many --label options (GCE allows 64)");
+        return r < 0 ? r : list_add(ctx, &g->labels, &g->n_labels, value);
+    }
+    if (!strcmp(key, "guest-os-feature")) {
+        bool known = false;
+
+        if (!value)
+            return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
+        for (size_t i = 0; i < MK_ARRAY_SIZE(known_features); i++)
+            known = known || !strcmp(value, known_features[i]);
+        if (!known)
+            return mk_set_error(ctx, MK_EINVAL, "unknown --guest-os-feature '%s' (e.g. "
+                                "VIRTIO_SCSI_MULTIQUEUE, GVNIC, UEFI_COMPATIBLE)", value);
+        if (!strcmp(value, "GVNIC"))
+            mk_log(ctx, MK_LOG_WARN, "GVNIC: the unikernel needs a gVNIC driver, or it will "
+                                     "have no network on GCE");
+        return list_add(ctx, &g->features, &g->n_features, value);
+    }
+    if (!strcmp(key, "chunk-size")) {
+        uint64_t v;
+        int r = value ? mk_parse_size(ctx, value, &v)
+                      : mk_set_error(ctx, MK_EINVAL, "option --chunk-size needs a value");
+
+        if (r < 0)
+            return r;
+        if (v == 0 || v % GCS_CHUNK_UNIT || v > (1u << 30))
+            return mk_set_error(ctx, MK_EINVAL, "--chunk-size %s: must be a multiple of 256K, "
+                                "at most 1G", value);
+        g->chunk_size = v;
+        return MK_OK;
+    }
+    if (!strcmp(key, "retries")) {
+        char *end;
+        long v = value ? strtol(value, &end, 10) : -1;
+
+        if (!value || *end || v < 0 || v > 100)
+            return mk_set_error(ctx, MK_EINVAL, "option --retries wants 0-100");
+        g->max_tries = (int)v;
+        return MK_OK;
+    }
+    return mk_set_error(ctx, MK_EUNSUPPORTED, "gce: unknown option --%s", key);
+}
+
