@@ -115,15 +115,19 @@ secs() { awk -v m="$1" 'BEGIN {printf "%.3f", m/1000}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
 echo "payload: $PAYLOAD ($PAYLOAD_BYTES bytes); kernel: $KERNEL; runs: $RUNS; cores: $(nproc)"
-for gib in $SIZES; do
-    # Interleaved, so that a change in the machine's load hits every case alike.
-    for ((i = 0; i < RUNS; i++)); do
+# Interleaved, sizes too, so that a change in the machine's load hits every case alike.
+for ((i = 0; i < RUNS; i++)); do
+    for gib in $SIZES; do
         timed "ours-$gib" ours "$gib"
+        cp "$W/ours.tar.gz" "$W/ours-$gib.tar.gz"
         timed "gzip-$gib" standard "$gib" gzip
         timed "pigz-$gib" standard "$gib" pigz
+        cp "$W/std/disk.tar.gz" "$W/std-$gib.tar.gz"
     done
-    sz_ours=$(stat -c %s "$W/ours.tar.gz")
-    sz_std=$(stat -c %s "$W/std/disk.tar.gz")
+done
+for gib in $SIZES; do
+    sz_ours=$(stat -c %s "$W/ours-$gib.tar.gz")
+    sz_std=$(stat -c %s "$W/std-$gib.tar.gz")
     echo
     printf '%s GiB disk           median s   peak RSS MiB\n' "$gib"
     printf '  (1) ours build      %8s   %8s   (%s bytes)\n' "$(secs "$(median_ms "ours-$gib")")" \

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gcrypt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -301,9 +302,7 @@ static int make_plan(struct mk_ctx *ctx, const struct mk_build_opts *o, struct p
                            o->template_name ? o->template_name : "multiboot", &vars, &p->cfg);
     if (r < 0)
         goto out;
-    if ((r = check_size(ctx, p)) < 0)
-        goto out;
-    r = derive_ids(ctx, o, p);
+    r = check_size(ctx, p);
 out:
     mk_buf_release(&dest);
     return r;
@@ -333,48 +332,89 @@ static int populate(struct mk_ctx *ctx, struct mk_ext2 *fs, const struct plan *p
     return r;
 }
 
-int mk_build(struct mk_ctx *ctx, const struct mk_build_opts *o, struct mk_disk **ret)
+/* grub-mkimage takes as long as the rest of a build; it runs beside it. */
+struct core_job {
+    struct mk_grub_opts opts;
+    const char *cfg;
+    struct mk_buf core;
+    struct mk_ctx *ctx; /* its own: contexts are not shared between threads */
+    int r;
+};
+
+static void *make_core(void *arg)
 {
-    struct mk_grub_opts gopts = {.grub_dir = o->grub_dir, .grub_mkimage = o->grub_mkimage};
-    struct mk_buf core = MK_BUF_INIT;
-    struct mk_disk *disk = NULL;
+    struct core_job *job = arg;
+
+    job->r = mk_grub_make_core(job->ctx, &job->opts, job->cfg, &job->core);
+    return NULL;
+}
+
+static int write_filesystem(struct mk_ctx *ctx, const struct mk_build_opts *o, struct plan *p,
+                            struct mk_disk *disk)
+{
     struct mk_ext2 *fs = NULL;
     uint8_t mbr[MK_SECTOR];
-    struct plan p;
+    uint64_t part_sectors = (p->disk_size - PART_OFF) / MK_SECTOR;
     int r;
 
-    mk_clear_error(ctx);
-    r = make_plan(ctx, o, &p);
-    if (r < 0)
-        goto out;
-    /* GRUB comes first among the writes: a missing GRUB fails before any work is done. */
-    r = mk_grub_make_core(ctx, &gopts, p.cfg.buf, &core);
-    if (r < 0)
-        goto out;
-    if ((r = mk_store_new(ctx, p.disk_size, &disk)) < 0)
-        goto out;
-    uint64_t part_sectors = (p.disk_size - PART_OFF) / MK_SECTOR;
-    mk_mbr_build(mbr, p.disk_signature, 0x83, PART_LBA, (uint32_t)part_sectors);
+    if ((r = derive_ids(ctx, o, p)) < 0)
+        return r;
+    mk_mbr_build(mbr, p->disk_signature, 0x83, PART_LBA, (uint32_t)part_sectors);
     if ((r = mk_disk_write(ctx, disk, 0, mbr, sizeof(mbr))) < 0)
-        goto out;
-
+        return r;
     struct mk_ext2_params params = {
         .part_off = PART_OFF,
         .part_size = part_sectors * MK_SECTOR / MK_CHUNK * MK_CHUNK,
         .label = "unikernel",
-        .mtime = p.mtime,
+        .mtime = p->mtime,
     };
-    memcpy(params.uuid, p.uuid, sizeof(params.uuid));
-    if ((r = mk_ext2_create(ctx, disk, &params, &fs)) < 0 || (r = populate(ctx, fs, &p)) < 0)
-        goto out;
-    r = mk_ext2_close(ctx, fs);
-    fs = NULL;
+    memcpy(params.uuid, p->uuid, sizeof(params.uuid));
+    if ((r = mk_ext2_create(ctx, disk, &params, &fs)) < 0)
+        return r;
+    if ((r = populate(ctx, fs, p)) < 0) {
+        mk_ext2_abort(fs);
+        return r;
+    }
+    return mk_ext2_close(ctx, fs);
+}
+
+int mk_build(struct mk_ctx *ctx, const struct mk_build_opts *o, struct mk_disk **ret)
+{
+    struct core_job job = {.opts = {.grub_dir = o->grub_dir, .grub_mkimage = o->grub_mkimage}};
+    struct mk_disk *disk = NULL;
+    pthread_t thread;
+    bool started = false;
+    struct plan p;
+    int r;
+
+    mk_clear_error(ctx);
+    mk_buf_init(&job.core);
+    r = make_plan(ctx, o, &p);
     if (r < 0)
         goto out;
-    r = mk_grub_install(ctx, &gopts, disk, core.buf, core.len, PART_LBA);
+    job.cfg = p.cfg.buf;
+    if (!(job.ctx = mk_ctx_new())) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    started = pthread_create(&thread, NULL, make_core, &job) == 0;
+    if (!started)
+        make_core(&job);
+    if ((r = mk_store_new(ctx, p.disk_size, &disk)) == MK_OK)
+        r = write_filesystem(ctx, o, &p, disk);
+    if (started)
+        pthread_join(thread, NULL);
+    /* A GRUB problem (missing package) is the more useful message: report it first. */
+    if (job.r < 0) {
+        r = mk_set_error(ctx, job.r, "%s", mk_errmsg(job.ctx));
+        goto out;
+    }
+    if (r < 0)
+        goto out;
+    r = mk_grub_install(ctx, &job.opts, disk, job.core.buf, job.core.len, PART_LBA);
 out:
-    mk_ext2_abort(fs);
-    mk_buf_release(&core);
+    mk_ctx_free(job.ctx);
+    mk_buf_release(&job.core);
     if (r == MK_OK) {
         *ret = disk;
         mk_log(ctx, MK_LOG_INFO, "built a %" PRIu64 "-byte disk (%" PRIu64 " bytes in memory)",

@@ -3,30 +3,106 @@
  * compared byte for byte with what our ext2 reading gave. */
 #include "inspect_private.h"
 
+#ifndef MK_HAVE_GUESTFS
 int mk_inspect_deep_check(struct mk_ctx *ctx)
 {
-#ifdef MK_HAVE_GUESTFS
-    (void)ctx;
-    return MK_OK;
-#else
     return mk_set_error(ctx, MK_EUNSUPPORTED, "--deep needs libguestfs, and this build has "
                         "none (install libguestfs-dev and rebuild)");
-#endif
 }
 
-#ifndef MK_HAVE_GUESTFS
 int mk_inspect_deep(struct mk_inspect *in)
 {
     return mk_inspect_deep_check(in->ctx);
 }
 #else
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <guestfs.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* libguestfs pulls ~50 shared libraries (libvirt, glib, ICU, gnutls...) for a feature only
+ * --deep uses, so it is opened on demand rather than linked. The header still declares
+ * every entry point, and __typeof__ makes the compiler check each call against it. */
+struct guestfs_api {
+    __typeof__(guestfs_create_flags) *create_flags;
+    __typeof__(guestfs_close) *close;
+    __typeof__(guestfs_last_error) *last_error;
+    __typeof__(guestfs_set_error_handler) *set_error_handler;
+    __typeof__(guestfs_set_backend_setting) *set_backend_setting;
+    __typeof__(guestfs_add_drive_opts) *add_drive_opts;
+    __typeof__(guestfs_launch) *launch;
+    __typeof__(guestfs_shutdown) *shutdown;
+    __typeof__(guestfs_mount_ro) *mount_ro;
+    __typeof__(guestfs_part_get_parttype) *part_get_parttype;
+    __typeof__(guestfs_part_list) *part_list;
+    __typeof__(guestfs_part_get_bootable) *part_get_bootable;
+    __typeof__(guestfs_free_partition_list) *free_partition_list;
+    __typeof__(guestfs_vfs_type) *vfs_type;
+    __typeof__(guestfs_vfs_uuid) *vfs_uuid;
+    __typeof__(guestfs_vfs_label) *vfs_label;
+    __typeof__(guestfs_read_file) *read_file;
+};
+
+#define GF_SYM(name) {"guestfs_" #name, offsetof(struct guestfs_api, name)}
+static const struct {
+    const char *name;
+    size_t off;
+} gf_syms[] = {
+    GF_SYM(create_flags), GF_SYM(close), GF_SYM(last_error), GF_SYM(set_error_handler),
+    GF_SYM(set_backend_setting), GF_SYM(add_drive_opts), GF_SYM(launch), GF_SYM(shutdown),
+    GF_SYM(mount_ro), GF_SYM(part_get_parttype), GF_SYM(part_list),
+    GF_SYM(part_get_bootable), GF_SYM(free_partition_list), GF_SYM(vfs_type),
+    GF_SYM(vfs_uuid), GF_SYM(vfs_label), GF_SYM(read_file),
+};
+
+static struct guestfs_api gf;
+static pthread_once_t gf_once = PTHREAD_ONCE_INIT;
+static char gf_why[256]; /* empty once every symbol resolved */
+
+/* Loaded once per process and never closed: libguestfs keeps threads and atexit handlers
+ * that must outlive any handle. */
+static void gf_load(void)
+{
+    const char *lib = getenv("MK_GUESTFS_LIBRARY");
+    void *h;
+
+    if (!lib || !*lib)
+        lib = "libguestfs.so.0";
+    h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(gf_why, sizeof(gf_why), "%s", dlerror());
+        return;
+    }
+    for (size_t i = 0; i < sizeof(gf_syms) / sizeof(gf_syms[0]); i++) {
+        void *sym = dlsym(h, gf_syms[i].name);
+
+        if (!sym) {
+            snprintf(gf_why, sizeof(gf_why), "%s has no %s", lib, gf_syms[i].name);
+            dlclose(h);
+            memset(&gf, 0, sizeof(gf));
+            return;
+        }
+        /* POSIX guarantees data and function pointers share a representation; copying
+         * the bytes avoids ISO C's object-to-function pointer conversion. */
+        memcpy((char *)&gf + gf_syms[i].off, &sym, sizeof(sym));
+    }
+}
+
+int mk_inspect_deep_check(struct mk_ctx *ctx)
+{
+    pthread_once(&gf_once, gf_load);
+    if (gf_why[0])
+        return mk_set_error(ctx, MK_EUNSUPPORTED, "inspect --deep needs libguestfs: install "
+                            "the Debian package libguestfs0 (and libguestfs-tools for its "
+                            "appliance); %s", gf_why);
+    return MK_OK;
+}
 
 struct deep {
     struct mk_inspect *in;
@@ -36,7 +112,7 @@ struct deep {
 
 static int gerr(struct deep *d, const char *what)
 {
-    const char *msg = guestfs_last_error(d->g);
+    const char *msg = gf.last_error(d->g);
     return mk_set_error(d->in->ctx, MK_EIO, "--deep: libguestfs: %s: %s", what,
                         msg ? msg : "failed");
 }
@@ -69,7 +145,7 @@ static void deep_partitions(struct deep *d, json_t *ours)
     char *ptype;
     json_t *arr = json_array();
 
-    ptype = guestfs_part_get_parttype(d->g, "/dev/sda");
+    ptype = gf.part_get_parttype(d->g, "/dev/sda");
     mk_inspect_set(d->in, d->out, "partition_table", json_string(ptype ? ptype : "none"));
     mk_inspect_set(d->in, d->out, "partitions", arr);
     if (!ptype) {
@@ -80,10 +156,10 @@ static void deep_partitions(struct deep *d, json_t *ours)
     if (strcmp(ptype, "msdos"))
         mk_inspect_problem(d->in, "deep: Linux sees a '%s' partition table, not msdos", ptype);
     free(ptype);
-    pl = guestfs_part_list(d->g, "/dev/sda");
+    pl = gf.part_list(d->g, "/dev/sda");
     if (!pl) {
         mk_inspect_problem(d->in, "deep: Linux cannot list the partitions: %s",
-                           guestfs_last_error(d->g));
+                           gf.last_error(d->g));
         return;
     }
     for (uint32_t i = 0; i < pl->len && arr; i++) {
@@ -91,7 +167,7 @@ static void deep_partitions(struct deep *d, json_t *ours)
         json_t *o = json_object(), *mine = NULL, *v;
         size_t j;
         uint64_t start = (uint64_t)p->part_start / 512, sectors = (uint64_t)p->part_size / 512;
-        int boot = guestfs_part_get_bootable(d->g, "/dev/sda", p->part_num);
+        int boot = gf.part_get_bootable(d->g, "/dev/sda", p->part_num);
 
         if (!o || json_array_append_new(arr, o) < 0) {
             d->in->oom = 1;
@@ -118,15 +194,15 @@ static void deep_partitions(struct deep *d, json_t *ours)
     if (pl->len < json_array_size(ours))
         mk_inspect_problem(d->in, "deep: Linux sees %u partitions, the MBR reading %zu",
                            (unsigned)pl->len, json_array_size(ours));
-    guestfs_free_partition_list(pl);
+    gf.free_partition_list(pl);
 }
 
 static void deep_fs(struct deep *d, const char *dev, json_t *ours)
 {
     json_t *o = json_object();
-    char *type = guestfs_vfs_type(d->g, dev);
-    char *uuid = guestfs_vfs_uuid(d->g, dev);
-    char *label = guestfs_vfs_label(d->g, dev);
+    char *type = gf.vfs_type(d->g, dev);
+    char *uuid = gf.vfs_uuid(d->g, dev);
+    char *label = gf.vfs_label(d->g, dev);
     const char *our_type = json_string_value(json_object_get(ours, "type"));
     const char *our_uuid = json_string_value(json_object_get(ours, "uuid"));
 
@@ -155,11 +231,11 @@ static void deep_files(struct deep *d)
         const char *path = d->in->read_paths[i];
         const struct mk_buf *ours = &d->in->read_data[i];
         size_t len = 0;
-        char *theirs = guestfs_read_file(d->g, path, &len);
+        char *theirs = gf.read_file(d->g, path, &len);
 
         if (!theirs)
             mk_inspect_problem(d->in, "deep: Linux cannot read %s: %s", path,
-                               guestfs_last_error(d->g));
+                               gf.last_error(d->g));
         else if (len != ours->len || memcmp(theirs, ours->buf, len))
             mk_inspect_problem(d->in, "deep: %s reads differently through Linux (%zu bytes) "
                                "and through ext2 (%zu bytes)", path, len, ours->len);
@@ -174,31 +250,33 @@ int mk_inspect_deep(struct mk_inspect *in)
     struct deep d = {.in = in};
     json_t *fs = json_object_get(in->root, "filesystem");
     char path[4096], dev[32], why[128];
-    int r;
+    int r = mk_inspect_deep_check(in->ctx);
 
+    if (r < 0)
+        return r;
     d.out = json_object();
     mk_inspect_set(in, in->root, "deep", d.out);
     r = export_disk(in, path, sizeof(path));
     if (r < 0)
         return r;
-    d.g = guestfs_create_flags(0);
+    d.g = gf.create_flags(0);
     if (!d.g) {
         unlink(path);
         return mk_set_error(in->ctx, MK_EIO, "--deep: cannot create a libguestfs handle");
     }
-    /* The library never prints: errors are read back with guestfs_last_error(). */
-    guestfs_set_error_handler(d.g, NULL, NULL);
+    /* The library never prints: errors are read back with gf.last_error(). */
+    gf.set_error_handler(d.g, NULL, NULL);
     /* libguestfs tries KVM with -cpu max, which aborts QEMU where KVM is unusable or is a
      * software nested hypervisor; make the same choice as `boot` unless the user set one. */
     if (!getenv("LIBGUESTFS_BACKEND_SETTINGS") &&
         mk_accel_choose(why, sizeof(why)) == MK_ACCEL_TCG)
-        guestfs_set_backend_setting(d.g, "force_tcg", "1");
-    if (guestfs_add_drive_opts(d.g, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+        gf.set_backend_setting(d.g, "force_tcg", "1");
+    if (gf.add_drive_opts(d.g, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
                                GUESTFS_ADD_DRIVE_OPTS_READONLY, 1, -1) < 0)
         r = gerr(&d, "cannot add the disk");
     else if (mk_check_cancel(in->ctx) < 0)
         r = MK_ECANCELED;
-    else if (guestfs_launch(d.g) < 0)
+    else if (gf.launch(d.g) < 0)
         r = gerr(&d, "cannot start the appliance");
     unlink(path);
     if (r == MK_OK) {
@@ -209,14 +287,14 @@ int mk_inspect_deep(struct mk_inspect *in)
             snprintf(dev, sizeof(dev), "/dev/sda");
         if (fs || in->fs_part)
             deep_fs(&d, dev, fs);
-        if (fs && guestfs_mount_ro(d.g, dev, "/") < 0)
+        if (fs && gf.mount_ro(d.g, dev, "/") < 0)
             mk_inspect_problem(in, "deep: Linux cannot mount %s: %s", dev,
-                               guestfs_last_error(d.g));
+                               gf.last_error(d.g));
         else if (fs)
             deep_files(&d);
-        guestfs_shutdown(d.g);
+        gf.shutdown(d.g);
     }
-    guestfs_close(d.g);
+    gf.close(d.g);
     return r;
 }
 #endif

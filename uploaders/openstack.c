@@ -1,9 +1,7 @@
 /* openstack.c: the OpenStack uploader: a Glance v2 image from a raw or qcow2 disk. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <gcrypt.h>
 #include <jansson.h>
@@ -14,86 +12,6 @@
 #define GIB (UINT64_C(1) << 30)
 /* How long Glance may take to turn an uploaded image active (a store copying a big file). */
 #define ACTIVE_TIMEOUT 1800.0
-
-struct prop {
-    char *key;
-    char *value;
-};
-
-struct os_state {
-    /* options */
-    char *cloud_name;
-    char *name;
-    char *visibility;
-    const char *preset;
-    struct prop *props;
-    size_t n_props;
-    char **tags;
-    size_t n_tags;
-    long min_ram; /* MiB; -1 = not given */
-    bool replace;
-
-    /* run state */
-    struct os_cloud *cloud;
-    struct mk_http *http;
-    struct os_session sess;
-    char *images_url; /* {glance}/v2/images */
-    char *auth_header;
-    const char *disk_format;
-    uint64_t min_disk;
-    char *image_id; /* the image we made: deleted by abort() unless (kept) */
-    bool kept;
-    json_t *old_ids; /* images of the same name, deleted after a --replace */
-    struct os_put *put;
-    gcry_md_hd_t md;
-    uint64_t sent;
-};
-
-/* Unikernel presets. Properties are Nova's libvirt image properties (Glance's
- * compute-libvirt-image metadefs). Both unikernels boot through our GRUB, which reads the
- * disk through the BIOS, so both need BIOS firmware; neither has a driver for its own boot
- * disk, so the disk bus only has to be one SeaBIOS boots from and the kernel ignores. */
-struct preset_prop {
-    const char *key;
-    const char *value;
-};
-
-/* Solo5 (virtio target) aborts on virtio-blk or virtio-net devices its manifest does not
- * declare, and before 0.10 hung with a virtio-blk boot disk; it ignores virtio-scsi. So the
- * boot disk goes on virtio-scsi, which also exists on both the pc and q35 machine types
- * (IDE does not exist on q35), and the NIC is virtio-net, the only one Solo5 drives. */
-static const struct preset_prop preset_solo5[] = {
-    {"hw_disk_bus", "scsi"},
-    {"hw_scsi_model", "virtio-scsi"},
-    {"hw_vif_model", "virtio"},
-    {"hw_firmware_type", "bios"},
-    {"architecture", "x86_64"},
-    {NULL, NULL},
-};
-
-/* HermitCore's multiboot loader (ldhermit.elf) starts the application from a GRUB module
- * and talks on the COM1 serial port (-uart=io:0x3f8), which every Nova guest has. Its
- * kernel brings its own NIC drivers, RTL8139 among them, which is also what its own QEMU
- * proxy gives guests; it has no block driver, so the boot disk bus is chosen as for Solo5
- * (virtio-scsi, present on every machine type). */
-static const struct preset_prop preset_hermit[] = {
-    {"hw_disk_bus", "scsi"},
-    {"hw_scsi_model", "virtio-scsi"},
-    {"hw_vif_model", "rtl8139"},
-    {"hw_firmware_type", "bios"},
-    {"architecture", "x86_64"},
-    {NULL, NULL},
-};
-
-/* Image attributes that Glance sets itself or that have their own option: a --property
- * must not masquerade as one. */
-static const char *const core_keys[] = {
-    "name",       "id",         "status",       "visibility", "disk_format",
-    "container_format", "min_disk", "min_ram",   "tags",       "protected",
-    "owner",      "checksum",   "size",         "virtual_size", "os_hash_algo",
-    "os_hash_value", "locations", "direct_url", "created_at",  "updated_at",
-    "self",       "file",       "schema",       "stores",      "os_hidden",
-};
 
 static void free_str(char **p)
 {
@@ -128,185 +46,15 @@ static void os_destroy(void *state)
     os_put_free(st->put);
     if (st->md)
         gcry_md_close(st->md);
-    for (size_t i = 0; i < st->n_props; i++) {
-        free(st->props[i].key);
-        free(st->props[i].value);
-    }
-    free(st->props);
-    for (size_t i = 0; i < st->n_tags; i++)
-        free(st->tags[i]);
-    free(st->tags);
+    os_options_release(st);
     json_decref(st->old_ids);
     os_session_release(&st->sess);
     os_cloud_free(st->cloud);
     mk_http_free(st->http);
     wipe_str(&st->auth_header);
-    free(st->cloud_name);
-    free(st->name);
-    free(st->visibility);
     free(st->images_url);
     free(st->image_id);
     free(st);
-}
-
-static int set_str(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
-{
-    if (!value || !*value)
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --%s needs a value", key);
-    free(*dst);
-    if (!(*dst = strdup(value)))
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    return MK_OK;
-}
-
-static int parse_flag(struct mk_ctx *ctx, const char *key, const char *value, bool *ret)
-{
-    if (!value || !*value || !strcasecmp(value, "true") || !strcmp(value, "1") ||
-        !strcasecmp(value, "yes"))
-        *ret = true;
-    else if (!strcasecmp(value, "false") || !strcmp(value, "0") || !strcasecmp(value, "no"))
-        *ret = false;
-    else
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --%s takes no value, not '%s'", key,
-                            value);
-    return MK_OK;
-}
-
-static struct prop *find_prop(struct os_state *st, const char *key)
-{
-    for (size_t i = 0; i < st->n_props; i++)
-        if (!strcmp(st->props[i].key, key))
-            return &st->props[i];
-    return NULL;
-}
-
-static int add_prop(struct mk_ctx *ctx, struct os_state *st, const char *key, size_t klen,
-                    const char *value)
-{
-    char *k = strndup(key, klen), *v = strdup(value);
-    struct prop *p, *grown;
-
-    if (!k || !v)
-        goto nomem;
-    if ((p = find_prop(st, k))) {
-        /* The last --property K=V wins, as in openstackclient. */
-        free(p->value);
-        p->value = v;
-        free(k);
-        return MK_OK;
-    }
-    grown = realloc(st->props, (st->n_props + 1) * sizeof(*grown));
-    if (!grown)
-        goto nomem;
-    st->props = grown;
-    st->props[st->n_props++] = (struct prop){.key = k, .value = v};
-    return MK_OK;
-nomem:
-    free(k);
-    free(v);
-    return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-}
-
-static int set_property(struct mk_ctx *ctx, struct os_state *st, const char *kv)
-{
-    const char *eq = kv ? strchr(kv, '=') : NULL;
-    size_t klen = eq ? (size_t)(eq - kv) : 0;
-
-    if (!eq || !klen)
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --property '%s' is not KEY=VALUE",
-                            kv ? kv : "");
-    if (klen > 255)
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --property key '%.40s...' is longer "
-                            "than 255 characters", kv);
-    for (size_t i = 0; i < MK_ARRAY_SIZE(core_keys); i++)
-        if (strlen(core_keys[i]) == klen && !strncmp(kv, core_keys[i], klen))
-            return mk_set_error(ctx, MK_EINVAL,
-                                "openstack: --property %s: '%s' is an image attribute, not a "
-                                "property%s",
-                                kv, core_keys[i],
-                                !strcmp(core_keys[i], "name") ||
-                                        !strcmp(core_keys[i], "visibility") ||
-                                        !strcmp(core_keys[i], "min_ram") ||
-                                        !strcmp(core_keys[i], "tags")
-                                    ? " (it has its own option)"
-                                    : "");
-    if (klen >= 9 && !strncmp(kv, "os_glance", 9))
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --property %s: keys starting with "
-                            "os_glance are reserved by Glance", kv);
-    return add_prop(ctx, st, kv, klen, eq + 1);
-}
-
-static int add_tag(struct mk_ctx *ctx, struct os_state *st, const char *tag)
-{
-    char **grown, *t;
-
-    if (!tag || !*tag || strlen(tag) > 255)
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --tag needs a value of 1 to 255 "
-                            "characters");
-    for (size_t i = 0; i < st->n_tags; i++)
-        if (!strcmp(st->tags[i], tag))
-            return MK_OK;
-    grown = realloc(st->tags, (st->n_tags + 1) * sizeof(*grown));
-    if (!grown || !(t = strdup(tag))) {
-        if (grown)
-            st->tags = grown;
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    }
-    st->tags = grown;
-    st->tags[st->n_tags++] = t;
-    return MK_OK;
-}
-
-static int os_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value)
-{
-    struct os_state *st = state;
-
-    if (!strcmp(key, "os-cloud") || !strcmp(key, "cloud"))
-        return set_str(ctx, &st->cloud_name, key, value);
-    if (!strcmp(key, "name")) {
-        if (value && strlen(value) > 255)
-            return mk_set_error(ctx, MK_EINVAL, "openstack: --name is longer than 255 "
-                                "characters");
-        return set_str(ctx, &st->name, key, value);
-    }
-    if (!strcmp(key, "visibility")) {
-        static const char *const ok[] = {"private", "shared", "community", "public"};
-
-        for (size_t i = 0; value && i < MK_ARRAY_SIZE(ok); i++)
-            if (!strcmp(value, ok[i]))
-                return set_str(ctx, &st->visibility, key, value);
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --visibility '%s' is not private, "
-                            "shared, community or public", value ? value : "");
-    }
-    if (!strcmp(key, "property"))
-        return set_property(ctx, st, value);
-    if (!strcmp(key, "tag"))
-        return add_tag(ctx, st, value);
-    if (!strcmp(key, "min-ram") || !strcmp(key, "min_ram")) {
-        char *end;
-        unsigned long long v;
-
-        errno = 0;
-        v = value && *value >= '0' && *value <= '9' ? strtoull(value, &end, 10) : 0;
-        if (!value || *value < '0' || *value > '9' || errno || *end || v > INT32_MAX)
-            return mk_set_error(ctx, MK_EINVAL, "openstack: --min-ram '%s' is not a number "
-                                "of MiB", value ? value : "");
-        st->min_ram = (long)v;
-        return MK_OK;
-    }
-    if (!strcmp(key, "preset")) {
-        if (value && (!strcmp(value, "solo5") || !strcmp(value, "hermit") ||
-                      !strcmp(value, "none"))) {
-            st->preset = !strcmp(value, "solo5") ? "solo5" : !strcmp(value, "hermit") ? "hermit"
-                                                                                     : NULL;
-            return MK_OK;
-        }
-        return mk_set_error(ctx, MK_EINVAL, "openstack: --preset '%s' is not solo5, hermit or "
-                            "none", value ? value : "");
-    }
-    if (!strcmp(key, "replace"))
-        return parse_flag(ctx, key, value, &st->replace);
-    return mk_set_error(ctx, MK_EUNSUPPORTED, "openstack: unknown option --%s", key);
 }
 
 /* ---- Glance calls ---- */
@@ -446,40 +194,6 @@ static int default_name(struct mk_ctx *ctx, struct os_state *st, const char *sou
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     return MK_OK;
 }
-
-static int create_body(struct mk_ctx *ctx, struct os_state *st, char **ret)
-{
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", st->name, "disk_format",
-                          st->disk_format, "container_format", "bare", "visibility",
-                          st->visibility ? st->visibility : "private", "min_disk",
-                          (json_int_t)st->min_disk);
-    json_t *tags = json_array();
-    const struct preset_prop *preset = !st->preset ? NULL
-                                       : !strcmp(st->preset, "solo5") ? preset_solo5
-                                                                      : preset_hermit;
-    int bad = !o || !tags;
-
-    for (size_t i = 0; !bad && i < st->n_tags; i++)
-        bad = json_array_append_new(tags, json_string(st->tags[i]));
-    if (!bad)
-        bad = json_object_set(o, "tags", tags);
-    if (!bad && st->min_ram >= 0)
-        bad = json_object_set_new(o, "min_ram", json_integer(st->min_ram));
-    /* Explicit --property values win over the preset's. */
-    for (; !bad && preset && preset->key; preset++)
-        if (!find_prop(st, preset->key))
-            bad = json_object_set_new(o, preset->key, json_string(preset->value));
-    /* Glance wants every extra property as a JSON string. */
-    for (size_t i = 0; !bad && i < st->n_props; i++)
-        bad = json_object_set_new(o, st->props[i].key, json_string(st->props[i].value));
-    *ret = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(tags);
-    json_decref(o);
-    if (!*ret)
-        return mk_set_error(ctx, MK_EINVAL, "openstack: a property or tag is not valid UTF-8");
-    return MK_OK;
-}
-
 static int create_image(struct mk_ctx *ctx, struct os_state *st)
 {
     struct mk_http_resp resp;
@@ -489,7 +203,7 @@ static int create_image(struct mk_ctx *ctx, struct os_state *st)
     int r;
 
     mk_http_resp_init(&resp);
-    r = create_body(ctx, st, &body);
+    r = os_create_body(ctx, st, &body);
     if (r >= 0)
         r = glance(ctx, st, "POST", st->images_url, body, &resp);
     if (r < 0)
@@ -576,8 +290,10 @@ static int os_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_in
     free(endpoint);
     if (r < 0)
         return r;
-    if (mk_buf_addf(&hdr, "X-Auth-Token: %s", st->sess.token) < 0)
+    if (mk_buf_addf(&hdr, "X-Auth-Token: %s", st->sess.token) < 0) {
+        mk_buf_release(&hdr);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
     st->auth_header = mk_buf_detach(&hdr, NULL);
 
     r = find_by_name(ctx, st, &st->old_ids);

@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 
+#include <gcrypt.h>
+#include <jansson.h>
+
 #include "http.h"
 #include "mk_private.h"
 
@@ -86,5 +89,49 @@ void os_put_free(struct os_put *p);
  * removed. Returns (code). */
 int os_http_error(struct mk_ctx *ctx, int code, const struct mk_http_resp *resp,
                   const char *fmt, ...) MK_PRINTF(4, 5);
+
+/* ---- the uploader's state (openstack.c), its options (openstack_options.c) ---- */
+struct prop {
+    char *key;
+    char *value;
+};
+
+struct os_state {
+    /* options */
+    char *cloud_name;
+    char *name;
+    char *visibility;
+    const char *preset;
+    struct prop *props;
+    size_t n_props;
+    char **tags;
+    size_t n_tags;
+    long min_ram; /* MiB; -1 = not given */
+    bool replace;
+
+    /* run state */
+    struct os_cloud *cloud;
+    struct mk_http *http;
+    struct os_session sess;
+    char *images_url; /* {glance}/v2/images */
+    char *auth_header;
+    const char *disk_format;
+    uint64_t min_disk;
+    char *image_id; /* the image we made: deleted by abort() unless (kept) */
+    bool kept;
+    json_t *old_ids; /* images of the same name, deleted after a --replace */
+    struct os_put *put;
+    gcry_md_hd_t md;
+    uint64_t sent;
+};
+
+
+/* The uploader's set_option hook. */
+int os_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value);
+/* The body of POST /v2/images: attributes, tags, the preset's properties and the explicit
+ * ones (which win). */
+int os_create_body(struct mk_ctx *ctx, struct os_state *st, char **ret);
+/* Frees what the options hold. */
+void os_options_release(struct os_state *st);
 
 #endif

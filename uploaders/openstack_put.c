@@ -49,11 +49,13 @@ static int on_read(struct mk_ctx *wctx, void *opaque, void *buf, size_t want, si
         return mk_set_error(wctx, MK_ECANCELED, "upload abandoned");
     }
     n = MK_MIN(want, p->len);
-    memcpy(buf, p->data, n);
-    p->data += n;
-    p->len -= n;
-    if (!p->len)
-        pthread_cond_broadcast(&p->cv);
+    if (n) {
+        memcpy(buf, p->data, n);
+        p->data += n;
+        p->len -= n;
+        if (!p->len)
+            pthread_cond_broadcast(&p->cv);
+    }
     pthread_mutex_unlock(&p->mu);
     *ret_n = n;
     return MK_OK;

@@ -122,11 +122,20 @@ static int describe(struct mk_ctx *ctx, struct mk_plugin *p)
     if (r < 0)
         return r;
     r = mk_plugin_wait(ctx, &pr, MK_PLUGIN_DESCRIBE_TIMEOUT, false);
-    if (r >= 0 && !(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == 0))
-        r = mk_set_error(ctx, MK_EIO, "'%s describe' failed%s%s", p->path,
-                         pr.last_line[0] ? ": " : "", pr.last_line);
-    if (r >= 0)
+    if (r >= 0 && (!(WIFEXITED(pr.status) && WEXITSTATUS(pr.status) == 0) ||
+                   !pr.out.buf[strspn(pr.out.buf, " \t\r\n")])) {
+        /* describe is optional: without it, the plugin takes raw and documents nothing. */
+        struct mk_buf b = MK_BUF_INIT;
+
+        mk_buf_addf(&b, "external uploader (describe failed%s%s)", pr.last_line[0] ? ": " : "",
+                    pr.last_line);
+        p->description = mk_buf_detach(&b, NULL);
+        p->usage = strdup("");
+        p->u.formats[0] = MK_FORMAT_RAW;
+        p->u.formats[1] = 0;
+    } else if (r >= 0) {
         r = parse_describe(ctx, p, &pr.out);
+    }
     mk_plugin_stop(ctx, &pr, 0);
     mk_buf_release(&pr.out);
     return r;
@@ -159,7 +168,7 @@ static struct mk_plugin *plugin_new(const char *name, char *path)
         p->u.formats[0] = MK_FORMAT_RAW;
         p->u.formats[1] = 0;
     }
-    p->u.description = p->description;
+    p->u.description = p->description ? p->description : "external uploader";
     p->u.usage = p->usage ? p->usage : "";
     mk_ctx_free(ctx);
     return p;

@@ -90,8 +90,8 @@ rm -rf x disk.raw ref.tar ours.tar
 # --- sizes GCE refuses --------------------------------------------------------------------
 truncate -s 1000M odd.raw
 printf 'x' | dd of=odd.raw bs=1 seek=5000 conv=notrunc status=none
-expect_fail "disk size 1048576000 is not a whole number of GiB, as GCE requires (use --round-up or --size)" \
-    "$MKIMAGE" pack odd.raw -o odd.tar.gz
+msg="disk size 1048576000 is not a whole number of GiB, as GCE requires"
+expect_fail "$msg (use --round-up or --size)" "$MKIMAGE" pack odd.raw -o odd.tar.gz
 no_files_like . odd.tar.gz
 "$MKIMAGE" pack odd.raw -o odd.tar.gz --round-up
 echo "$(tar -tvf odd.tar.gz)" | grep -q " $GIB .* disk.raw$" || fail "--round-up size"

@@ -74,7 +74,7 @@ grep -qF "folder     test plugin folder [$T/bin/unikernel-mkimage-uploader-folde
     fail "push --list does not show the plugin: $(cat list.out)"
 grep -qF "folder options:" list.out && grep -qF -- "--use-path      read the file" list.out ||
     fail "push --list does not show the plugin's options"
-grep -q "^nodescribe .*describe failed: .*no such call" list.out ||
+grep -q "^nodescribe .*(describe failed: no such call)" list.out ||
     fail "push --list does not say describe failed: $(grep nodescribe list.out)"
 # A plugin hidden by one earlier on PATH, and one named like a built-in, are not listed twice.
 mkdir bin2 && cp bin/unikernel-mkimage-uploader-folder bin2/ && cp bin/unikernel-mkimage-uploader-folder bin2/unikernel-mkimage-uploader-gce
@@ -171,9 +171,16 @@ expect_fail "earlyfail: no credentials" push earlyfail -s 16M -q "$MBPROBE"
 ok "a plugin that stops reading early: a clear error, no hang, no SIGPIPE"
 
 expect_fail "no executable unikernel-mkimage-uploader-nosuch on PATH" push nosuch app.img
-expect_fail "uploader 'nodescribe': '$T/bin/unikernel-mkimage-uploader-nodescribe describe' failed: no such call" \
-    push nodescribe -q app.img
+# describe is optional: without it a plugin takes raw.
+expect_fail "nodescribe: no such call (exit status 2)" push nodescribe -q app.img
+printf '#!/bin/sh\n[ "$1" = upload ] || exit 1\ncat <&3 >"%s/store/min.img"\necho "{\\"status\\": \\"ok\\"}"\n' "$T" \
+    >bin/unikernel-mkimage-uploader-minimal
+chmod +x bin/unikernel-mkimage-uploader-minimal
+push minimal -q app.img || fail "a plugin without describe"
+cmp app.img store/min.img || fail "the minimal plugin's copy differs"
+plugin badformat 'exit 0' '["vmdk"]'
+expect_fail "unknown format 'vmdk'" push badformat -q app.img
 plugin oldproto 'exit 0'
 sed -i 's/"protocol": 1/"protocol": 7/' bin/unikernel-mkimage-uploader-oldproto
 expect_fail "speaks protocol 7" push oldproto -q app.img
-ok "an unknown name, a failed describe, another protocol version"
+ok "an unknown name, a plugin without describe, a bad describe, another protocol version"
