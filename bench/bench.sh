@@ -31,6 +31,9 @@ die() {
 }
 
 [ "$RUNS" -ge 5 ] || die "RUNS must be at least 5"
+if [ ! -x "$MKIMAGE" ] && [ "$MKIMAGE" = "$BUILD/unikernel-mkimage" ]; then
+    "$ROOT/scripts/install-deps.sh" && "$ROOT/scripts/build.sh" "$BUILD"
+fi
 [ -x "$MKIMAGE" ] || die "no $MKIMAGE: build first (cmake -S . -B build && make -C build)"
 [ -f "$KERNEL" ] || die "no kernel $KERNEL"
 for t in /usr/bin/time sfdisk mke2fs grub-mkimage tar gzip pigz truncate; do

@@ -188,14 +188,8 @@ static int is_assignment(const char *w, int quoted_start)
 
 static int push_str(struct mk_ctx *ctx, char ***arr, size_t *n, size_t *alloc, const char *s)
 {
-    if (*n == *alloc) {
-        size_t na = *alloc ? *alloc * 2 : 16;
-        char **p = realloc(*arr, na * sizeof(*p));
-        if (!p)
-            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        *arr = p;
-        *alloc = na;
-    }
+    if (MK_GROW(*arr, *n + 1, *alloc) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     if (!((*arr)[*n] = strdup(s)))
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     (*n)++;
@@ -204,14 +198,8 @@ static int push_str(struct mk_ctx *ctx, char ***arr, size_t *n, size_t *alloc, c
 
 static int push_cmd(struct mk_ctx *ctx, struct cfg_scan *sc, const char *name, unsigned line)
 {
-    if (sc->n_cmds == sc->alloc_cmds) {
-        size_t na = sc->alloc_cmds ? sc->alloc_cmds * 2 : 32;
-        struct cfg_cmd *p = realloc(sc->cmds, na * sizeof(*p));
-        if (!p)
-            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        sc->cmds = p;
-        sc->alloc_cmds = na;
-    }
+    if (MK_GROW(sc->cmds, sc->n_cmds + 1, sc->alloc_cmds) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     if (!(sc->cmds[sc->n_cmds].name = strdup(name)))
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     sc->cmds[sc->n_cmds++].line = line;

@@ -144,3 +144,22 @@ int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, siz
     close(fd);
     return r;
 }
+
+int mk_grow(void **items, size_t need, size_t *alloc, size_t size)
+{
+    size_t n = *alloc ? *alloc : 8;
+    void *p;
+
+    if (need <= *alloc)
+        return MK_OK;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return MK_ENOMEM;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / size || !(p = realloc(*items, n * size)))
+        return MK_ENOMEM;
+    *items = p;
+    *alloc = n;
+    return MK_OK;
+}

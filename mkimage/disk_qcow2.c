@@ -154,14 +154,9 @@ static int qcow2_extents(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_ext
                 e[n - 1].len += len;
                 continue;
             }
-            if (n == alloc) {
-                alloc = alloc ? alloc * 2 : 64;
-                void *p = realloc(e, alloc * sizeof(*e));
-                if (!p) {
-                    r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-                    break;
-                }
-                e = p;
+            if (MK_GROW(e, n + 1, alloc) < 0) {
+                r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+                break;
             }
             e[n++] = (struct mk_extent){.off = off, .len = len};
         }

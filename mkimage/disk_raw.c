@@ -63,14 +63,9 @@ static int raw_extents(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_exten
         if (n && e[n - 1].off + e[n - 1].len >= a) {
             e[n - 1].len = b - e[n - 1].off;
         } else {
-            if (n == alloc) {
-                alloc = alloc ? alloc * 2 : 64;
-                void *p = realloc(e, alloc * sizeof(*e));
-                if (!p) {
-                    free(e);
-                    return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-                }
-                e = p;
+            if (MK_GROW(e, n + 1, alloc) < 0) {
+                free(e);
+                return mk_set_error(ctx, MK_ENOMEM, "out of memory");
             }
             e[n].off = a;
             e[n].len = b - a;

@@ -371,14 +371,8 @@ int mk_store_add_ref(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t off, uin
 
     if (!mk_is_store(disk) || off % MK_CHUNK || off > disk->size || len > disk->size - off)
         return mk_set_error(ctx, MK_EINVAL, "internal: bad reference at %" PRIu64, off);
-    if (s->nrefs == s->refs_alloc) {
-        size_t n = s->refs_alloc ? s->refs_alloc * 2 : 16;
-        struct store_ref *p = realloc(s->refs, n * sizeof(*p));
-        if (!p)
-            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        s->refs = p;
-        s->refs_alloc = n;
-    }
+    if (MK_GROW(s->refs, s->nrefs + 1, s->refs_alloc) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     fd = source_fd(ctx, s, path);
     if (fd < 0)
         return fd;

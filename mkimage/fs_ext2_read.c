@@ -174,15 +174,9 @@ static int collect(ext2_ino_t dir, int entry, struct ext2_dir_entry *de, int off
 
     if ((len == 1 && de->name[0] == '.') || (len == 2 && !strncmp(de->name, "..", 2)))
         return 0;
-    if (l->n == l->alloc) {
-        size_t n = l->alloc ? l->alloc * 2 : 16;
-        struct dirent_rec *v = realloc(l->v, n * sizeof(*v));
-        if (!v) {
-            l->oom = 1;
-            return DIRENT_ABORT;
-        }
-        l->v = v;
-        l->alloc = n;
+    if (MK_GROW(l->v, l->n + 1, l->alloc) < 0) {
+        l->oom = 1;
+        return DIRENT_ABORT;
     }
     if (!(l->v[l->n].name = strndup(de->name, (size_t)len))) {
         l->oom = 1;

@@ -291,14 +291,8 @@ static int spans_add(struct mk_ctx *ctx, struct spans *s, uint64_t first, uint64
         s->v[s->n - 1].count = e - s->v[s->n - 1].first;
         return MK_OK;
     }
-    if (s->n == s->alloc) {
-        size_t n = s->alloc ? s->alloc * 2 : 8;
-        struct span *v = realloc(s->v, n * sizeof(*v));
-        if (!v)
-            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        s->v = v;
-        s->alloc = n;
-    }
+    if (MK_GROW(s->v, s->n + 1, s->alloc) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     s->v[s->n++] = (struct span){.first = first, .count = end - first};
     return MK_OK;
 }

@@ -66,6 +66,12 @@ int mk_buf_vaddf(struct mk_buf *b, const char *fmt, va_list ap);
 void mk_buf_reset(struct mk_buf *b);
 /* Hands the malloc'ed string to the caller (never NULL) and re-initialises (b). */
 char *mk_buf_detach(struct mk_buf *b, size_t *ret_len);
+/* Grows the array (*items), now (*alloc) elements of (size) bytes, so that it holds at least
+ * (need), doubling the allocation. MK_ENOMEM, with the array untouched, on failure. Use it as
+ * MK_GROW(array, count + 1, alloc). */
+int mk_grow(void **items, size_t need, size_t *alloc, size_t size);
+#define MK_GROW(x, need, alloc) mk_grow((void **)&(x), (need), &(alloc), sizeof(*(x)))
+
 /* Reads a whole file, up to (max) bytes (0 = no cap). */
 int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, size_t max);
 

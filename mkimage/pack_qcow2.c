@@ -69,15 +69,9 @@ static int find_data_clusters(struct mk_ctx *ctx, struct mk_disk *disk, uint8_t 
                 break;
             if (is_zero(buf, (size_t)CS))
                 continue;
-            if (l->ndata == l->data_alloc) {
-                size_t na = l->data_alloc ? l->data_alloc * 2 : 256;
-                uint64_t *p = realloc(l->data, na * sizeof(*p));
-                if (!p) {
-                    r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-                    break;
-                }
-                l->data = p;
-                l->data_alloc = na;
+            if (MK_GROW(l->data, l->ndata + 1, l->data_alloc) < 0) {
+                r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+                break;
             }
             l->data[l->ndata++] = c;
         }

@@ -222,15 +222,8 @@ static int add_name(char ***names, size_t *n, size_t *alloc, const char *name)
     for (size_t i = 0; i < *n; i++)
         if (!strcmp((*names)[i], name))
             return MK_OK;
-    if (*n + 2 > *alloc) {
-        size_t grown = *alloc ? *alloc * 2 : 16;
-        char **v = realloc(*names, grown * sizeof(*v));
-
-        if (!v)
-            return MK_ENOMEM;
-        *names = v;
-        *alloc = grown;
-    }
+    if (MK_GROW(*names, *n + 2, *alloc) < 0)
+        return MK_ENOMEM;
     if (!((*names)[*n] = strdup(name)))
         return MK_ENOMEM;
     (*names)[++*n] = NULL;

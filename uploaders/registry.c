@@ -1,4 +1,7 @@
-/* registry.c: the list of uploaders built in. A new cloud is one line here. */
+/* registry.c: the list of uploaders built in (a new cloud is one line here), and what their
+ * option tables tell: the help text and whether an option takes a value. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uploader.h"
@@ -37,9 +40,77 @@ const char *mk_uploader_description(const char *name)
     return u ? u->description : NULL;
 }
 
+/* The help column starts after the longest "--name ARG", up to this; longer ones push their
+ * help text right on their own line. */
+#define OPTIONS_TEXT_MAX_WIDTH 24
+
+static size_t label_len(const struct mk_uploader_option *o)
+{
+    return 2 + strlen(o->name) + (o->arg ? 1 + strlen(o->arg) : 0);
+}
+
+char *mk_uploader_options_text(const struct mk_uploader_option *opts)
+{
+    struct mk_buf b = MK_BUF_INIT;
+    size_t width = 0;
+    int r = 0;
+
+    for (const struct mk_uploader_option *o = opts; o && o->name; o++)
+        if (o->help && label_len(o) > width)
+            width = label_len(o) < OPTIONS_TEXT_MAX_WIDTH ? label_len(o) : OPTIONS_TEXT_MAX_WIDTH;
+    for (const struct mk_uploader_option *o = opts; r >= 0 && o && o->name; o++) {
+        const char *h = o->help, *nl;
+        size_t pad = label_len(o) < width ? width - label_len(o) : 0;
+
+        if (!h)
+            continue;
+        r = mk_buf_addf(&b, "  --%s%s%s%*s  ", o->name, o->arg ? " " : "", o->arg ? o->arg : "",
+                        (int)pad, "");
+        for (; r >= 0 && (nl = strchr(h, '\n')); h = nl + 1)
+            r = mk_buf_addf(&b, "%.*s\n%*s", (int)(nl - h), h, (int)(width + 4), "");
+        if (r >= 0)
+            r = mk_buf_addf(&b, "%s%s\n", h, o->repeat ? " (repeatable)" : "");
+    }
+    if (r < 0) {
+        mk_buf_release(&b);
+        return NULL;
+    }
+    return mk_buf_detach(&b, NULL);
+}
+
+static pthread_once_t texts_once = PTHREAD_ONCE_INIT;
+static char *texts[MK_ARRAY_SIZE(mk_uploaders)];
+
+static void make_texts(void)
+{
+    for (size_t i = 0; mk_uploaders[i]; i++)
+        if (!mk_uploaders[i]->usage)
+            texts[i] = mk_uploader_options_text(mk_uploaders[i]->options);
+}
+
 const char *mk_uploader_usage(const char *name)
 {
     const struct mk_uploader *u = mk_uploader_find(name);
 
-    return u ? u->usage : NULL;
+    if (!u || u->usage)
+        return u ? u->usage : NULL;
+    pthread_once(&texts_once, make_texts);
+    for (size_t i = 0; mk_uploaders[i]; i++)
+        if (mk_uploaders[i] == u)
+            return texts[i] ? texts[i] : "";
+    return "";
+}
+
+int mk_uploader_option_arity(const char *uploader, const char *key)
+{
+    const struct mk_uploader *u = uploader && key ? mk_uploader_find(uploader) : NULL;
+
+    if (!u)
+        return -1;
+    while (*key == '-')
+        key++;
+    for (const struct mk_uploader_option *o = u->options; o && o->name; o++)
+        if (!strcmp(o->name, key))
+            return o->arg ? 1 : 0;
+    return u->other_options ? 1 : -1;
 }

@@ -23,10 +23,25 @@ struct mk_upload_info {
     const char *source_path;
 };
 
+/* One option an uploader takes. The command line reads (arg) to know whether --NAME
+ * consumes the next word; `push --list` shows the table (mk_uploader_options_text). */
+struct mk_uploader_option {
+    const char *name; /* "project", without dashes */
+    const char *arg;  /* its value in the help ("P"); NULL for a flag */
+    const char *help; /* what it does; "\n" starts a continuation line; NULL hides an alias */
+    bool repeat;      /* may be given more than once */
+};
+
 struct mk_uploader {
     const char *name;        /* "gce" */
     const char *description; /* one line for `push --list` */
-    const char *usage;       /* the options it takes, for `help push` */
+    /* The options it takes, terminated by an entry without a name; NULL for none known. */
+    const struct mk_uploader_option *options;
+    /* Keys not in (options) still go to set_option, taking a value (external uploaders,
+     * which judge their options themselves). */
+    bool other_options;
+    /* The options as text for `help push`; when NULL, made from (options). */
+    const char *usage;
     /* The formats it accepts, best first, terminated by 0. */
     enum mk_format formats[4];
     /* Required. Allocates the uploader's state. */
@@ -58,5 +73,8 @@ const struct mk_uploader *mk_uploader_find(const char *name);
 /* The external uploader (an executable unikernel-mkimage-uploader-NAME on PATH) serving a
  * name that is not built in, or NULL (plugin.c). mk_uploader_find() falls back to it. */
 const struct mk_uploader *mk_plugin_find(const char *name);
+/* (opts) as help text, one "  --name ARG   help" line each (registry.c); malloc'ed, NULL
+ * when out of memory. */
+char *mk_uploader_options_text(const struct mk_uploader_option *opts);
 
 #endif

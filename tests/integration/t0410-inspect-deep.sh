@@ -15,6 +15,21 @@ if grep -q "this build has none" err; then
     skip "built without libguestfs"
 fi
 
+# libguestfs is opened only for --deep: a missing library, or one lacking a symbol we use,
+# is one clear line and exit 1, not a crash or a failure to start the command.
+want="inspect --deep needs libguestfs: install the Debian package libguestfs0"
+want="$want (and libguestfs-tools for its appliance)"
+for lib in libmkimage-no-such-guestfs.so.0 libz.so.1; do
+    rc=0
+    MK_GUESTFS_LIBRARY=$lib "$MKIMAGE" inspect --deep probe.raw >out 2>err || rc=$?
+    [ "$rc" -eq 1 ] || fail "MK_GUESTFS_LIBRARY=$lib: exit $rc, want 1: $(cat err)"
+    [ "$(wc -l <err)" -eq 1 ] && grep -qF "$want" err ||
+        fail "MK_GUESTFS_LIBRARY=$lib: want one line naming libguestfs0, got: $(cat err)"
+    grep -qF "$lib" err || fail "MK_GUESTFS_LIBRARY=$lib: the error does not name it: $(cat err)"
+    [ ! -s out ] || fail "MK_GUESTFS_LIBRARY=$lib: printed a report: $(cat out)"
+done
+ok "without a usable libguestfs, --deep fails with one line naming the package"
+
 head -c 70000 /dev/urandom >mod1.bin
 printf 'module two\n' >mod2.txt
 "$MKIMAGE" build -q -o disk.raw --size 64M --module mod1.bin:first --module mod2.txt \
