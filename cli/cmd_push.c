@@ -79,24 +79,6 @@ static int list_uploaders(void)
     return CLI_EXIT_OK;
 }
 
-/* Whether the uploader's option (key) takes a value, from its usage text: "--key VALUE"
- * does, "--key  description" does not. Unknown keys are assumed to take one. */
-static bool takes_value(const char *usage, const char *key)
-{
-    size_t klen = strlen(key);
-
-    for (const char *p = usage ? strstr(usage, "--") : NULL; p; p = strstr(p + 2, "--")) {
-        if (strncmp(p + 2, key, klen) || (p[2 + klen] != ' ' && p[2 + klen] != '\n'))
-            continue;
-        p += 2 + klen;
-        if (*p != ' ')
-            return false;
-        p++;
-        return *p >= 'A' && *p <= 'Z';
-    }
-    return true;
-}
-
 /* ---- progress ---- */
 
 struct progress {
@@ -264,7 +246,7 @@ int cmd_push(int argc, char **argv)
     struct cli_build_args a;
     struct progress prog = {0};
     bool quiet = false, verbose = false, json = false, build_opts = false;
-    const char *cloud = NULL, *file = NULL, *usage;
+    const char *cloud = NULL, *file = NULL;
     struct mk_upload *up = NULL;
     struct mk_disk *disk = NULL;
     struct mk_ctx *ctx = NULL;
@@ -291,11 +273,11 @@ int cmd_push(int argc, char **argv)
         rc = cli_usage_error("push", "%s", mk_errmsg(ctx));
         goto out;
     }
-    usage = mk_uploader_usage(cloud);
     for (int i = 2; i < nopts; i++) {
         const char *arg = argv[i], *eq, *value = NULL;
         const struct option *bo;
         char key[64];
+        int arity;
 
         if (!strcmp(arg, "--json")) {
             json = true;
@@ -318,16 +300,22 @@ int cmd_push(int argc, char **argv)
             size_t klen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
 
             if (klen >= sizeof(key)) {
-                rc = cli_usage_error("push", "unknown option '%s'", arg);
+                rc = cli_usage_error("push", "unknown option '%s' for uploader '%s'", arg,
+                                     cloud);
                 goto out;
             }
             memcpy(key, arg + 2, klen);
             key[klen] = '\0';
             bo = find_build_option(key, klen);
+            arity = bo ? bo->has_arg == required_argument : mk_uploader_option_arity(cloud, key);
+            if (arity < 0) {
+                rc = cli_usage_error("push", "unknown option '--%s' for uploader '%s'", key,
+                                     cloud);
+                goto out;
+            }
             if (eq)
                 value = eq + 1;
-            else if ((bo && bo->has_arg == required_argument) ||
-                     (!bo && takes_value(usage, key))) {
+            else if (arity) {
                 if (i + 1 >= nopts) {
                     rc = cli_usage_error("push", "option --%s needs a value", key);
                     goto out;

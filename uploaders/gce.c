@@ -494,41 +494,67 @@ static void gce_abort(struct mk_ctx *ctx, void *state)
                mk_errmsg(&tmp));
 }
 
+/* --OPTION VALUE on the command line, KEY: VALUE in a spec. */
+static const struct mk_uploader_option gce_options[] = {
+    {.name = "project",
+     .arg = "P",
+     .help = "project (default: GOOGLE_CLOUD_PROJECT, the credentials')"},
+    {.name = "bucket",
+     .arg = "B",
+     .help = "Cloud Storage bucket to stage the archive in (required)"},
+    {.name = "name", .arg = "N", .help = "image name (default: from the file name)"},
+    {.name = "family", .arg = "F", .help = "image family"},
+    {.name = "description", .arg = "D", .help = "image description"},
+    {.name = "label", .arg = "K=V", .help = "image label", .repeat = true},
+    {.name = "guest-os-feature",
+     .arg = "F",
+     .help = "e.g. VIRTIO_SCSI_MULTIQUEUE; none by default",
+     .repeat = true},
+    {.name = "storage-location", .arg = "L", .help = "where the image is stored (e.g. us, eu)"},
+    {.name = "replace", .help = "replace an existing image of that name"},
+    {.name = "keep-object", .help = "keep the staged object in the bucket"},
+    {.name = "create-bucket", .help = "create the bucket if it does not exist"},
+    {.name = "object", .arg = "NAME", .help = "staged object name (default: NAME.tar.gz)"},
+    {.name = "boot-check",
+     .arg = "TEXT",
+     .help = "boot an instance, wait for TEXT on its serial port"},
+    {.name = "zone", .arg = "Z", .help = "zone of the boot-check instance"},
+    {.name = "machine-type", .arg = "T", .help = "its machine type (default e2-small)"},
+    {.name = "boot-timeout", .arg = "SECONDS", .help = "how long to wait for TEXT (default 300)"},
+    {.name = "timeout", .arg = "SECONDS", .help = "image creation timeout (default 1800)"},
+    {.name = "credentials",
+     .arg = "KEY.json",
+     .help = "service account key or authorized_user file (default:\n"
+             "GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata)"},
+    {.name = "storage-endpoint",
+     .arg = "URL",
+     .help = "Cloud Storage endpoint (or STORAGE_EMULATOR_HOST)"},
+    {.name = "compute-endpoint",
+     .arg = "URL",
+     .help = "Compute API base URL, in place of\n"
+             "https://compute.googleapis.com/compute/v1/"},
+    {.name = "chunk-size", .arg = "SIZE", .help = "upload chunk, a multiple of 256K (default 16M)"},
+    {.name = "retries", .arg = "N", .help = "tries per request before giving up (default 10)"},
+    {.name = "backoff",
+     .arg = "SECONDS",
+     .help = "first retry delay, doubled each time (default 0.5)"},
+    {.name = "stall-timeout",
+     .arg = "SECONDS",
+     .help = "abandon a transfer that moves nothing (default 60)"},
+    {.name = "no-resume", .help = "do not resume an interrupted upload of the same bytes"},
+    {.name = "state-dir",
+     .arg = "DIR",
+     .help = "where sessions are remembered (default\n"
+             "$XDG_STATE_HOME/unikernel-mkimage)"},
+    {.name = "cacert", .arg = "FILE", .help = "CA bundle for TLS"},
+    {.name = "insecure", .help = "do not verify TLS certificates"},
+    {0},
+};
+
 const struct mk_uploader mk_uploader_gce = {
     .name = "gce",
     .description = "Google Compute Engine: stage disk.tar.gz in Cloud Storage, create an image",
-    .usage =
-        "  --project P              project (default: GOOGLE_CLOUD_PROJECT, the credentials')\n"
-        "  --bucket B               Cloud Storage bucket to stage the archive in (required)\n"
-        "  --name N                 image name (default: from the file name)\n"
-        "  --family F               image family\n"
-        "  --description D          image description\n"
-        "  --label K=V              image label (repeatable)\n"
-        "  --guest-os-feature F     e.g. VIRTIO_SCSI_MULTIQUEUE (repeatable; none by default)\n"
-        "  --storage-location L     where the image is stored (e.g. us, eu)\n"
-        "  --replace                replace an existing image of that name\n"
-        "  --keep-object            keep the staged object in the bucket\n"
-        "  --create-bucket          create the bucket if it does not exist\n"
-        "  --object NAME            staged object name (default: NAME.tar.gz)\n"
-        "  --boot-check TEXT        boot an instance, wait for TEXT on its serial port\n"
-        "  --zone Z                 zone of the boot-check instance\n"
-        "  --machine-type T         its machine type (default e2-small)\n"
-        "  --boot-timeout SECONDS   how long to wait for TEXT (default 300)\n"
-        "  --timeout SECONDS        image creation timeout (default 1800)\n"
-        "  --credentials KEY.json   service account key or authorized_user file (default:\n"
-        "                           GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata)\n"
-        "  --storage-endpoint URL   Cloud Storage endpoint (or STORAGE_EMULATOR_HOST)\n"
-        "  --compute-endpoint URL   Compute API base URL, in place of\n"
-        "                           https://compute.googleapis.com/compute/v1/\n"
-        "  --chunk-size SIZE        upload chunk, a multiple of 256K (default 16M)\n"
-        "  --retries N              tries per request before giving up (default 10)\n"
-        "  --backoff SECONDS        first retry delay, doubled each time (default 0.5)\n"
-        "  --stall-timeout SECONDS  abandon a transfer that moves nothing (default 60)\n"
-        "  --no-resume              do not resume an interrupted upload of the same bytes\n"
-        "  --state-dir DIR          where sessions are remembered (default\n"
-        "                           $XDG_STATE_HOME/unikernel-mkimage)\n"
-        "  --cacert FILE            CA bundle for TLS\n"
-        "  --insecure               do not verify TLS certificates\n",
+    .options = gce_options,
     .formats = {MK_FORMAT_GCE, 0},
     .create = gce_create,
     .set_option = gce_set_option,

@@ -521,17 +521,32 @@ static void os_abort(struct mk_ctx *ctx, void *state)
     free_str(&st->image_id);
 }
 
+/* --OPTION VALUE on the command line, KEY: VALUE in a spec. */
+static const struct mk_uploader_option os_options[] = {
+    {.name = "os-cloud",
+     .arg = "NAME",
+     .help = "the cloud in clouds.yaml (default: OS_CLOUD, else OS_*)"},
+    {.name = "cloud", .arg = "NAME", .help = NULL}, /* the spec's spelling */
+    {.name = "name", .arg = "NAME", .help = "the image's name (default: the file's name)"},
+    {.name = "visibility", .arg = "V", .help = "private (default), shared, community or public"},
+    {.name = "property",
+     .arg = "K=V",
+     .help = "an image property; wins over the preset",
+     .repeat = true},
+    {.name = "tag", .arg = "T", .help = "an image tag", .repeat = true},
+    {.name = "min-ram", .arg = "MIB", .help = "the least RAM a flavor must have"},
+    {.name = "min_ram", .arg = "MIB", .help = NULL}, /* Glance's spelling */
+    {.name = "preset",
+     .arg = "P",
+     .help = "solo5, hermit or none: device properties for the kernel"},
+    {.name = "replace", .help = "replace an image of the same name (after the upload)"},
+    {0},
+};
+
 const struct mk_uploader mk_uploader_openstack = {
     .name = "openstack",
     .description = "an OpenStack Glance image (Keystone v3, clouds.yaml or OS_* variables)",
-    .usage = "  --os-cloud NAME       the cloud in clouds.yaml (default: OS_CLOUD, else OS_*)\n"
-             "  --name NAME           the image's name (default: the file's name)\n"
-             "  --visibility V        private (default), shared, community or public\n"
-             "  --property K=V        an image property; repeatable; wins over the preset\n"
-             "  --tag T               an image tag; repeatable\n"
-             "  --min-ram MIB         the least RAM a flavor must have\n"
-             "  --preset P            solo5, hermit or none: device properties for the kernel\n"
-             "  --replace             replace an image of the same name (after the upload)\n",
+    .options = os_options,
     /* qcow2 first: a built disk is mostly holes, which qcow2 does not send. */
     .formats = {MK_FORMAT_QCOW2, MK_FORMAT_RAW, 0},
     .create = os_create,

@@ -64,8 +64,62 @@ static bool is_builtin(const char *name)
     return false;
 }
 
+static void free_options(struct mk_uploader_option *opts)
+{
+    for (struct mk_uploader_option *o = opts; o && o->name; o++) {
+        free((char *)o->name);
+        free((char *)o->arg);
+        free((char *)o->help);
+    }
+    free(opts);
+}
+
+/* Reads describe's "options": [{"name": "dir", "arg": "PATH", "help": "...", "value": true,
+ * "repeat": false}...] into a table; an option takes a value unless "value" is false. */
+static int parse_options(struct mk_ctx *ctx, const struct mk_plugin *p, json_t *arr,
+                         struct mk_uploader_option **ret)
+{
+    struct mk_uploader_option *opts;
+    json_t *o;
+    size_t i;
+
+    if (!json_is_array(arr))
+        return mk_set_error(ctx, MK_EFORMAT, "'%s describe': \"options\" is not an array",
+                            p->path);
+    opts = calloc(json_array_size(arr) + 1, sizeof(*opts));
+    if (!opts)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    json_array_foreach(arr, i, o) {
+        const char *name = json_string_value(json_object_get(o, "name"));
+        const char *arg = json_string_value(json_object_get(o, "arg"));
+        const char *help = json_string_value(json_object_get(o, "help"));
+        json_t *value = json_object_get(o, "value"), *repeat = json_object_get(o, "repeat");
+
+        while (name && *name == '-')
+            name++;
+        if (!name || !*name || strpbrk(name, "= \t\r\n") || (value && !json_is_boolean(value)) ||
+            (repeat && !json_is_boolean(repeat))) {
+            free_options(opts);
+            return mk_set_error(ctx, MK_EFORMAT, "'%s describe': option %zu wants a \"name\" "
+                                "(no '=' or spaces) and true or false in \"value\" and "
+                                "\"repeat\"", p->path, i + 1);
+        }
+        opts[i].repeat = json_is_true(repeat);
+        opts[i].name = strdup(name);
+        opts[i].help = strdup(help ? help : "");
+        if (!json_is_false(value))
+            opts[i].arg = strdup(arg && *arg ? arg : "VALUE");
+        if (!opts[i].name || !opts[i].help || (!json_is_false(value) && !opts[i].arg)) {
+            free_options(opts);
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        }
+    }
+    *ret = opts;
+    return MK_OK;
+}
+
 /* Reads the answer to `describe`: {"protocol":1,"description":...,"formats":[...],
- * "usage":...}. */
+ * "options":[...],"usage":...}. */
 static int parse_describe(struct mk_ctx *ctx, struct mk_plugin *p, const struct mk_buf *out)
 {
     json_error_t e;
@@ -104,8 +158,12 @@ static int parse_describe(struct mk_ctx *ctx, struct mk_plugin *p, const struct 
     if (!n)
         p->u.formats[n++] = MK_FORMAT_RAW;
     p->u.formats[n] = 0;
+    if (json_object_get(j, "options") &&
+        (r = parse_options(ctx, p, json_object_get(j, "options"), &p->options)) < 0)
+        goto out;
     p->description = strdup(desc ? desc : "external uploader");
-    p->usage = strdup(usage ? usage : "");
+    /* The table wins over the free text, which older plugins give alone. */
+    p->usage = p->options ? mk_uploader_options_text(p->options) : strdup(usage ? usage : "");
     if (!p->description || !p->usage)
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
 out:
@@ -163,6 +221,8 @@ static struct mk_plugin *plugin_new(const char *name, char *path)
         mk_buf_addf(&b, "external uploader (describe failed: %s)", mk_errmsg(ctx));
         free(p->description);
         free(p->usage);
+        free_options(p->options);
+        p->options = NULL;
         p->description = mk_buf_detach(&b, NULL);
         p->usage = strdup("");
         p->u.formats[0] = MK_FORMAT_RAW;
@@ -170,6 +230,7 @@ static struct mk_plugin *plugin_new(const char *name, char *path)
     }
     p->u.description = p->description ? p->description : "external uploader";
     p->u.usage = p->usage ? p->usage : "";
+    p->u.options = p->options;
     mk_ctx_free(ctx);
     return p;
 }

@@ -19,6 +19,7 @@ struct mk_plugin {
     char *path;
     char *description;
     char *usage;
+    struct mk_uploader_option *options; /* from `describe`, or NULL */
     char *describe_error; /* why `describe` failed, or NULL */
     struct mk_plugin *next;
 };

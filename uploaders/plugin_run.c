@@ -311,6 +311,8 @@ static void plugin_destroy(void *state)
 
 const struct mk_uploader mk_plugin_hooks = {
     .formats = {MK_FORMAT_RAW},
+    /* The plugin judges its options itself: undeclared ones go to it too. */
+    .other_options = true,
     .create = plugin_create_plain,
     .create_for = plugin_create,
     .set_option = plugin_set_option,

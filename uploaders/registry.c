@@ -40,8 +40,8 @@ const char *mk_uploader_description(const char *name)
     return u ? u->description : NULL;
 }
 
-/* The help column starts after the longest "--name ARG", up to this; longer ones push their
- * help text right on their own line. */
+/* The help column starts after the longest "--name ARG", up to this many columns; a longer
+ * one pushes its own help further right. */
 #define OPTIONS_TEXT_MAX_WIDTH 24
 
 static size_t label_len(const struct mk_uploader_option *o)
@@ -64,12 +64,14 @@ char *mk_uploader_options_text(const struct mk_uploader_option *opts)
 
         if (!h)
             continue;
-        r = mk_buf_addf(&b, "  --%s%s%s%*s  ", o->name, o->arg ? " " : "", o->arg ? o->arg : "",
-                        (int)pad, "");
+        r = mk_buf_addf(&b, "  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        if (r >= 0 && (*h || o->repeat))
+            r = mk_buf_addf(&b, "%*s  ", (int)pad, "");
         for (; r >= 0 && (nl = strchr(h, '\n')); h = nl + 1)
             r = mk_buf_addf(&b, "%.*s\n%*s", (int)(nl - h), h, (int)(width + 4), "");
         if (r >= 0)
-            r = mk_buf_addf(&b, "%s%s\n", h, o->repeat ? " (repeatable)" : "");
+            r = mk_buf_addf(&b, "%s%s%s\n", h, o->repeat && *h ? " " : "",
+                            o->repeat ? "(repeatable)" : "");
     }
     if (r < 0) {
         mk_buf_release(&b);

@@ -235,6 +235,9 @@ const char *const *mk_uploader_names(void);
 /* One line describing (name), and the options it takes; NULL when unknown. */
 const char *mk_uploader_description(const char *name);
 const char *mk_uploader_usage(const char *name);
+/* Whether option (key) (leading dashes ignored) of (uploader) takes a value: 1 yes, 0 a flag,
+ * -1 unknown key or uploader. An external uploader's undeclared keys take a value. */
+int mk_uploader_option_arity(const char *uploader, const char *key);
 /* External uploaders: executables unikernel-mkimage-uploader-NAME on PATH serve every NAME
  * not built in (protocol in uploaders/PLUGINS.md); the calls above and mk_upload_new()
  * accept their names. mk_uploader_plugins() lists those found, sorted, the first on PATH

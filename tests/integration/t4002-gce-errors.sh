@@ -73,7 +73,16 @@ ok "$n bad inputs refused"
 # The usage errors come with exit status 2.
 rc=0
 "$MKIMAGE" push gce --bogus-option x "$T/app.tar.gz" 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -q "unknown option --bogus-option" "$T/err" || fail "bad option: rc=$rc $(cat "$T/err")"
+[ "$rc" = 2 ] && grep -qF "unknown option '--bogus-option' for uploader 'gce'" "$T/err" ||
+    fail "bad option: rc=$rc $(cat "$T/err")"
+# The option table, not the help text, says what takes a value: a flag leaves the file alone,
+# a flag's key with =VALUE works too, and a missing value is named.
+rc=0
+"$MKIMAGE" push gce --replace --keep-object=true --insecure "$T/missing.tar.gz" 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "missing.tar.gz" "$T/err" || fail "flags: rc=$rc $(cat "$T/err")"
+rc=0
+"$MKIMAGE" push gce "$T/app.tar.gz" --bucket 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -qF "option --bucket needs a value" "$T/err" || fail "no value: rc=$rc $(cat "$T/err")"
 rc=0
 "$MKIMAGE" push nocloud "$T/app.tar.gz" 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "known: gce" "$T/err" || fail "bad cloud: rc=$rc $(cat "$T/err")"

@@ -13,13 +13,18 @@ export PATH=$T/bin:$PATH
 # No test may hang: a stuck push is a failure.
 push() { timeout 120 "$MKIMAGE" push "$@"; }
 
+# What every test plugin declares (--secret is not: it reaches the plugin all the same).
+plugin_options='[{"name": "dir", "arg": "PATH", "help": "the folder"},
+    {"name": "use-path", "value": false, "help": "read the file, not fd 3"},
+    {"name": "replace", "value": false, "help": "overwrite"},
+    {"name": "label", "arg": "K=V", "repeat": true}]'
 # plugin NAME BODY: writes bin/unikernel-mkimage-uploader-NAME; BODY runs for `upload`.
 plugin() {
     local name=$1 formats=${3:-'["raw"]'}
     {
         echo '#!/bin/sh'
         echo 'case "$1" in'
-        echo "describe) printf '%s\\n' '{\"protocol\": 1, \"description\": \"test plugin $name\", \"formats\": $formats, \"usage\": \"  --dir PATH      the folder\\n  --use-path      read the file, not fd 3\\n  --replace       overwrite\\n\"}'; exit 0 ;;"
+        echo "describe) printf '%s\\n' '{\"protocol\": 1, \"description\": \"test plugin $name\", \"formats\": $formats, \"options\": $plugin_options}'; exit 0 ;;"
         echo 'upload) ;;'
         echo '*) echo "unknown call $1" >&2; exit 2 ;;'
         echo 'esac'
@@ -72,7 +77,8 @@ push --list >list.out 2>list.err || fail "push --list: $(cat list.err)"
 grep -q '^gce ' list.out || fail "push --list lost the built-ins"
 grep -qF "folder     test plugin folder [$T/bin/unikernel-mkimage-uploader-folder]" list.out ||
     fail "push --list does not show the plugin: $(cat list.out)"
-grep -qF "folder options:" list.out && grep -qF -- "--use-path      read the file" list.out ||
+grep -qF "folder options:" list.out && grep -qxF -- "  --use-path   read the file, not fd 3" list.out &&
+    grep -qxF -- "  --dir PATH   the folder" list.out && grep -qxF -- "  --label K=V  (repeatable)" list.out ||
     fail "push --list does not show the plugin's options"
 grep -q "^nodescribe .*(describe failed: no such call)" list.out ||
     fail "push --list does not say describe failed: $(grep nodescribe list.out)"
@@ -133,6 +139,24 @@ ok "a kernel is built and streamed on fd 3, byte-identical to build -o"
 expect_fail "folder: unknown option bogus" push folder --dir "$T/store" --bogus 1 -q app.img
 expect_fail "line break" push folder --dir "$(printf 'a\nb')" -q app.img
 ok "the plugin judges its options; a line break is refused"
+
+# Without "options" (a plugin written for the free-text "usage" only), every option takes a
+# value: its text is shown as it is, and a flag is given as --KEY=true.
+cat >bin/unikernel-mkimage-uploader-usageonly <<EOF
+#!/bin/sh
+[ "\$1" = describe ] && { echo '{"protocol": 1, "usage": "  --mode M   how\\\\n  --fast     go fast\\\\n"}'; exit 0; }
+sed '/^\$/q' >"$T/usageonly.stdin"
+cat <&3 >/dev/null
+echo '{"status": "ok", "image": "u"}'
+EOF
+chmod +x bin/unikernel-mkimage-uploader-usageonly
+push usageonly --mode quick --fast=true -q app.img || fail "push usageonly"
+printf 'mode=quick\nfast=true\n\n' | cmp - usageonly.stdin || fail "usage-only options: $(cat usageonly.stdin)"
+push --list | grep -qxF -- "  --mode M   how" || fail "push --list lost a plugin's usage text"
+plugin badopts 'exit 0'
+sed -i 's/"name": "use-path"/"name": "use path"/' bin/unikernel-mkimage-uploader-badopts
+expect_fail "option 2 wants a \"name\"" push badopts -q app.img
+ok "options declared or not: flags, undeclared keys, usage text, a bad table"
 
 plugin failing 'cat >/dev/null; cat <&3 >/dev/null
 echo "{\"status\": \"error\", \"code\": \"auth\", \"message\": \"the server said no\"}"; exit 1'
