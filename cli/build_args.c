@@ -116,3 +116,14 @@ void cli_build_set_kernel(struct cli_build_args *a, char *kernel, char **kargs, 
     a->opts.kernel_args = (const char *const *)kargs;
     a->opts.n_kernel_args = (size_t)nkargs;
 }
+
+int cli_print_config(struct mk_ctx *ctx, const struct mk_build_opts *opts)
+{
+    char *cfg;
+
+    if (mk_build_render_config(ctx, opts, &cfg) < 0)
+        return cli_ctx_error(ctx);
+    fputs(cfg, stdout);
+    free(cfg);
+    return CLI_EXIT_OK;
+}

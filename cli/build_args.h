@@ -48,6 +48,8 @@ int cli_build_option(struct cli_build_args *a, const char *command, int opt, con
 /* Splits argv at the first "--": returns the number of arguments before it (what getopt
  * should see); (*ret_kargs) and (*ret_nkargs) are the kernel's command line after it. */
 int cli_split_kernel_args(int argc, char **argv, char ***ret_kargs, int *ret_nkargs);
+/* Prints the grub.cfg the build would write (--print-config); returns an exit status. */
+int cli_print_config(struct mk_ctx *ctx, const struct mk_build_opts *opts);
 /* Sets the kernel and its command line. */
 void cli_build_set_kernel(struct cli_build_args *a, char *kernel, char **kargs, int nkargs);
 

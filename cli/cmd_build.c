@@ -160,14 +160,7 @@ int cmd_build(int argc, char **argv)
     cli_build_set_kernel(&a, argv[optind], kargs, nkargs);
     ctx = cli_ctx_new(verbose);
     if (print_config) {
-        char *cfg;
-        if (mk_build_render_config(ctx, &a.opts, &cfg) < 0) {
-            rc = cli_ctx_error(ctx);
-            goto out;
-        }
-        fputs(cfg, stdout);
-        free(cfg);
-        rc = CLI_EXIT_OK;
+        rc = cli_print_config(ctx, &a.opts);
         goto out;
     }
     if (!output) {

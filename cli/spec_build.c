@@ -157,14 +157,7 @@ int cli_build_spec(struct cli_build_args *a, const struct cli_spec_build *b)
         goto out;
     }
     if (b->print_config) {
-        char *cfg;
-        if (mk_build_render_config(ctx, &a->opts, &cfg) < 0) {
-            rc = cli_ctx_error(ctx);
-            goto out;
-        }
-        fputs(cfg, stdout);
-        free(cfg);
-        rc = CLI_EXIT_OK;
+        rc = cli_print_config(ctx, &a->opts);
         goto out;
     }
     if ((rc = choose_outputs(ctx, spec, b, &outs, &n)) != CLI_EXIT_OK)
