@@ -10,7 +10,9 @@ need cmake pkg-config cc e2fsck
 prefix="$T/prefix"
 cmake --install "$MK_BUILD_DIR" --prefix "$prefix" >install.log 2>&1 || fail "install: $(cat install.log)"
 for f in bin/unikernel-mkimage bin/solo5-virtio-mkimage include/mkimage.h \
-         share/unikernel-mkimage/templates/multiboot.cfg; do
+         share/unikernel-mkimage/templates/multiboot.cfg share/man/man1/unikernel-mkimage.1 \
+         share/man/man1/unikernel-mkimage-build.1 share/man/man1/unikernel-mkimage-push.1 \
+         share/bash-completion/completions/unikernel-mkimage; do
     [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 lib=$(find "$prefix" -name 'libunikernel-mkimage.so*' | head -1)
@@ -18,7 +20,7 @@ lib=$(find "$prefix" -name 'libunikernel-mkimage.so*' | head -1)
 pc=$(find "$prefix" -name unikernel-mkimage.pc | head -1)
 [ -n "$pc" ] || fail "no pkg-config file installed"
 libdir=$(dirname "$lib")
-ok "installed: command, link, library, header, pkg-config file, templates"
+ok "installed: command, link, library, header, pkg-config file, templates, man pages, completion"
 
 export PKG_CONFIG_PATH=$(dirname "$pc")
 flags=$(pkg-config --define-variable=prefix="$prefix" --cflags --libs unikernel-mkimage)
