@@ -58,11 +58,16 @@ expect_fail "nodir/disk.raw" "$MKIMAGE" build -o nodir/disk.raw "$MBPROBE"
 [ ! -e nodir ] || fail "nodir created"
 mkdir ro
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    # Root writes anywhere: run as nobody, with copies it can read wherever the clone is
+    # (a clone under /root is out of nobody's reach).
     chmod 0755 ro
     chmod o+rx "$T" .
     cp "$MBPROBE" "$T/k.elf" && chmod 0644 "$T/k.elf"
-    expect_fail "ro/disk.raw" setpriv --reuid=65534 --regid=65534 --clear-groups \
-        "$MKIMAGE" build -o "$T/ro/disk.raw" "$T/k.elf"
+    cp "$MKIMAGE" "$T/mkimage" && chmod 0755 "$T/mkimage"
+    cp -r "$MK_SOURCE_DIR/templates" "$T/templates" && chmod -R o+rX "$T/templates"
+    expect_fail "ro/disk.raw" env MK_TEMPLATE_DIR="$T/templates" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$T/mkimage" build -o "$T/ro/disk.raw" "$T/k.elf"
 else
     chmod 0555 ro
     expect_fail "ro/disk.raw" "$MKIMAGE" build -o ro/disk.raw "$MBPROBE"

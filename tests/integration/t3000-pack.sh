@@ -71,7 +71,8 @@ done
 dd if=/bin/bash of=big.raw bs=4096 seek=$((9 * 262144 + 5)) count=2 conv=notrunc status=none
 "$MKIMAGE" pack big.raw -o big.tar.gz
 echo "$(tar -tvf big.tar.gz)" | grep -qE " 10737418240 .* disk.raw$" || fail "10 GiB listing"
-gzip -dc big.tar.gz | head -c 1024 >big.hdr
+gzip -dc big.tar.gz >big.tar
+head -c 1024 big.tar >big.hdr
 [ "$(od -An -tx1 -j483 -N1 big.hdr | tr -d ' ')" = 80 ] || fail "realsize is not base-256"
 [ "$(od -An -tx1 -j482 -N1 big.hdr | tr -d ' ')" = 01 ] || fail "no map extension header"
 mv big.raw disk.raw

@@ -86,5 +86,6 @@ rc=0
 rc=0
 "$MKIMAGE" push nocloud "$T/app.tar.gz" 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "known: gce" "$T/err" || fail "bad cloud: rc=$rc $(cat "$T/err")"
-"$MKIMAGE" push --list | grep -q '^gce ' || fail "push --list"
+"$MKIMAGE" push --list >list.txt
+grep -q '^gce ' list.txt || fail "push --list"
 ok "usage errors"

@@ -152,7 +152,8 @@ EOF
 chmod +x bin/unikernel-mkimage-uploader-usageonly
 push usageonly --mode quick --fast=true -q app.img || fail "push usageonly"
 printf 'mode=quick\nfast=true\n\n' | cmp - usageonly.stdin || fail "usage-only options: $(cat usageonly.stdin)"
-push --list | grep -qxF -- "  --mode M   how" || fail "push --list lost a plugin's usage text"
+push --list >list.txt
+grep -qxF -- "  --mode M   how" list.txt || fail "push --list lost a plugin's usage text"
 plugin badopts 'exit 0'
 sed -i 's/"name": "use-path"/"name": "use path"/' bin/unikernel-mkimage-uploader-badopts
 expect_fail "option 2 wants a \"name\"" push badopts -q app.img

@@ -15,9 +15,9 @@ for f in bin/unikernel-mkimage bin/solo5-virtio-mkimage include/mkimage.h \
          share/bash-completion/completions/unikernel-mkimage; do
     [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
-lib=$(find "$prefix" -name 'libunikernel-mkimage.so*' | head -1)
+lib=$(find "$prefix" -name 'libunikernel-mkimage.so*' -print -quit)
 [ -n "$lib" ] || fail "the shared library is not installed"
-pc=$(find "$prefix" -name unikernel-mkimage.pc | head -1)
+pc=$(find "$prefix" -name unikernel-mkimage.pc -print -quit)
 [ -n "$pc" ] || fail "no pkg-config file installed"
 libdir=$(dirname "$lib")
 ok "installed: command, link, library, header, pkg-config file, templates, man pages, completion"

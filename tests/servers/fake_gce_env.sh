@@ -84,7 +84,7 @@ object_matches() {
 
 # no_secrets FILE...: none may contain the key's material or a token.
 no_secrets() {
-    grep -v -- '-----' "$T/key.pem" | head -n 3 >"$T/key-lines"
+    grep -v -- '-----' "$T/key.pem" | sed -n '1,3p' >"$T/key-lines"
     for f in "$@"; do
         [ -e "$f" ] || continue
         if grep -rqF -f "$T/key-lines" "$f" || grep -rqE 'ya29\.|refresh-token-xyz|user-secret-xyz|"private_key"' "$f"; then
