@@ -65,12 +65,11 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
 {
     const char *dir = opts && opts->grub_dir ? opts->grub_dir : MK_GRUB_DEFAULT_DIR;
     const char *tool = opts && opts->grub_mkimage ? opts->grub_mkimage : "grub-mkimage";
-    const char *tmpdir = getenv("TMPDIR");
-    struct mk_buf mods = MK_BUF_INIT, err = MK_BUF_INIT, img = MK_BUF_INIT;
-    char path[4096], tmp[4096];
+    struct mk_buf mods = MK_BUF_INIT, err = MK_BUF_INIT, img = MK_BUF_INIT, tmp = MK_BUF_INIT;
+    char path[4096];
     const char *argv[512];
     size_t argc = 0;
-    int fd, status, r;
+    int status, r;
 
     if ((r = mk_grub_dir_path(ctx, dir, "boot.img", path, sizeof(path))) < 0)
         return r;
@@ -83,18 +82,8 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
     if ((r = mk_grub_modules_for_config(ctx, opts, cfg, &mods)) < 0)
         return r;
 
-    if (!tmpdir || !*tmpdir)
-        tmpdir = "/tmp";
-    int n = snprintf(tmp, sizeof(tmp), "%s/mkimage-core-XXXXXX", tmpdir);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        r = mk_set_error(ctx, MK_EINVAL, "TMPDIR too long: %s", tmpdir);
+    if ((r = mk_make_temp(ctx, "mkimage-core", false, &tmp, NULL)) < 0)
         goto out_mods;
-    }
-    if ((fd = mkstemp(tmp)) < 0) {
-        r = mk_set_errno(ctx, MK_EIO, errno, "cannot create a temporary file in %s", tmpdir);
-        goto out_mods;
-    }
-    close(fd);
 
     argv[argc++] = tool;
     argv[argc++] = "-O";
@@ -102,7 +91,7 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
     argv[argc++] = "-d";
     argv[argc++] = dir;
     argv[argc++] = "-o";
-    argv[argc++] = tmp;
+    argv[argc++] = tmp.buf;
     argv[argc++] = "-p";
     argv[argc++] = GRUB_PREFIX;
     if ((r = add_modules(ctx, mods.buf, argv, &argc, MK_ARRAY_SIZE(argv))) < 0)
@@ -123,7 +112,7 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
                          line[0] ? line : "no message");
         goto out;
     }
-    if ((r = mk_buf_read_file(ctx, &img, tmp, CORE_READ_MAX)) < 0)
+    if ((r = mk_buf_read_file(ctx, &img, tmp.buf, CORE_READ_MAX)) < 0)
         goto out;
     if ((r = check_core(ctx, (const uint8_t *)img.buf, img.len)) < 0)
         goto out;
@@ -131,8 +120,9 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
     *core = img;
     mk_buf_init(&img);
 out:
-    unlink(tmp);
+    unlink(tmp.buf);
 out_mods:
+    mk_buf_release(&tmp);
     mk_buf_release(&img);
     mk_buf_release(&err);
     mk_buf_release(&mods);

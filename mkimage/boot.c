@@ -108,24 +108,15 @@ static void image_release(struct boot_image *img)
  * so a 10 GiB disk costs only its data. */
 static int unpack_targz(struct mk_ctx *ctx, const char *path, struct boot_image *img)
 {
-    const char *tmp = getenv("TMPDIR");
     struct mk_buf b = MK_BUF_INIT;
     struct mk_disk *disk = NULL;
     int r;
 
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
     r = mk_disk_open(ctx, path, &disk);
     if (r < 0)
         return r;
-    if (mk_buf_addf(&b, "%s/mkimage-boot.XXXXXX", tmp) < 0) {
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    if ((r = mk_make_temp(ctx, "mkimage-boot", true, &b, NULL)) < 0)
         goto out;
-    }
-    if (!mkdtemp(b.buf)) {
-        r = mk_set_errno(ctx, MK_EIO, errno, "cannot create a temporary folder in '%s'", tmp);
-        goto out;
-    }
     img->tmp_dir = mk_buf_detach(&b, NULL);
     if (mk_buf_addf(&b, "%s/disk.raw", img->tmp_dir) < 0) {
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");

@@ -119,22 +119,17 @@ static int gerr(struct deep *d, const char *what)
 
 /* libguestfs needs a file; a disk read from a tar.gz or built in memory has none, so every
  * disk goes through a sparse temporary copy, removed once the appliance holds it open. */
-static int export_disk(struct mk_inspect *in, char *path, size_t size)
+static int export_disk(struct mk_inspect *in, struct mk_buf *path)
 {
-    const char *dir = getenv("TMPDIR");
     int fd, r;
 
-    if (snprintf(path, size, "%s/mkimage-deep.XXXXXX", dir && *dir ? dir : "/tmp") >=
-        (int)size)
-        return mk_set_error(in->ctx, MK_EINVAL, "--deep: TMPDIR is too long");
-    fd = mkstemp(path);
-    if (fd < 0)
-        return mk_set_errno(in->ctx, MK_EIO, errno, "--deep: cannot create '%s'", path);
+    if ((r = mk_make_temp(in->ctx, "mkimage-deep", false, path, &fd)) < 0)
+        return mk_error_prefix(in->ctx, "--deep");
     r = mk_write_raw_fd(in->ctx, in->disk, fd);
     close(fd);
     if (r < 0) {
-        unlink(path);
-        return mk_error_prefix(in->ctx, "--deep: cannot copy the disk to '%s'", path);
+        unlink(path->buf);
+        return mk_error_prefix(in->ctx, "--deep: cannot copy the disk to '%s'", path->buf);
     }
     return MK_OK;
 }
@@ -249,19 +244,23 @@ int mk_inspect_deep(struct mk_inspect *in)
 {
     struct deep d = {.in = in};
     json_t *fs = json_object_get(in->root, "filesystem");
-    char path[4096], dev[32], why[128];
+    struct mk_buf path = MK_BUF_INIT;
+    char dev[32], why[128];
     int r = mk_inspect_deep_check(in->ctx);
 
     if (r < 0)
         return r;
     d.out = json_object();
     mk_inspect_set(in, in->root, "deep", d.out);
-    r = export_disk(in, path, sizeof(path));
-    if (r < 0)
+    r = export_disk(in, &path);
+    if (r < 0) {
+        mk_buf_release(&path);
         return r;
+    }
     d.g = gf.create_flags(0);
     if (!d.g) {
-        unlink(path);
+        unlink(path.buf);
+        mk_buf_release(&path);
         return mk_set_error(in->ctx, MK_EIO, "--deep: cannot create a libguestfs handle");
     }
     /* The library never prints: errors are read back with gf.last_error(). */
@@ -271,14 +270,15 @@ int mk_inspect_deep(struct mk_inspect *in)
     if (!getenv("LIBGUESTFS_BACKEND_SETTINGS") &&
         mk_accel_choose(why, sizeof(why)) == MK_ACCEL_TCG)
         gf.set_backend_setting(d.g, "force_tcg", "1");
-    if (gf.add_drive_opts(d.g, path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+    if (gf.add_drive_opts(d.g, path.buf, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
                                GUESTFS_ADD_DRIVE_OPTS_READONLY, 1, -1) < 0)
         r = gerr(&d, "cannot add the disk");
     else if (mk_check_cancel(in->ctx) < 0)
         r = MK_ECANCELED;
     else if (gf.launch(d.g) < 0)
         r = gerr(&d, "cannot start the appliance");
-    unlink(path);
+    unlink(path.buf);
+    mk_buf_release(&path);
     if (r == MK_OK) {
         deep_partitions(&d, json_object_get(in->root, "partitions"));
         if (in->fs_part)

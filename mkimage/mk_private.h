@@ -66,6 +66,12 @@ int mk_buf_vaddf(struct mk_buf *b, const char *fmt, va_list ap);
 void mk_buf_reset(struct mk_buf *b);
 /* Hands the malloc'ed string to the caller (never NULL) and re-initialises (b). */
 char *mk_buf_detach(struct mk_buf *b, size_t *ret_len);
+/* Creates a scratch file (folder false) or folder under $TMPDIR (else /tmp), named
+ * PREFIX.XXXXXX, and puts its path in (path). A file's descriptor goes to (*ret_fd) when
+ * (ret_fd) is non-NULL, else it is closed. The caller removes it. */
+int mk_make_temp(struct mk_ctx *ctx, const char *prefix, bool folder, struct mk_buf *path,
+                 int *ret_fd);
+
 /* Grows the array (*items), now (*alloc) elements of (size) bytes, so that it holds at least
  * (need), doubling the allocation. MK_ENOMEM, with the array untouched, on failure. Use it as
  * MK_GROW(array, count + 1, alloc). */
