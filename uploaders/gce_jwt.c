@@ -164,11 +164,33 @@ void gce_gcry_init(void)
     pthread_once(&gcry_once, gcry_setup);
 }
 
+/* gcry_pk_testkey() only checks n = p*q: a wrong e or d passes it and fails at the first
+ * signature. Checks e*d = 1 mod (p-1) and mod (q-1) too, so any inconsistency is found here. */
+static bool rsa_numbers_agree(gcry_mpi_t n, gcry_mpi_t e, gcry_mpi_t d, gcry_mpi_t p, gcry_mpi_t q)
+{
+    gcry_mpi_t t = gcry_mpi_new(0), one = gcry_mpi_set_ui(NULL, 1), ed = gcry_mpi_new(0);
+    bool ok = gcry_mpi_cmp_ui(p, 2) >= 0 && gcry_mpi_cmp_ui(q, 2) >= 0;
+
+    gcry_mpi_mul(t, p, q);
+    ok = ok && gcry_mpi_cmp(t, n) == 0;
+    gcry_mpi_mul(ed, e, d);
+    for (int i = 0; i < 2 && ok; i++) {
+        gcry_mpi_sub_ui(t, i ? q : p, 1);
+        gcry_mpi_mod(t, ed, t);
+        ok = gcry_mpi_cmp(t, one) == 0;
+    }
+    gcry_mpi_release(t);
+    gcry_mpi_release(one);
+    gcry_mpi_release(ed);
+    return ok;
+}
+
 /* Builds a libgcrypt key from PKCS#8 PrivateKeyInfo or PKCS#1 RSAPrivateKey DER. */
 static int der_to_key(struct mk_ctx *ctx, const uint8_t *buf, size_t len, gcry_sexp_t *ret)
 {
     struct der all = {buf, len}, seq, rsa, ver, alg, oid, octets;
     gcry_mpi_t m[8] = {0}, p, q, u;
+    gcry_sexp_t key = NULL;
     gcry_error_t err;
     int r = MK_OK;
 
@@ -204,23 +226,29 @@ static int der_to_key(struct mk_ctx *ctx, const uint8_t *buf, size_t len, gcry_s
         p = m[4];
         q = m[3];
     }
+    if (!rsa_numbers_agree(m[0], m[1], m[2], p, q)) {
+        r = mk_set_error(ctx, MK_EFORMAT, "private_key: the RSA key does not check out");
+        goto out;
+    }
     u = gcry_mpi_new(0);
     if (!gcry_mpi_invm(u, p, q)) {
         gcry_mpi_release(u);
         r = mk_set_error(ctx, MK_EFORMAT, "private_key: inconsistent RSA primes");
         goto out;
     }
-    err = gcry_sexp_build(ret, NULL, "(private-key (rsa (n %m) (e %m) (d %m) (p %m) (q %m) (u %m)))",
+    err = gcry_sexp_build(&key, NULL, "(private-key (rsa (n %m) (e %m) (d %m) (p %m) (q %m) (u %m)))",
                           m[0], m[1], m[2], p, q, u);
     gcry_mpi_release(u);
     if (err) {
         r = mk_set_error(ctx, MK_EFORMAT, "private_key: %s", gcry_strerror(err));
         goto out;
     }
-    if (gcry_pk_testkey(*ret)) {
-        gcry_sexp_release(*ret);
+    if (gcry_pk_testkey(key)) {
+        gcry_sexp_release(key);
         r = mk_set_error(ctx, MK_EFORMAT, "private_key: the RSA key does not check out");
+        goto out;
     }
+    *ret = key;
 out:
     for (int i = 0; i < 8; i++)
         gcry_mpi_release(m[i]);
