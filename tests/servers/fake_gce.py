@@ -32,6 +32,12 @@ CHUNK_UNIT = 256 * 1024
 GIB = 1 << 30
 SCOPE_OK = ("https://www.googleapis.com/auth/cloud-platform",
             "https://www.googleapis.com/auth/devstorage.read_write")
+# Where images and buckets may be stored: multi-regions, dual-regions and regions.
+MULTI_REGIONS = {"us", "eu", "asia", "nam4", "eur4", "eur5", "eur7", "eur8", "asia1"}
+REGIONS = {"us-central1", "us-east1", "us-east4", "us-west1", "us-west2", "europe-west1",
+           "europe-west2", "europe-west3", "europe-west4", "asia-east1", "asia-northeast1",
+           "asia-southeast1", "australia-southeast1", "northamerica-northeast1",
+           "southamerica-east1"}
 NAME_RE = re.compile(r"^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 FEATURES = {
     "BARE_METAL_LINUX_COMPATIBLE", "BMSAI_CAPABLE", "CCA_CAPABLE", "FEATURE_TYPE_UNSPECIFIED",
@@ -98,12 +104,15 @@ class State:
         self.images = {}          # name -> Image
         self.operations = {}      # name -> dict(op=..., polls=..., done=callable)
         self.request_ids = {}
+        self.image_ops = {}       # image name -> the operation creating it
         self.instances = {}       # (zone, name) -> dict
         self.violations = []
         self.counters = {"token_requests": 0, "initiations": 0, "chunk_puts": 0,
                          "status_queries": 0, "bytes_received": 0, "image_inserts": 0,
-                         "instance_inserts": 0, "unauthorized": 0, "cancelled_sessions": 0}
+                         "instance_inserts": 0, "unauthorized": 0, "cancelled_sessions": 0,
+                         "retry_after_sent": 0, "project_gets": 0, "object_deletes": 0}
         self.faults = {}
+        self.not_before = {}      # path -> (earliest retry, when refused, Retry-After)
         self.n = 0
 
     def violation(self, text):
@@ -229,6 +238,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             path = u.path
             if path.startswith("/_"):
                 return self.control(method, path, q)
+            if self.retry_after(method, path):
+                return
             if path == "/token":
                 return self.token(method)
             if path.startswith("/computeMetadata/v1/"):
@@ -258,6 +269,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_PATCH(self):
         self.route("PATCH")
+
+    def retry_after(self, method, path):
+        """A request that comes before the Retry-After the server gave is a violation; the
+        "retry_after" fault answers one request on a path that starts with its "path" with
+        its "status" and a Retry-After of "seconds"."""
+        st = self.st
+        now = time.time()
+        with st.lock:
+            nb = st.not_before.get(path)
+            if nb is not None:
+                del st.not_before[path]
+                if now < nb[0]:
+                    st.violation("%s %s retried %.2f s after a Retry-After of %s s" % (
+                        method, path, now - nb[1], nb[2]))
+            f = st.faults.get("retry_after")
+            if not f or not path.startswith(f.get("path", "/")):
+                return False
+        f = st.fault("retry_after")
+        if not f:
+            return False
+        self.body()
+        secs = f.get("seconds", 2)
+        with st.lock:
+            st.not_before[path] = (now + secs - 0.05, now, secs)
+            st.counters["retry_after_sent"] += 1
+        code = f.get("status", 429)
+        self.reply(code, google_error(code, "Rate Limit Exceeded", "rateLimitExceeded"),
+                   headers={"Retry-After": str(secs)})
+        return True
 
     # ---- control ----
     def control(self, method, path, q):
@@ -322,6 +362,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         f = st.fault("token_status")
         if f:
             return self.reply(f.get("status", 500), {"error": "internal_failure"})
+        f = st.fault("token_hang")
+        if f:
+            # Takes the request and never answers (a black-holed or overloaded endpoint).
+            time.sleep(f.get("seconds", 600))
+            return self.drop()
         form = dict(urllib.parse.parse_qsl(body.decode()))
         grant = form.get("grant_type")
         if grant == "refresh_token":
@@ -411,7 +456,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if q.get("project") != st.args.project:
                 st.violation("bucket insert with project %r" % q.get("project"))
                 return self.gerror(400, "Invalid project", "invalid")
-            name = json.loads(body or b"{}").get("name")
+            req = json.loads(body or b"{}")
+            name = req.get("name")
+            loc = req.get("location", "US").lower()
+            if loc not in MULTI_REGIONS and loc not in REGIONS:
+                return self.gerror(400, "Invalid location: %s" % req.get("location"), "invalid")
             with st.lock:
                 if name in st.buckets:
                     return self.gerror(409, "Your previous request to create the named bucket "
@@ -432,6 +481,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return self.reply(200, self.object_json(bucket, name, obj))
                 if method == "DELETE":
                     del st.objects[(bucket, name)]
+                    st.counters["object_deletes"] += 1
                     return self.reply(204)
         st.violation("unexpected storage call %s %s" % (method, path))
         self.gerror(400, "bad request", "invalid")
@@ -535,8 +585,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.violation("Content-Range %s but Content-Length %d" % (cr, clen))
             return self.gerror(400, "length mismatch", "invalid")
         final = total is not None and end + 1 == total
-        if not final and clen % CHUNK_UNIT:
-            st.violation("non-final chunk of %d bytes (not a multiple of 256 KiB)" % clen)
+        if not final and (end + 1) % CHUNK_UNIT:
+            # Strict: what the server holds after a non-final chunk must be whole 256 KiB
+            # units, whatever it persisted before.
+            self.body()
+            st.violation("non-final chunk %s does not end on a 256 KiB boundary" % cr)
+            return self.reply(400, raw=b"Invalid request.  Non-final chunks must be a multiple "
+                              b"of 256 KiB.", ctype="text/plain")
         if sess["complete"]:
             self.body()
             return self.reply(200, sess["result"])
@@ -553,9 +608,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.drop()
         f = st.fault("chunk_drop")
         if f:
-            part = self.rfile.read(clen // 2)
+            part = self.rfile.read(clen // 2 + f.get("extra", 0))
             st.counters["bytes_received"] += len(part)
             keep = (start + len(part)) // CHUNK_UNIT * CHUNK_UNIT
+            if f.get("exact"):
+                # What arrived is kept, so the persisted offset is not on a 256 KiB boundary.
+                keep = start + len(part)
             self.absorb(sess, start, part[:max(0, keep - start)])
             return self.drop()
         data = self.body()
@@ -580,6 +638,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         f = st.fault("short_range")
         if f and not final and clen > CHUNK_UNIT:
             self.absorb(sess, start, data[:clen - CHUNK_UNIT])
+            return self.reply(308, raw=b"", headers=self.range_hdr(sess), ctype="text/plain")
+        f = st.fault("unaligned_persist")
+        if f and not final:
+            self.absorb(sess, start, data[:f.get("bytes", clen // 2 + 1000)])
             return self.reply(308, raw=b"", headers=self.range_hdr(sess), ctype="text/plain")
         if final:
             self.absorb(sess, start, data)
@@ -671,6 +733,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if parts[0] != st.args.project:
             return self.gerror(404, "The resource 'projects/%s' was not found" % parts[0], "notFound")
         rest = parts[1:]
+        if not rest and method == "GET":
+            st.counters["project_gets"] += 1
+            return self.reply(200, {"kind": "compute#project", "name": st.args.project,
+                                    "id": "1234567890123",
+                                    "selfLink": "https://www.googleapis.com/compute/v1/"
+                                                "projects/%s" % st.args.project})
+        if len(rest) == 2 and rest[0] == "regions" and method == "GET":
+            if rest[1] not in REGIONS:
+                return self.gerror(404, "The resource 'projects/%s/regions/%s' was not found"
+                                   % (st.args.project, rest[1]), "notFound")
+            return self.reply(200, {"kind": "compute#region", "name": rest[1], "status": "UP"})
         if rest[:2] == ["global", "images"]:
             return self.images(method, rest[2:], q, body)
         if rest[:2] == ["global", "operations"] and len(rest) in (3, 4):
@@ -695,6 +768,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def images(self, method, rest, q, body):
         st = self.st
         if method == "GET" and len(rest) == 1:
+            opname = st.image_ops.get(rest[0])
+            if opname and st.images.get(rest[0], {}).get("status") == "PENDING":
+                self.poll_op(opname, None)
             img = st.images.get(rest[0])
             if not img:
                 return self.gerror(404, "The resource '%s' was not found" % (
@@ -743,47 +819,104 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for k, v in img.get("labels", {}).items():
             if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", k) or not re.match(r"^[a-z0-9_-]{0,63}$", v):
                 return self.gerror(400, "Invalid value for field 'resource.labels'", "invalid")
-        src = img.get("rawDisk", {}).get("source", "")
-        m = re.match(r"^https://storage\.googleapis\.com/([^/]+)/(.+)$", src)
-        if not m:
-            return self.gerror(400, "Invalid value for field 'resource.rawDisk.source': '%s'. "
-                               "The URL is not a valid Google Cloud Storage object reference."
-                               % src, "invalid")
-        key = (m.group(1), urllib.parse.unquote(m.group(2)))
-        if key not in st.objects:
-            return self.gerror(404, "The resource '%s' was not found" % src, "notFound")
+        for i, loc in enumerate(img.get("storageLocations", [])):
+            if loc not in MULTI_REGIONS and loc not in REGIONS:
+                return self.gerror(400, "Invalid value for field 'resource.storageLocations[%d]'"
+                                   ": '%s'. Location not found." % (i, loc), "invalid")
+        with st.lock:
+            f = st.faults.get("image_insert_status")
+            if f and f.get("match", "") not in name:
+                f = None
+        f = f and st.fault("image_insert_status")
+        if f:
+            code = f.get("status", 403)
+            return self.gerror(code, f.get("message", "Quota 'IMAGES' exceeded.  Limit: 10.0 "
+                                            "globally."), f.get("reason", "quotaExceeded"))
+        source_image = img.get("sourceImage")
+        if source_image is not None:
+            m = re.match(r"^(?:https://[^/]+/compute/v1/)?(?:projects/([^/]+)/)?global/images/"
+                         r"([^/]+)$", source_image)
+            if not m or (m.group(1) and m.group(1) != st.args.project):
+                st.violation("sourceImage %r" % source_image)
+                return self.gerror(400, "Invalid value for field 'resource.sourceImage'", "invalid")
+            src_name = m.group(2)
+            with st.lock:
+                src_img = st.images.get(src_name)
+            if not src_img:
+                return self.gerror(404, "The resource 'projects/%s/global/images/%s' was not "
+                                   "found" % (st.args.project, src_name), "notFound")
+            if src_img["status"] != "READY":
+                return self.gerror(400, "The resource 'projects/%s/global/images/%s' is not ready"
+                                   % (st.args.project, src_name), "resourceNotReady")
+            data = None
+        else:
+            src = img.get("rawDisk", {}).get("source", "")
+            m = re.match(r"^https://storage\.googleapis\.com/([^/]+)/(.+)$", src)
+            if not m:
+                return self.gerror(400, "Invalid value for field 'resource.rawDisk.source': "
+                                   "'%s'. The URL is not a valid Google Cloud Storage object "
+                                   "reference." % src, "invalid")
+            key = (m.group(1), urllib.parse.unquote(m.group(2)))
+            if key not in st.objects:
+                return self.gerror(404, "The resource '%s' was not found" % src, "notFound")
         with st.lock:
             if name in st.images:
                 return self.gerror(409, "The resource 'projects/%s/global/images/%s' already "
                                    "exists" % (st.args.project, name), "alreadyExists")
-            data = st.objects[key]["data"]
             image = {"kind": "compute#image", "id": str(st.next_id()), "name": name,
                      "selfLink": self.image_link(name), "status": "PENDING",
-                     "sourceType": "RAW", "rawDisk": img["rawDisk"],
-                     "archiveSizeBytes": str(len(data)),
+                     "sourceType": "RAW",
                      "guestOsFeatures": img.get("guestOsFeatures", []),
                      "labels": img.get("labels", {})}
+            if source_image is not None:
+                image["sourceImage"] = self.image_link(src_name)
+                for k in ("rawDisk", "archiveSizeBytes", "diskSizeGb"):
+                    if k in src_img:
+                        image[k] = src_img[k]
+            else:
+                data = st.objects[key]["data"]
+                generation = st.objects[key]["generation"]
+                image["rawDisk"] = img["rawDisk"]
+                image["archiveSizeBytes"] = str(len(data))
             for k in ("family", "description", "storageLocations", "architecture"):
                 if k in img:
                     image[k] = img[k]
             st.images[name] = image
 
         forced = st.fault("image_error")
+        slow = st.fault("image_polls")
 
         def done():
             err = forced and {"code": forced.get("code", "INVALID_IMAGE_TAR"),
                               "message": forced.get("message",
                                                     "The tar archive is not a valid image.")}
-            if not err:
-                err, size = check_tar(data)
-                if not err:
-                    image["diskSizeGb"] = str(-(-size // 10**9))
+            if not err and source_image is not None:
+                if st.images.get(src_name) is not src_img:
+                    st.violation("source image %s deleted while %s was created from it" % (
+                        src_name, name))
+                    err = {"code": "RESOURCE_NOT_FOUND", "message": "The source image was "
+                           "deleted while the image was being created."}
+            elif not err:
+                # GCE reads the object while the operation runs: it must still be there.
+                obj = st.objects.get(key)
+                if not obj or obj["generation"] != generation:
+                    st.violation("object gs://%s/%s deleted or replaced while image %s was "
+                                 "created from it" % (key[0], key[1], name))
+                    err = {"code": "INVALID_IMAGE_TAR", "message": "The source object was "
+                           "removed while the image was being created."}
+                else:
+                    err, size = check_tar(data)
+                    if not err:
+                        image["diskSizeGb"] = str(-(-size // 10**9))
             if err:
                 st.images.pop(name, None)
                 return err
             image["status"] = "READY"
             return None
-        op = self.new_op("insert", self.image_link(name), done=done)
+        op = self.new_op("insert", self.image_link(name), done=done,
+                         polls=slow and slow.get("polls", 50))
+        with st.lock:
+            st.image_ops[name] = op["name"]
         if rid:
             st.request_ids[rid] = op
         self.reply(200, op)
