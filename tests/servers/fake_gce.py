@@ -28,6 +28,8 @@ import threading
 import time
 import urllib.parse
 
+import fake_gce_deploy
+
 CHUNK_UNIT = 256 * 1024
 GIB = 1 << 30
 SCOPE_OK = ("https://www.googleapis.com/auth/cloud-platform",
@@ -338,6 +340,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 st.tokens.clear()
             return self.reply(200, {})
+        if st.deploy.control(self, method, path, q):
+            return
         self.reply(404, {})
 
     # ---- OAuth2 token endpoint ----
@@ -744,6 +748,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.gerror(404, "The resource 'projects/%s/regions/%s' was not found"
                                    % (st.args.project, rest[1]), "notFound")
             return self.reply(200, {"kind": "compute#region", "name": rest[1], "status": "UP"})
+        if st.deploy.route(self, method, rest, q, body):
+            return
         if rest[:2] == ["global", "images"]:
             return self.images(method, rest[2:], q, body)
         if rest[:2] == ["global", "operations"] and len(rest) in (3, 4):
@@ -756,8 +762,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if rest[2] == "operations" and len(rest) in (4, 5):
                 op = self.poll_op(rest[3], zone)
                 return self.reply(200, op) if op else self.gerror(404, "no such operation", "notFound")
-            if rest[2] == "instances":
-                return self.instances(method, zone, rest[3:], q, body)
         st.violation("unexpected compute call %s %s" % (method, path))
         self.gerror(400, "bad request", "invalid")
 
@@ -921,52 +925,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.request_ids[rid] = op
         self.reply(200, op)
 
-    def instances(self, method, zone, rest, q, body):
-        st = self.st
-        if method == "POST" and not rest:
-            st.counters["instance_inserts"] += 1
-            inst = json.loads(body)
-            name = inst.get("name", "")
-            if not NAME_RE.match(name):
-                return self.gerror(400, "Invalid value for field 'resource.name'", "invalid")
-            if inst.get("machineType", "").split("/")[:3] != ["zones", zone, "machineTypes"]:
-                st.violation("machineType %r" % inst.get("machineType"))
-                return self.gerror(400, "Invalid value for field 'resource.machineType'", "invalid")
-            src = inst.get("disks", [{}])[0].get("initializeParams", {}).get("sourceImage", "")
-            img = src.rsplit("/", 1)[-1]
-            if img not in st.images or st.images[img]["status"] != "READY":
-                return self.gerror(404, "The resource '%s' was not found" % src, "notFound")
-            with st.lock:
-                if (zone, name) in st.instances:
-                    return self.gerror(409, "already exists", "alreadyExists")
-                st.instances[(zone, name)] = {"reads": 0}
-            return self.reply(200, self.new_op("insert", name, zone=zone))
-        if len(rest) == 1 and method == "DELETE":
-            with st.lock:
-                if (zone, rest[0]) not in st.instances:
-                    return self.gerror(404, "not found", "notFound")
-
-            def done():
-                st.instances.pop((zone, rest[0]), None)
-            return self.reply(200, self.new_op("delete", rest[0], zone=zone, done=done))
-        if len(rest) == 2 and rest[1] == "serialPort" and method == "GET":
-            inst = st.instances.get((zone, rest[0]))
-            if not inst:
-                return self.gerror(404, "not found", "notFound")
-            inst["reads"] += 1
-            if inst["reads"] == 1:
-                return self.gerror(400, "The resource is not ready", "resourceNotReady")
-            text = ("SeaBIOS (version fake)\nBooting from Hard Disk...\n" +
-                    st.args.serial + "\n").encode()
-            start = int(q.get("start", "0"))
-            # Two reads deliver it, so the client has to follow "next".
-            end = min(len(text), start + max(1, len(text) // 2))
-            return self.reply(200, {"kind": "compute#serialPortOutput",
-                                    "contents": text[start:end].decode(), "start": str(start),
-                                    "next": str(end)})
-        st.violation("unexpected instances call %s %s" % (method, rest))
-        self.gerror(400, "bad request", "invalid")
-
 
 def check_tar(data):
     """GCE's rules for rawDisk archives: gzip, one oldgnu member disk.raw, whole GiB."""
@@ -1012,8 +970,10 @@ def main():
     p.add_argument("--user-client-id", default="cid.apps.googleusercontent.com")
     p.add_argument("--user-client-secret", default="user-secret-xyz")
     p.add_argument("--user-refresh-token", default="1//refresh-token-xyz")
+    fake_gce_deploy.add_arguments(p)
     args = p.parse_args()
     state = State(args)
+    state.deploy = fake_gce_deploy.Deploy(state, args)
     state.pubkey = load_public_key(args.pubkey)
     srv = Server(("127.0.0.1", 0), Handler)
     srv.state = state
