@@ -1,6 +1,6 @@
-/* probe.c: reports on COM1 what the multiboot loader handed over, then exits QEMU. */
-#include <stddef.h>
-#include <stdint.h>
+/* probe.c: reports on COM1 what the multiboot loader handed over and the PCI devices it
+ * finds, does what its command line asks (see README.md), then exits QEMU. */
+#include "probe.h"
 
 #define COM1 0x3f8
 /* QEMU's isa-debug-exit (iobase=0xf4) exits with (value << 1) | 1: 0x31 gives status 99,
@@ -8,6 +8,14 @@
 #define DEBUG_EXIT_PORT 0xf4
 #define DEBUG_EXIT_VALUE 0x31
 #define DEBUG_EXIT_FAILURE 0x01 /* status 3 */
+/* Solo5's virtio bindings end every run by writing 41 to port 0x501 and then powering off
+ * through ACPI; the probe does the same in its Solo5 modes. */
+#define SOLO5_EXIT_PORT 0x501
+#define SOLO5_EXIT_VALUE 41
+/* SeaBIOS puts the ACPI PM registers at 0x600 on both QEMU PCs (PIIX4 and ICH9), so PM1a_CNT
+ * is 0x604 without reading the ACPI tables; SLP_EN with sleep type 0 is QEMU's soft-off. */
+#define ACPI_PM1A_CNT 0x604
+#define ACPI_SLP_EN 0x2000
 
 #define MB1_BOOT_MAGIC 0x2badb002u
 #define MB2_BOOT_MAGIC 0x36d76289u
@@ -61,10 +69,6 @@ struct mb2_module {
 
 void probe_main(uint32_t magic, uint32_t info);
 
-/* GCC may emit calls to these even in freestanding code. */
-void *memset(void *s, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-
 void *memset(void *s, int c, size_t n)
 {
     unsigned char *p = s;
@@ -82,18 +86,6 @@ void *memcpy(void *d, const void *s, size_t n)
     return d;
 }
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 static void serial_init(void)
 {
     outb(COM1 + 1, 0x00); /* no interrupts */
@@ -105,7 +97,7 @@ static void serial_init(void)
     outb(COM1 + 4, 0x03); /* DTR, RTS */
 }
 
-static void putch(char c)
+void putch(char c)
 {
     /* Bounded wait so a missing UART cannot hang the probe before it exits. */
     for (int i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++)
@@ -113,13 +105,13 @@ static void putch(char c)
     outb(COM1, (uint8_t)c);
 }
 
-static void puts_raw(const char *s)
+void puts_raw(const char *s)
 {
     while (*s)
         putch(*s++);
 }
 
-static void put_dec(uint32_t v)
+void put_dec(uint32_t v)
 {
     char tmp[10];
     int n = 0;
@@ -131,12 +123,17 @@ static void put_dec(uint32_t v)
         putch(tmp[--n]);
 }
 
-static void put_hex32(uint32_t v)
+void put_hex(uint32_t v, int digits)
 {
-    static const char digits[] = "0123456789abcdef";
+    static const char hex[] = "0123456789abcdef";
     puts_raw("0x");
-    for (int i = 28; i >= 0; i -= 4)
-        putch(digits[(v >> i) & 0xf]);
+    for (int i = (digits - 1) * 4; i >= 0; i -= 4)
+        putch(hex[(v >> i) & 0xf]);
+}
+
+void put_hex32(uint32_t v)
+{
+    put_hex(v, 8);
 }
 
 /* Prints a loader-supplied string between single quotes: printable ASCII as is (quotes and
@@ -159,7 +156,7 @@ static void put_quoted(const char *s)
     putch('\'');
 }
 
-static void line_start(void)
+void line_start(void)
 {
     puts_raw("MBPROBE: ");
 }
@@ -217,8 +214,13 @@ static void print_module(uint32_t i, uint32_t start, uint32_t end, const char *s
     putch('\n');
 }
 
+/* The command line the loader gave, for the modes it may ask for. */
+static const char *probe_cmdline;
+
 static void probe_v1(const struct mb1_info *mbi)
 {
+    if (mbi->flags & MB1_INFO_CMDLINE)
+        probe_cmdline = (const char *)(uintptr_t)mbi->cmdline;
     print_string_field("loader",
                        (mbi->flags & MB1_INFO_LOADER_NAME) ? mbi->boot_loader_name : 0);
     print_string_field("cmdline", (mbi->flags & MB1_INFO_CMDLINE) ? mbi->cmdline : 0);
@@ -254,6 +256,8 @@ static void probe_v2(uint32_t info)
         else if (tag->type == MB2_TAG_MODULE)
             count++;
     }
+    if (cmdline)
+        probe_cmdline = (const char *)(uintptr_t)cmdline;
     print_string_field("loader", loader);
     print_string_field("cmdline", cmdline);
     line_start();
@@ -268,6 +272,94 @@ static void probe_v2(uint32_t info)
         }
     }
 #undef FOR_EACH_TAG
+}
+
+/* The value of the word "NAME" or "NAME=VALUE" on the command line: NULL when absent, ""
+ * for a bare NAME; (len) gets the value's length. */
+static const char *cmdline_word(const char *name, uint32_t *len)
+{
+    const char *p = probe_cmdline;
+
+    while (p && *p) {
+        while (*p == ' ')
+            p++;
+        const char *w = p, *n = name;
+        while (*p && *p != ' ')
+            p++;
+        while (*n && w < p && *w == *n)
+            w++, n++;
+        if (*n == '\0' && (w == p || *w == '=')) {
+            if (w < p)
+                w++;
+            *len = (uint32_t)(p - w);
+            return w;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t parse_dec(const char *s, uint32_t len)
+{
+    uint32_t v = 0;
+
+    while (len-- && *s >= '0' && *s <= '9')
+        v = v * 10 + (uint32_t)(*s++ - '0');
+    return v;
+}
+
+static void power_off(void)
+{
+    outw(ACPI_PM1A_CNT, ACPI_SLP_EN);
+    line_start();
+    puts_raw("power-off did not take effect\n");
+}
+
+/* Ends the way Solo5's virtio bindings do: its own last line, the write to 0x501 that
+ * QEMU turns into status 83 when isa-debug-exit sits there, then an ACPI power-off. */
+static void end_like_solo5(const char *last_line)
+{
+    puts_raw(last_line);
+    outw(SOLO5_EXIT_PORT, SOLO5_EXIT_VALUE);
+    power_off();
+    puts_raw("Solo5: Halted\n");
+}
+
+/* The modes the command line can ask for, after the report. Returns when the probe should
+ * end as usual (print "done" and write to isa-debug-exit). */
+static void run_modes(void)
+{
+    uint32_t len;
+    const char *v;
+
+    if (cmdline_word("udp-echo", &len)) {
+        if (net_udp_echo() < 0) {
+            outb(DEBUG_EXIT_PORT, DEBUG_EXIT_FAILURE);
+            return;
+        }
+    }
+    if ((v = cmdline_word("print", &len))) {
+        line_start();
+        while (len--)
+            putch(*v++ == '_' ? ' ' : v[-1]);
+        putch('\n');
+    }
+    if ((v = cmdline_word("solo5-exit", &len))) {
+        uint32_t code = parse_dec(v, len);
+
+        if (code == 0)
+            puts_raw("SUCCESS\n");
+        puts_raw("Solo5: solo5_exit(");
+        put_dec(code);
+        end_like_solo5(") called\n");
+    } else if (cmdline_word("solo5-abort", &len)) {
+        puts_raw("ABORT\n");
+        end_like_solo5("Solo5: solo5_abort() called\n");
+    } else if (cmdline_word("poweroff", &len)) {
+        power_off();
+    }
+    if (cmdline_word("hang", &len))
+        for (;;)
+            __asm__ volatile("cli; hlt");
 }
 
 void probe_main(uint32_t magic, uint32_t info)
@@ -286,6 +378,7 @@ void probe_main(uint32_t magic, uint32_t info)
         putch('\n');
         probe_v2(info);
     } else {
+        probe_cmdline = NULL;
         /* Not booted by a multiboot loader: no "done", and a status tests treat as failure. */
         puts_raw("unknown boot magic=");
         put_hex32(magic);
@@ -293,6 +386,8 @@ void probe_main(uint32_t magic, uint32_t info)
         outb(DEBUG_EXIT_PORT, DEBUG_EXIT_FAILURE);
         return;
     }
+    pci_list();
+    run_modes();
     line_start();
     puts_raw("done\n");
     outb(DEBUG_EXIT_PORT, DEBUG_EXIT_VALUE);
