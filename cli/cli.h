@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "mkimage.h"
+#include <unikernel-mkimage/mkimage.h>
 
 /* Exit statuses, documented in the README and the man page. */
 enum {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mkimage.h"
+#include <unikernel-mkimage/mkimage.h>
 
 #define MK_ERRMSG_MAX 1024
 

@@ -71,25 +71,4 @@ int mk_disk_open_qcow2(struct mk_ctx *ctx, const char *path, struct mk_disk **re
 int mk_disk_open_targz(struct mk_ctx *ctx, const char *path, struct mk_buf *problems,
                        struct mk_disk **ret);
 
-/* ---- Output files: written under a temporary name, renamed when complete. ---- */
-struct mk_outfile {
-    char *path;     /* the final name */
-    char *tmp_path; /* the temporary name in the same folder */
-    int fd;
-};
-/* Creates the temporary file next to (path). The folder must be writable. */
-int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path);
-/* fsyncs, renames over the final name and closes. */
-int mk_outfile_commit(struct mk_ctx *ctx, struct mk_outfile *of);
-/* Closes and removes the temporary file; safe to call after commit or on a zeroed struct. */
-void mk_outfile_abort(struct mk_outfile *of);
-/* A sink that appends to the file descriptor. */
-int mk_fd_sink_write(struct mk_ctx *ctx, void *opaque, const void *buf, size_t len);
-
-/* ---- Format writers (pack_*.c), streaming into a sink. ---- */
-int mk_write_raw_fd(struct mk_ctx *ctx, struct mk_disk *disk, int fd);
-int mk_write_gce(struct mk_ctx *ctx, struct mk_disk *disk, const struct mk_pack_opts *opts,
-                 struct mk_sink *sink);
-int mk_write_qcow2(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_sink *sink);
-
 #endif

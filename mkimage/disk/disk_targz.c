@@ -15,7 +15,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "pack_tar.h"
+#include "disk_private.h"
+#include "tar_format.h"
 
 #define GIB (UINT64_C(1) << 30)
 #define IN_SIZE (64u * 1024u)

@@ -2,6 +2,7 @@
  * appliance reads it with a real Linux kernel: partitions, filesystem, and the boot files
  * compared byte for byte with what our ext2 reading gave. */
 #include "inspect_private.h"
+#include "pack.h"
 
 #ifndef MK_HAVE_GUESTFS
 int mk_inspect_deep_check(struct mk_ctx *ctx)

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "disk_private.h"
+#include "pack.h"
 
 int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "gzip_parallel.h"
+#include "pack.h"
 #include "pack_tar.h"
 
 #define GIB (UINT64_C(1) << 30)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "disk_private.h"
+#include "pack.h"
 
 #define CLUSTER_BITS 16u
 #define CS (UINT64_C(1) << CLUSTER_BITS)

@@ -54,6 +54,9 @@ int mk_spec_error(struct mk_ctx *ctx, const struct mk_spec *spec, struct mk_spec
                   const char *fmt, ...) MK_PRINTF(4, 5);
 /* Prefixes the current error with "PATH:LINE:COL: ", keeping its code. */
 int mk_spec_error_at(struct mk_ctx *ctx, const struct mk_spec *spec, struct mk_spec_loc loc);
+/* Checks the image a spec describes (kernel, modules, files, template, output folders); the
+ * targets are the uploaders' to check (mk_spec_validate() in uploaders/spec_targets.c). */
+int mk_spec_check_image(struct mk_ctx *ctx, const struct mk_spec *spec);
 /* Edit distance, for "did you mean" hints. */
 size_t mk_levenshtein(const char *a, const char *b);
 

@@ -1,5 +1,5 @@
-/* spec_validate.c: checking a loaded spec against the disk and the uploaders, and applying
- * a target's options. */
+/* spec_validate.c: checking a loaded spec's image against the files it names. Its targets
+ * are checked by the uploaders (uploaders/spec_targets.c), which know the clouds. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +9,6 @@
 
 #include "multiboot.h"
 #include "spec_private.h"
-#include "uploader.h"
-
-#define PLUGIN_PREFIX "unikernel-mkimage-uploader-"
 
 static int check_file(struct mk_ctx *ctx, const struct mk_spec *spec, struct mk_spec_loc loc,
                       const char *what, const char *path)
@@ -45,60 +42,7 @@ static int check_output_dir(struct mk_ctx *ctx, const struct mk_spec *spec,
     return MK_OK;
 }
 
-/* Plugins are found the way git finds remote helpers: by name on PATH. */
-static bool plugin_on_path(const char *type)
-{
-    const char *path = getenv("PATH");
-    char file[4096];
-
-    for (const char *t = type; *t; t++)
-        if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || (*t >= '0' && *t <= '9') ||
-              *t == '-' || *t == '_' || *t == '.'))
-            return false;
-    if (!path || !*type)
-        return false;
-    for (const char *dir = path;; dir++) {
-        size_t len = strcspn(dir, ":");
-        struct stat st;
-        int n = len ? snprintf(file, sizeof(file), "%.*s/" PLUGIN_PREFIX "%s", (int)len, dir, type)
-                    : snprintf(file, sizeof(file), "./" PLUGIN_PREFIX "%s", type);
-        if (n > 0 && (size_t)n < sizeof(file) && stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
-            access(file, X_OK) == 0)
-            return true;
-        dir += len;
-        if (!*dir)
-            return false;
-    }
-}
-
-static int check_target(struct mk_ctx *ctx, const struct mk_spec *spec, size_t i)
-{
-    const struct mk_spec_target *t = &spec->targets[i];
-    struct mk_upload *up;
-    int r;
-
-    if (!mk_uploader_find(t->type)) {
-        struct mk_buf known = MK_BUF_INIT;
-
-        if (plugin_on_path(t->type))
-            return MK_OK;
-        for (size_t k = 0; mk_uploaders[k]; k++)
-            mk_buf_addf(&known, "%s%s", k ? ", " : "", mk_uploaders[k]->name);
-        r = mk_spec_error(ctx, spec, t->type_loc,
-                          "target '%s': unknown uploader type '%s' "
-                          "(built in: %s; no " PLUGIN_PREFIX "%s on PATH)",
-                          t->name, t->type, known.buf, t->type);
-        mk_buf_release(&known);
-        return r;
-    }
-    if ((r = mk_upload_new(ctx, t->type, &up)) < 0)
-        return mk_spec_error_at(ctx, spec, t->type_loc);
-    r = mk_spec_target_apply(ctx, spec, i, up);
-    mk_upload_free(up);
-    return r;
-}
-
-int mk_spec_validate(struct mk_ctx *ctx, const struct mk_spec *spec)
+int mk_spec_check_image(struct mk_ctx *ctx, const struct mk_spec *spec)
 {
     const struct mk_build_opts *o = &spec->opts;
     struct mk_kernel_info info;
@@ -121,9 +65,6 @@ int mk_spec_validate(struct mk_ctx *ctx, const struct mk_spec *spec)
     free(cfg);
     for (size_t i = 0; i < spec->n_outputs; i++)
         if ((r = check_output_dir(ctx, spec, &spec->outputs[i])) < 0)
-            return r;
-    for (size_t i = 0; i < spec->n_targets; i++)
-        if ((r = check_target(ctx, spec, i)) < 0)
             return r;
     return MK_OK;
 }
@@ -157,20 +98,4 @@ int mk_spec_find_target(struct mk_ctx *ctx, const struct mk_spec *spec, const ch
                          spec->n_targets ? known.buf : "none");
     mk_buf_release(&known);
     return r;
-}
-
-int mk_spec_target_apply(struct mk_ctx *ctx, const struct mk_spec *spec, size_t i,
-                         struct mk_upload *up)
-{
-    const struct mk_spec_target *t;
-
-    if (i >= spec->n_targets)
-        return mk_set_error(ctx, MK_EINVAL, "%s: no target number %zu", spec->path, i);
-    t = &spec->targets[i];
-    for (size_t j = 0; j < t->n_opts; j++)
-        if (mk_upload_set_option(ctx, up, t->opts[j].key, t->opts[j].value) < 0) {
-            mk_error_prefix(ctx, "target '%s'", t->name);
-            return mk_spec_error_at(ctx, spec, t->opts[j].loc);
-        }
-    return MK_OK;
 }

@@ -2,7 +2,7 @@
  * builds a bootable raw image of a kernel with a command line. */
 #include <stdio.h>
 
-#include <mkimage.h>
+#include <unikernel-mkimage/mkimage.h>
 
 int main(int argc, char **argv)
 {

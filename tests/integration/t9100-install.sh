@@ -9,7 +9,7 @@ need cmake pkg-config cc e2fsck
 
 prefix="$T/prefix"
 cmake --install "$MK_BUILD_DIR" --prefix "$prefix" >install.log 2>&1 || fail "install: $(cat install.log)"
-for f in bin/unikernel-mkimage bin/solo5-virtio-mkimage include/mkimage.h \
+for f in bin/unikernel-mkimage bin/solo5-virtio-mkimage include/unikernel-mkimage/mkimage.h \
          share/unikernel-mkimage/templates/multiboot.cfg share/man/man1/unikernel-mkimage.1 \
          share/man/man1/unikernel-mkimage-build.1 share/man/man1/unikernel-mkimage-push.1 \
          share/bash-completion/completions/unikernel-mkimage; do
