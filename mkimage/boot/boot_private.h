@@ -4,6 +4,7 @@
 #define MK_BOOT_PRIVATE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "mk_private.h"
 
@@ -48,5 +49,51 @@ enum mk_qemu_end {
  * odd status is the guest's, except that 1 is also QEMU's own failure status: 1 counts as
  * the guest's only when QEMU wrote nothing on stderr. */
 enum mk_qemu_end mk_qemu_classify(int status, bool qemu_stderr_empty, int *ret_guest_code);
+
+#define BOOT_DEFAULT_QEMU "qemu-system-x86_64"
+
+/* The disk QEMU boots (boot_image.c). */
+struct mk_boot_image {
+    char *drive_path;  /* what QEMU opens */
+    const char *format;
+    char *tmp_dir;     /* holds an unpacked disk.tar.gz, removed afterwards */
+};
+
+int mk_boot_image_prepare(struct mk_ctx *ctx, const char *path, struct mk_boot_image *img);
+void mk_boot_image_release(struct mk_boot_image *img);
+
+/* QEMU's command line (boot_qemu.c). */
+#define QEMU_ARGV_MAX 40
+
+struct mk_qemu_cmd {
+    const char *argv[QEMU_ARGV_MAX];
+    size_t argc;
+    char mem[24];
+    struct mk_buf drive;
+};
+
+int mk_qemu_cmd_build(struct mk_ctx *ctx, struct mk_qemu_cmd *c, const char *qemu,
+                      const struct mk_boot_image *img, enum mk_accel accel,
+                      enum mk_disk_bus bus, unsigned mem_mib);
+
+/* Running QEMU (boot_proc.c). */
+struct mk_qemu_proc {
+    pid_t pid;
+    int out_fd; /* the serial console */
+    int err_fd; /* QEMU's own messages */
+};
+
+/* The full path of program (name), searched in PATH unless it has a slash. */
+int mk_boot_find_program(struct mk_ctx *ctx, const char *name, char **ret);
+/* Starts QEMU in its own process group, stdin /dev/null, stdout and stderr on pipes. */
+int mk_qemu_spawn(struct mk_ctx *ctx, const char *path, const char *const *argv,
+                  struct mk_qemu_proc *q);
+double mk_boot_now(void);
+/* True once (pid) has ended; it stays a zombie until reaped. */
+bool mk_qemu_has_ended(pid_t pid);
+/* Kills QEMU's process group and reaps QEMU. */
+void mk_qemu_reap(pid_t pid, int *ret_wstatus);
+/* SIGTERM, a second's grace, then as mk_qemu_reap(). */
+void mk_qemu_stop(pid_t pid, int *ret_wstatus);
 
 #endif
