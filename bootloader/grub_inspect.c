@@ -173,8 +173,8 @@ static int read_sizes(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_grub_r
     int r = mk_disk_read(ctx, disk, rep->blocklist_start * MK_SECTOR, s, sizeof(s));
     if (r < 0)
         return r;
-    rep->core_compressed_size = mk_get_le32(s + GRUB_CORE_COMPRESSED_SIZE - 0x200);
-    rep->core_uncompressed_size = mk_get_le32(s + GRUB_CORE_UNCOMPRESSED_SIZE - 0x200);
+    rep->core_compressed_size = mk_get_le32(s + (GRUB_CORE_COMPRESSED_SIZE - 0x200));
+    rep->core_uncompressed_size = mk_get_le32(s + (GRUB_CORE_UNCOMPRESSED_SIZE - 0x200));
     uint64_t loaded = (uint64_t)(rep->core_sectors - 1) * MK_SECTOR;
     if (rep->core_compressed_size > loaded)
         return problem(ctx, rep, "core.img says it holds %u compressed bytes but its "
