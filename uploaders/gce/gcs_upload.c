@@ -1,0 +1,581 @@
+/* gcs_upload.c: resumable Cloud Storage uploads that resume from the server's Range after
+ * any failure and across runs (through a state file), with crc32c and md5 checked by the
+ * server and again here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gcrypt.h>
+
+#include "gce_private.h"
+
+struct gcs_upload {
+    char *object;
+    char *session;    /* the session URI: a credential of its own, never logged */
+    char *state_path; /* NULL = no resuming across runs */
+    uint64_t total;   /* 0 = not known in advance */
+    uint64_t persisted; /* bytes the server holds */
+    uint64_t seen;      /* bytes of the stream given to write() */
+    uint8_t *buf;       /* bytes [persisted, persisted + len) */
+    size_t len, cap;
+    uint32_t crc;
+    gcry_md_hd_t md5;
+    char *want_crc, *want_md5;
+    bool complete;
+    json_t *object_json;
+};
+
+void gcs_upload_free(struct gcs_upload *up)
+{
+    if (!up)
+        return;
+    free(up->object);
+    if (up->session)
+        mk_wipe(up->session, strlen(up->session));
+    free(up->session);
+    free(up->state_path);
+    free(up->buf);
+    free(up->want_crc);
+    free(up->want_md5);
+    if (up->md5)
+        gcry_md_close(up->md5);
+    json_decref(up->object_json);
+    free(up);
+}
+
+uint64_t gcs_upload_offset(const struct gcs_upload *up)
+{
+    return up->persisted;
+}
+
+static int state_path(struct mk_ctx *ctx, struct gce *g, const struct gcs_params *p,
+                      char **ret)
+{
+    struct mk_buf key = MK_BUF_INIT, path = MK_BUF_INIT;
+    uint8_t digest[32];
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+    if (g->state_dir)
+        mk_buf_addf(&path, "%s", g->state_dir);
+    else if (xdg && *xdg == '/')
+        mk_buf_addf(&path, "%s/unikernel-mkimage", xdg);
+    else if (home && *home)
+        mk_buf_addf(&path, "%s/.local/state/unikernel-mkimage", home);
+    else
+        return MK_OK; /* nowhere to remember: no resuming across runs */
+    mk_buf_addf(&key, "%s\n%s\n%s\n%s\n%" PRIu64, g->storage_base, g->bucket, p->object,
+                p->identity, g->chunk_size);
+    gce_gcry_init();
+    gcry_md_hash_buffer(GCRY_MD_SHA256, digest, key.buf, key.len);
+    mk_buf_release(&key);
+    mk_buf_adds(&path, "/gcs-");
+    for (int i = 0; i < 12; i++)
+        mk_buf_addf(&path, "%02x", digest[i]);
+    if (mk_buf_adds(&path, ".json") < 0) {
+        mk_buf_release(&path);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    *ret = mk_buf_detach(&path, NULL);
+    return MK_OK;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof(tmp), "%s", path);
+
+    if (n < 0 || n >= (int)sizeof(tmp))
+        return -1;
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Remembers the session so that the same command run again resumes it. Holds no token. */
+static void state_save(struct mk_ctx *ctx, struct gcs_upload *up, const struct gcs_params *p,
+                       struct gce *g)
+{
+    struct mk_buf tmp = MK_BUF_INIT;
+    char *dir, *slash, *text;
+    json_t *st;
+    int fd;
+
+    if (!up->state_path)
+        return;
+    dir = strdup(up->state_path);
+    slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    if (!dir || mkdir_p(dir) < 0) {
+        mk_log(ctx, MK_LOG_WARN, "cannot create %s: an interrupted upload will start over",
+               dir ? dir : "the state folder");
+        free(dir);
+        return;
+    }
+    free(dir);
+    st = json_pack("{s:s, s:s, s:s, s:s, s:I}", "session", up->session, "bucket", g->bucket,
+                   "object", p->object, "identity", p->identity, "total",
+                   (json_int_t)p->total);
+    text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+    json_decref(st);
+    mk_buf_addf(&tmp, "%s.tmp", up->state_path);
+    fd = text ? open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0 ||
+        rename(tmp.buf, up->state_path) < 0) {
+        mk_log(ctx, MK_LOG_WARN, "cannot write %s: an interrupted upload will start over",
+               up->state_path);
+        unlink(tmp.buf);
+    }
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    mk_buf_release(&tmp);
+}
+
+static void state_forget(struct gcs_upload *up)
+{
+    if (up->state_path)
+        unlink(up->state_path);
+}
+
+/* Reads a saved session for these bytes; NULL when there is none. */
+static char *state_load(const char *path, const struct gcs_params *p)
+{
+    json_t *st = path ? json_load_file(path, 0, NULL) : NULL;
+    const char *s = json_string_value(json_object_get(st, "session"));
+    const char *id = json_string_value(json_object_get(st, "identity"));
+    char *ret = NULL;
+
+    if (s && id && !strcmp(id, p->identity) &&
+        (json_int_t)p->total == json_integer_value(json_object_get(st, "total")))
+        ret = strdup(s);
+    json_decref(st);
+    return ret;
+}
+
+static int add_auth(struct mk_ctx *ctx, struct gce *g, bool force, struct mk_buf *hdr)
+{
+    const char *tok;
+    int r = gce_auth_token(ctx, g->auth, force, &tok);
+
+    if (r < 0)
+        return r;
+    mk_buf_reset(hdr);
+    if (mk_buf_addf(hdr, "Authorization: Bearer %s", tok) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    return MK_OK;
+}
+
+static void wipe_buf(struct mk_buf *b)
+{
+    mk_wipe(b->buf, b->alloc);
+    mk_buf_release(b);
+}
+
+/* Reads the server's answer to a chunk or a status query into the upload's state:
+ * 1 = complete, 0 = incomplete (persisted updated), or an error. */
+static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http_resp *resp)
+{
+    char *range;
+    uint64_t end = 0, got;
+
+    if (resp->status == 200 || resp->status == 201) {
+        json_decref(up->object_json);
+        up->object_json = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
+        if (!json_is_object(up->object_json))
+            return mk_set_error(ctx, MK_EHTTP, "GCS completed the upload without an object");
+        up->complete = true;
+        return 1;
+    }
+    if (resp->status != 308)
+        return mk_set_error(ctx, MK_EHTTP, "GCS upload: unexpected HTTP %ld", resp->status);
+    range = mk_http_header(resp, "Range");
+    /* No Range: nothing persisted. Otherwise "bytes=0-N". */
+    got = 0;
+    if (range) {
+        const char *dash = strchr(range, '-');
+        char *endp;
+
+        errno = 0;
+        end = dash ? strtoull(dash + 1, &endp, 10) : 0;
+        if (!dash || strncmp(range, "bytes=0-", 8) || errno || *endp) {
+            free(range);
+            return mk_set_error(ctx, MK_EHTTP, "GCS upload: unreadable Range header");
+        }
+        got = end + 1;
+        free(range);
+    }
+    if (got < up->persisted)
+        return mk_set_error(ctx, MK_EHTTP,
+                            "GCS upload: the server now holds %" PRIu64 " bytes, fewer than "
+                            "the %" PRIu64 " it acknowledged", got, up->persisted);
+    /* Before the first byte (a resumed session) the server may hold anything. */
+    if (up->seen && got > up->persisted + up->len)
+        return mk_set_error(ctx, MK_EHTTP,
+                            "GCS upload: the server holds %" PRIu64 " bytes, more than sent",
+                            got);
+    if (got - up->persisted >= up->len) {
+        up->len = 0;
+    } else {
+        size_t drop = (size_t)(got - up->persisted);
+
+        memmove(up->buf, up->buf + drop, up->len - drop);
+        up->len -= drop;
+    }
+    up->persisted = got;
+    return 0;
+}
+
+/* Asks the server how much it holds, retrying the query itself; never starts over. */
+static int status_query(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up)
+{
+    char range[64];
+    struct mk_buf auth = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    const char *hdrs[3] = {range, NULL, NULL};
+    struct mk_http_req req = {.method = "PUT", .url = up->session, .headers = hdrs,
+                              .timeout = 120};
+    bool force = false;
+    int r = MK_OK;
+
+    mk_http_resp_init(&resp);
+    if (up->total)
+        snprintf(range, sizeof(range), "Content-Range: bytes */%" PRIu64, up->total);
+    else
+        snprintf(range, sizeof(range), "Content-Range: bytes */*");
+    for (int attempt = 0;; attempt++) {
+        r = add_auth(ctx, g, force, &auth);
+        if (r < 0)
+            break;
+        hdrs[1] = auth.buf;
+        r = mk_http_do(ctx, g->http, &req, &resp);
+        force = false;
+        if (r == MK_OK && resp.status == 401 && attempt < g->max_tries) {
+            force = true;
+            continue;
+        }
+        if (r == MK_OK && (resp.status == 404 || resp.status == 410)) {
+            r = mk_set_error(ctx, MK_ENOTFOUND, "GCS upload session expired");
+            break;
+        }
+        if (r == MK_ECANCELED || attempt >= g->max_tries ||
+            (r == MK_OK && !mk_http_retryable(resp.status)))
+            break;
+        mk_log(ctx, MK_LOG_INFO, "GCS status query failed (%s), retrying",
+               r < 0 ? mk_errmsg(ctx) : "server error");
+        r = mk_http_sleep(ctx, gce_backoff(g, attempt));
+        if (r < 0)
+            break;
+    }
+    if (r == MK_OK) {
+        if (resp.status / 100 == 2 || resp.status == 308)
+            r = take_answer(ctx, up, &resp);
+        else
+            r = mk_http_error(ctx, MK_EHTTP, "GCS upload status", &resp);
+        if (r > 0)
+            r = MK_OK;
+    }
+    wipe_buf(&auth);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+static int hash_b64(struct mk_buf *crc, struct mk_buf *md5, struct gcs_upload *up)
+{
+    uint8_t be[4];
+
+    mk_put_be32(be, up->crc);
+    if (gce_base64(crc, be, 4) < 0 || gce_base64(md5, gcry_md_read(up->md5, GCRY_MD_MD5), 16) < 0)
+        return MK_ENOMEM;
+    return MK_OK;
+}
+
+/* Sends the buffered bytes: a whole chunk, or everything left when (final). Returns after
+ * the server acknowledged at least some of it, retrying and re-querying on failures. */
+static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, bool final)
+{
+    struct mk_buf auth = MK_BUF_INIT, crc = MK_BUF_INIT, md5 = MK_BUF_INIT, hash = MK_BUF_INIT;
+    char range[128];
+    const char *hdrs[4];
+    struct mk_http_resp resp;
+    int failures = 0, r = MK_OK;
+    bool force = false;
+
+    mk_http_resp_init(&resp);
+    if (final && (hash_b64(&crc, &md5, up) < 0 ||
+                  mk_buf_addf(&hash, "X-Goog-Hash: crc32c=%s,md5=%s", crc.buf, md5.buf) < 0)) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    while (!up->complete) {
+        uint64_t before = up->persisted, end = up->persisted + up->len;
+        struct mk_http_req req = {.method = "PUT", .url = up->session, .headers = hdrs,
+                                  .body = up->buf, .body_len = up->len};
+        size_t nh = 0;
+
+        if (!final && up->len < up->cap)
+            break;
+        if (final && up->len == 0)
+            snprintf(range, sizeof(range), "Content-Range: bytes */%" PRIu64, end);
+        else if (final)
+            snprintf(range, sizeof(range), "Content-Range: bytes %" PRIu64 "-%" PRIu64
+                     "/%" PRIu64, before, end - 1, end);
+        else if (up->total)
+            snprintf(range, sizeof(range), "Content-Range: bytes %" PRIu64 "-%" PRIu64
+                     "/%" PRIu64, before, end - 1, up->total);
+        else
+            snprintf(range, sizeof(range), "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/*",
+                     before, end - 1);
+        r = add_auth(ctx, g, force, &auth);
+        if (r < 0)
+            break;
+        force = false;
+        hdrs[nh++] = range;
+        hdrs[nh++] = auth.buf;
+        if (final)
+            hdrs[nh++] = hash.buf;
+        hdrs[nh] = NULL;
+        r = mk_http_do(ctx, g->http, &req, &resp);
+        if (r == MK_OK && (resp.status == 200 || resp.status == 201 || resp.status == 308)) {
+            r = take_answer(ctx, up, &resp);
+            if (r < 0)
+                break;
+            if (up->persisted > before)
+                failures = 0;
+            else if (++failures > g->max_tries) {
+                r = mk_set_error(ctx, MK_EHTTP, "GCS upload: no progress at byte %" PRIu64
+                                 " after %d tries", before, failures);
+                break;
+            }
+            continue;
+        }
+        if (r == MK_ECANCELED)
+            break;
+        if (r == MK_OK && resp.status == 401 && failures < g->max_tries) {
+            /* The token expired during the upload: a fresh one, then ask where we are. */
+            failures++;
+            force = true;
+        } else if (r == MK_OK && (resp.status == 404 || resp.status == 410)) {
+            state_forget(up);
+            r = mk_set_error(ctx, MK_ENOTFOUND, "GCS upload session expired; run again to "
+                                                "start over");
+            break;
+        } else if (r == MK_OK && !mk_http_retryable(resp.status) && resp.status != 401) {
+            r = mk_http_error(ctx, resp.status == 400 ? MK_EIO : MK_EHTTP, "GCS upload",
+                              &resp);
+            break;
+        } else if (++failures > g->max_tries) {
+            if (r == MK_OK)
+                r = mk_http_error(ctx, MK_EHTTP, "GCS upload (giving up)", &resp);
+            else
+                mk_error_prefix(ctx, "GCS upload (giving up after %d tries)", failures);
+            break;
+        } else {
+            mk_log(ctx, MK_LOG_INFO, "GCS chunk at byte %" PRIu64 " failed (%s), retrying",
+                   before, r < 0 ? mk_errmsg(ctx) : "server error");
+            mk_clear_error(ctx);
+            r = mk_http_sleep(ctx, gce_backoff(g, failures - 1));
+            if (r < 0)
+                break;
+        }
+        r = status_query(ctx, g, up);
+        if (r < 0)
+            break;
+    }
+out:
+    wipe_buf(&auth);
+    mk_buf_release(&crc);
+    mk_buf_release(&md5);
+    mk_buf_release(&hash);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+static int initiate(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
+                    const struct gcs_params *p)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    json_t *meta = json_pack("{s:s, s:s}", "name", p->object, "contentType", "application/gzip");
+    char *body = NULL;
+    int r;
+
+    mk_http_resp_init(&resp);
+    /* Checksums in the metadata make GCS refuse an object that arrives different. */
+    if (meta && p->crc32c)
+        json_object_set_new(meta, "crc32c", json_string(p->crc32c));
+    if (meta && p->md5)
+        json_object_set_new(meta, "md5Hash", json_string(p->md5));
+    body = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    if (!body || mk_buf_addf(&url, "%s/upload/storage/v1/b/", g->storage_base) < 0 ||
+        mk_http_escape(&url, g->bucket) < 0 ||
+        mk_buf_adds(&url, "/o?uploadType=resumable&name=") < 0 ||
+        mk_http_escape(&url, p->object) < 0) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    r = gce_call(ctx, g, "POST", url.buf, body, &resp);
+    if (r == MK_OK && resp.status != 200)
+        r = mk_http_error(ctx, resp.status == 404 ? MK_ENOTFOUND : MK_EHTTP,
+                          "starting the GCS upload", &resp);
+    if (r == MK_OK && !(up->session = mk_http_header(&resp, "Location")))
+        r = mk_set_error(ctx, MK_EHTTP, "starting the GCS upload: no Location in the answer");
+out:
+    free(body);
+    json_decref(meta);
+    mk_buf_release(&url);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+int gcs_upload_begin(struct mk_ctx *ctx, struct gce *g, const struct gcs_params *p,
+                     struct gcs_upload **ret)
+{
+    struct gcs_upload *up = calloc(1, sizeof(*up));
+    int r;
+
+    gce_gcry_init();
+    if (!up)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    up->total = p->total;
+    up->cap = (size_t)g->chunk_size;
+    up->object = strdup(p->object);
+    up->buf = malloc(up->cap);
+    up->want_crc = p->crc32c ? strdup(p->crc32c) : NULL;
+    up->want_md5 = p->md5 ? strdup(p->md5) : NULL;
+    if (!up->object || !up->buf || gcry_md_open(&up->md5, GCRY_MD_MD5, 0)) {
+        gcs_upload_free(up);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    r = p->identity && !g->no_resume ? state_path(ctx, g, p, &up->state_path) : MK_OK;
+    if (r == MK_OK && up->state_path && (up->session = state_load(up->state_path, p))) {
+        r = status_query(ctx, g, up);
+        if (r == MK_OK) {
+            mk_log(ctx, MK_LOG_INFO, "resuming the upload of %s at byte %" PRIu64, p->object,
+                   up->persisted);
+        } else if (r == MK_ENOTFOUND) {
+            mk_clear_error(ctx);
+            free(up->session);
+            up->session = NULL;
+            up->persisted = 0;
+            up->complete = false;
+        }
+    }
+    if (r == MK_OK && !up->session) {
+        r = initiate(ctx, g, up, p);
+        if (r == MK_OK)
+            state_save(ctx, up, p, g);
+    }
+    if (r < 0) {
+        gcs_upload_free(up);
+        return r;
+    }
+    *ret = up;
+    return MK_OK;
+}
+
+int gcs_upload_write(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
+                     const void *data, size_t len)
+{
+    const uint8_t *p = data;
+
+    while (len) {
+        size_t n;
+        int r;
+
+        if (up->seen < up->persisted || up->complete) {
+            /* Already on the server (a resumed session): hash only. */
+            n = up->complete ? len : (size_t)MK_MIN((uint64_t)len, up->persisted - up->seen);
+        } else {
+            if (up->len == up->cap) {
+                r = send_chunk(ctx, g, up, false);
+                if (r < 0)
+                    return r;
+                continue;
+            }
+            n = MK_MIN(len, up->cap - up->len);
+            memcpy(up->buf + up->len, p, n);
+            up->len += n;
+        }
+        if (up->total && up->seen + n > up->total)
+            return mk_set_error(ctx, MK_EIO, "the artefact grew while it was uploaded");
+        up->crc = gce_crc32c(up->crc, p, n);
+        gcry_md_write(up->md5, p, n);
+        up->seen += n;
+        p += n;
+        len -= n;
+    }
+    return MK_OK;
+}
+
+static const char *obj_str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+
+    return s ? s : "";
+}
+
+int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, json_t **ret)
+{
+    struct mk_buf crc = MK_BUF_INIT, md5 = MK_BUF_INIT;
+    char size[32];
+    int r = MK_OK;
+
+    if (up->total && up->seen != up->total)
+        return mk_set_error(ctx, MK_EIO, "the artefact ended at %" PRIu64 " of %" PRIu64
+                            " bytes", up->seen, up->total);
+    if (!up->complete)
+        r = send_chunk(ctx, g, up, true);
+    if (r < 0)
+        return r;
+    if (hash_b64(&crc, &md5, up) < 0) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(size, sizeof(size), "%" PRIu64, up->seen);
+    /* GCS checked what we declared; this catches a server that did not. */
+    if (strcmp(obj_str(up->object_json, "size"), size) ||
+        strcmp(obj_str(up->object_json, "crc32c"), crc.buf) ||
+        strcmp(obj_str(up->object_json, "md5Hash"), md5.buf) ||
+        (up->want_crc && strcmp(up->want_crc, crc.buf)) ||
+        (up->want_md5 && strcmp(up->want_md5, md5.buf))) {
+        r = mk_set_error(ctx, MK_EIO,
+                         "the uploaded object differs from the artefact (size %s/%s, crc32c "
+                         "%s/%s, md5 %s/%s)", obj_str(up->object_json, "size"), size,
+                         obj_str(up->object_json, "crc32c"), crc.buf,
+                         obj_str(up->object_json, "md5Hash"), md5.buf);
+        state_forget(up);
+        goto out;
+    }
+    state_forget(up);
+    *ret = json_incref(up->object_json);
+out:
+    mk_buf_release(&crc);
+    mk_buf_release(&md5);
+    return r;
+}
+
+void gcs_upload_cancel(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, bool keep)
+{
+    struct mk_http_resp resp;
+    struct mk_http_req req = {.method = "DELETE", .url = up->session, .timeout = 30};
+
+    if (keep || !up->session || up->complete)
+        return;
+    mk_http_resp_init(&resp);
+    /* GCS answers 499 to a cancelled session. */
+    mk_http_do(ctx, g->http, &req, &resp);
+    mk_http_resp_release(&resp);
+    state_forget(up);
+}
