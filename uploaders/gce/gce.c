@@ -1,5 +1,5 @@
-/* gce.c: the Google Compute Engine uploader: options, the order of the steps (checks,
- * upload to a staging bucket, images.insert, clean-up), and the authenticated JSON call. */
+/* gce.c: the Google Compute Engine uploader: the order of the steps (checks, upload to a
+ * staging bucket, images.insert, clean-up). */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,84 +12,6 @@
 #include <gcrypt.h>
 
 #include "gce_private.h"
-
-
-/* ---- the authenticated call ---- */
-
-double gce_backoff(const struct gce *g, int attempt)
-{
-    double cap = g->backoff * 64, d = g->backoff * ldexp(1.0, MK_MIN(attempt, 16));
-    uint16_t rnd;
-
-    if (d > cap)
-        d = cap;
-    gcry_create_nonce(&rnd, sizeof(rnd));
-    /* Half fixed, half random: clients that failed together do not retry together. */
-    return d / 2 + d / 2 * (rnd / 65535.0);
-}
-
-int gce_json(struct mk_ctx *ctx, const char *what, const struct mk_http_resp *resp,
-             json_t **ret)
-{
-    json_t *j = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
-
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return mk_set_error(ctx, MK_EHTTP, "%s: the answer is not a JSON object", what);
-    }
-    *ret = j;
-    return MK_OK;
-}
-
-int gce_call(struct mk_ctx *ctx, struct gce *g, const char *method, const char *url,
-             const char *body, struct mk_http_resp *resp)
-{
-    struct mk_buf auth = MK_BUF_INIT;
-    const char *hdrs[4] = {NULL};
-    struct mk_http_req req = {.method = method, .url = url, .headers = hdrs, .body = body,
-                              .body_len = body ? strlen(body) : 0, .timeout = 300};
-    bool force = false, refreshed = false;
-    int r;
-
-    for (int attempt = 0;; attempt++) {
-        const char *tok;
-        size_t n = 0;
-
-        r = gce_auth_token(ctx, g->auth, force, &tok);
-        if (r < 0)
-            break;
-        mk_buf_reset(&auth);
-        if (mk_buf_addf(&auth, "Authorization: Bearer %s", tok) < 0) {
-            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-            break;
-        }
-        hdrs[n++] = auth.buf;
-        hdrs[n++] = "Accept: application/json";
-        if (body)
-            hdrs[n++] = "Content-Type: application/json; charset=UTF-8";
-        hdrs[n] = NULL;
-        force = false;
-        r = mk_http_do(ctx, g->http, &req, resp);
-        if (r == MK_OK && resp->status == 401 && !refreshed) {
-            /* Tokens can be revoked or expire early: one fresh token, then believe it. */
-            refreshed = force = true;
-            attempt--;
-            continue;
-        }
-        if (r == MK_ECANCELED || (r == MK_OK && !mk_http_retryable(resp->status)) ||
-            attempt >= g->max_tries)
-            break;
-        mk_log(ctx, MK_LOG_INFO, "%s failed (%s), retrying", method,
-               r < 0 ? mk_errmsg(ctx) : "server error");
-        mk_clear_error(ctx);
-        r = mk_http_sleep(ctx, gce_backoff(g, attempt));
-        if (r < 0)
-            break;
-    }
-    mk_wipe(auth.buf, auth.alloc);
-    mk_buf_release(&auth);
-    return r;
-}
 
 /* ---- prepare ---- */
 
@@ -493,63 +415,6 @@ static void gce_abort(struct mk_ctx *ctx, void *state)
         mk_log(ctx, MK_LOG_WARN, "could not delete gs://%s/%s: %s", g->bucket, g->object,
                mk_errmsg(&tmp));
 }
-
-/* --OPTION VALUE on the command line, KEY: VALUE in a spec. */
-static const struct mk_uploader_option gce_options[] = {
-    {.name = "project",
-     .arg = "P",
-     .help = "project (default: GOOGLE_CLOUD_PROJECT, the credentials')"},
-    {.name = "bucket",
-     .arg = "B",
-     .help = "Cloud Storage bucket to stage the archive in (required)"},
-    {.name = "name", .arg = "N", .help = "image name (default: from the file name)"},
-    {.name = "family", .arg = "F", .help = "image family"},
-    {.name = "description", .arg = "D", .help = "image description"},
-    {.name = "label", .arg = "K=V", .help = "image label", .repeat = true},
-    {.name = "guest-os-feature",
-     .arg = "F",
-     .help = "e.g. VIRTIO_SCSI_MULTIQUEUE; none by default",
-     .repeat = true},
-    {.name = "storage-location", .arg = "L", .help = "where the image is stored (e.g. us, eu)"},
-    {.name = "replace", .help = "replace an existing image of that name"},
-    {.name = "keep-object", .help = "keep the staged object in the bucket"},
-    {.name = "create-bucket", .help = "create the bucket if it does not exist"},
-    {.name = "object", .arg = "NAME", .help = "staged object name (default: NAME.tar.gz)"},
-    {.name = "boot-check",
-     .arg = "TEXT",
-     .help = "boot an instance, wait for TEXT on its serial port"},
-    {.name = "zone", .arg = "Z", .help = "zone of the boot-check instance"},
-    {.name = "machine-type", .arg = "T", .help = "its machine type (default e2-small)"},
-    {.name = "boot-timeout", .arg = "SECONDS", .help = "how long to wait for TEXT (default 300)"},
-    {.name = "timeout", .arg = "SECONDS", .help = "image creation timeout (default 1800)"},
-    {.name = "credentials",
-     .arg = "KEY.json",
-     .help = "service account key or authorized_user file (default:\n"
-             "GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata)"},
-    {.name = "storage-endpoint",
-     .arg = "URL",
-     .help = "Cloud Storage endpoint (or STORAGE_EMULATOR_HOST)"},
-    {.name = "compute-endpoint",
-     .arg = "URL",
-     .help = "Compute API base URL, in place of\n"
-             "https://compute.googleapis.com/compute/v1/"},
-    {.name = "chunk-size", .arg = "SIZE", .help = "upload chunk, a multiple of 256K (default 16M)"},
-    {.name = "retries", .arg = "N", .help = "tries per request before giving up (default 10)"},
-    {.name = "backoff",
-     .arg = "SECONDS",
-     .help = "first retry delay, doubled each time (default 0.5)"},
-    {.name = "stall-timeout",
-     .arg = "SECONDS",
-     .help = "abandon a transfer that moves nothing (default 60)"},
-    {.name = "no-resume", .help = "do not resume an interrupted upload of the same bytes"},
-    {.name = "state-dir",
-     .arg = "DIR",
-     .help = "where sessions are remembered (default\n"
-             "$XDG_STATE_HOME/unikernel-mkimage)"},
-    {.name = "cacert", .arg = "FILE", .help = "CA bundle for TLS"},
-    {.name = "insecure", .help = "do not verify TLS certificates"},
-    {0},
-};
 
 const struct mk_uploader mk_uploader_gce = {
     .name = "gce",

@@ -81,7 +81,10 @@ struct gce {
 int gce_create(struct mk_ctx *ctx, void **ret);
 int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value);
 void gce_destroy(void *state);
+/* The options it takes (gce_options.c), for `push --list` and the command line. */
+extern const struct mk_uploader_option gce_options[];
 
+/* ---- the authenticated call (gce_call.c) ---- */
 /* A JSON API call with the bearer token: retries 408/429/5xx and dropped connections with
  * backoff, refreshes the token once on a 401. MK_OK when a final response arrived (the
  * caller judges its status). (body) is JSON or NULL. */
