@@ -16,12 +16,21 @@
 #                   connection that sends more than 4 MiB
 #   local-noregion  region NoImage: no image endpoint there
 #   local-noimage   project noimage, whose catalog has no image service (endpoint filter)
+#   local-hold      region HoldRegion: the first Glance behind hold_proxy.py, which a test
+#                   pauses mid-upload (touch DIR/hold/hold, wait for "holding" in
+#                   DIR/log/hold_proxy.log, rm it) or takes down (touch DIR/hold/down)
+#   local-shortlife region HoldRegion, authenticated through ks_proxy.py, which says every
+#                   token expires 125 s after it was issued (DIR/log/ks_proxy.log counts them)
+# The first Glance validates every token with Keystone (no token cache), so a token revoked
+# in Keystone is refused at once.
 # See docs in ../shared/docs/openstack-local.md for why each step is as it is.
 set -euo pipefail
 
 PY=/usr/bin/python3 # not pyenv's python3 first in PATH: it cannot see Debian's packages
 HERE=$(cd "$(dirname "$0")" && pwd)
 CUT_AFTER=$((4 << 20))
+HOLD_AFTER=$((4 << 20))
+TOKEN_LIFE=125
 
 die() {
     echo "openstack-local: $*" >&2
@@ -74,7 +83,7 @@ wal() {
     "$PY" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL").fetchall()' "$1"
 }
 
-write_glance_conf() { # FILE PORT DISK_FORMATS LOGNAME
+write_glance_conf() { # FILE PORT DISK_FORMATS LOGNAME [TOKEN_CACHE_TIME]
     cat >"$1" <<EOF
 [DEFAULT]
 bind_host = 127.0.0.1
@@ -103,6 +112,7 @@ password = $ADMIN_PW
 project_name = admin
 user_domain_name = Default
 project_domain_name = Default
+token_cache_time = ${5:-300}
 [paste_deploy]
 flavor = keystone
 config_file = $DIR/glance-api-paste.ini
@@ -123,14 +133,14 @@ start() {
         die "python3-keystone, python3-glance and python3-gunicorn are needed (scripts/deps-openstack.txt)"
     command -v curl >/dev/null || die "curl is needed"
     touch "$DIR/.openstack-local"
-    mkdir -p "$DIR"/{log,run,empty} "$DIR"/keystone/{fernet-keys,receipt-keys,credential-keys} \
+    mkdir -p "$DIR"/{log,run,empty,hold} "$DIR"/keystone/{fernet-keys,receipt-keys,credential-keys} \
         "$DIR"/glance/{images,staging,tasks,locks}
     chmod 700 "$DIR"/keystone/*-keys
     trap 'stop "$DIR"' EXIT
 
-    read -r KPORT GPORT G2PORT PPORT < <("$PY" -c '
+    read -r KPORT GPORT G2PORT PPORT HPORT KPPORT < <("$PY" -c '
 import socket
-s = [socket.socket() for _ in range(4)]
+s = [socket.socket() for _ in range(6)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
     ADMIN_PW=$("$PY" -c 'import secrets; print(secrets.token_hex(12))')
@@ -182,7 +192,7 @@ paste.filter_factory = glance.api.middleware.context:ContextMiddleware.factory
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
 delay_auth_decision = true
 EOF
-    write_glance_conf "$DIR/glance-api.conf" "$GPORT" "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop" glance
+    write_glance_conf "$DIR/glance-api.conf" "$GPORT" "ami,ari,aki,vhd,vhdx,vmdk,raw,qcow2,vdi,iso,ploop" glance -1
     write_glance_conf "$DIR/glance-noqcow2.conf" "$G2PORT" "raw,iso" glance-noqcow2
 
     local km=(/usr/bin/keystone-manage --config-file "$DIR/keystone.conf")
@@ -218,6 +228,14 @@ EOF
         --cut-after "$CUT_AFTER" --log "$DIR/log/cut_proxy.log" \
         </dev/null >"$DIR/log/cut_proxy.out" 2>&1 &
     echo $! >"$DIR/run/cut_proxy.pid"
+    setsid "$PY" "$HERE/hold_proxy.py" --port "$HPORT" --target "127.0.0.1:$GPORT" \
+        --hold-after "$HOLD_AFTER" --control "$DIR/hold" --log "$DIR/log/hold_proxy.log" \
+        </dev/null >"$DIR/log/hold_proxy.out" 2>&1 &
+    echo $! >"$DIR/run/hold_proxy.pid"
+    setsid "$PY" "$HERE/ks_proxy.py" --port "$KPPORT" --target "127.0.0.1:$KPORT" \
+        --token-life "$TOKEN_LIFE" --log "$DIR/log/ks_proxy.log" \
+        </dev/null >"$DIR/log/ks_proxy.out" 2>&1 &
+    echo $! >"$DIR/run/ks_proxy.pid"
 
     wait "$kchain" || die "keystone setup failed; see $DIR/log/keystone-setup.log"
     (cd "$DIR" && OS_KEYSTONE_CONFIG_FILES="$DIR/keystone.conf" exec setsid "$PY" -m gunicorn \
@@ -227,14 +245,16 @@ EOF
     echo $! >"$DIR/run/keystone.pid"
 
     wait_http "http://127.0.0.1:$KPORT/v3" 60 "$DIR/run/keystone.pid"
-    "$PY" "$HERE/openstack_setup.py" "$DIR" "$KPORT" "$GPORT" "$G2PORT" "$PPORT" \
-        >"$DIR/log/setup.log" 2>&1 <<EOF || die "setting up users and endpoints failed; see $DIR/log/setup.log"
+    "$PY" "$HERE/openstack_setup.py" "$DIR" "$KPORT" "$GPORT" "$G2PORT" "$PPORT" "$HPORT" \
+        "$KPPORT" >"$DIR/log/setup.log" 2>&1 <<EOF || die "setting up users and endpoints failed; see $DIR/log/setup.log"
 $ADMIN_PW
 $DEMO_PW
 EOF
     wait_http "http://127.0.0.1:$GPORT/healthcheck" 60 "$DIR/run/glance.pid"
     wait_http "http://127.0.0.1:$G2PORT/healthcheck" 60 "$DIR/run/glance-noqcow2.pid"
     wait_http "http://127.0.0.1:$PPORT/healthcheck" 10 "$DIR/run/cut_proxy.pid"
+    wait_http "http://127.0.0.1:$HPORT/healthcheck" 10 "$DIR/run/hold_proxy.pid"
+    wait_http "http://127.0.0.1:$KPPORT/v3" 10 "$DIR/run/ks_proxy.pid"
     "$PY" "$HERE/openstack_setup.py" --check "$DIR" >>"$DIR/log/setup.log" 2>&1 ||
         die "Glance does not list images; see $DIR/log"
 

@@ -2,7 +2,7 @@
 """openstack_setup.py: the Keystone records the OpenStack tests need, made through the API
 once keystone-manage bootstrap has run, and the clouds.yaml that uses them.
 
-  openstack_setup.py DIR KPORT GPORT G2PORT PPORT   (admin and demo passwords on stdin)
+  openstack_setup.py DIR KPORT GPORT G2PORT PPORT HPORT KPPORT   (admin and demo passwords on stdin)
   openstack_setup.py --check DIR                    (demo can list images in RegionOne)
 
 Called by openstack-local.sh; see its header for the clouds it writes.
@@ -69,7 +69,7 @@ def write_yaml(f, obj, indent=0):
             f.write("%s%s: %s\n" % (" " * indent, k, yaml_scalar(v)))
 
 
-def setup(d, kport, gport, g2port, pport):
+def setup(d, kport, gport, g2port, pport, hport, kpport):
     admin_pw = sys.stdin.readline().strip()
     demo_pw = sys.stdin.readline().strip()
     k = "http://127.0.0.1:%s/v3" % kport
@@ -78,7 +78,7 @@ def setup(d, kport, gport, g2port, pport):
     svc, _ = call("POST", k + "/services", tok,
                   {"service": {"type": "image", "name": "glance", "enabled": True}})
     sid = svc["service"]["id"]
-    for region in ("NoQcow2", "CutRegion", "NoImage"):
+    for region in ("NoQcow2", "CutRegion", "NoImage", "HoldRegion"):
         call("POST", k + "/regions", tok, {"region": {"id": region}})
 
     def endpoint(region, iface, url):
@@ -89,6 +89,7 @@ def setup(d, kport, gport, g2port, pport):
         endpoint("RegionOne", iface, "http://127.0.0.1:%s" % gport)
     endpoint("NoQcow2", "public", "http://127.0.0.1:%s" % g2port)
     endpoint("CutRegion", "public", "http://127.0.0.1:%s" % pport)
+    endpoint("HoldRegion", "public", "http://127.0.0.1:%s" % hport)
 
     member = find(call("GET", k + "/roles", tok)[0], "roles", "member")
     projects = {}
@@ -128,11 +129,15 @@ def setup(d, kport, gport, g2port, pport):
         "local-cut": cloud(k, "demo", demo_pw, "demo", "CutRegion"),
         "local-noregion": cloud(k, "demo", demo_pw, "demo", "NoImage"),
         "local-noimage": cloud(k, "demo", demo_pw, "noimage", "RegionOne"),
+        "local-hold": cloud(k, "demo", demo_pw, "demo", "HoldRegion"),
+        "local-shortlife": cloud("http://127.0.0.1:%s/v3" % kpport, "demo", demo_pw, "demo",
+                                 "HoldRegion"),
     }
     with open(d + "/clouds.yaml", "w") as f:
         write_yaml(f, {"clouds": clouds})
     with open(d + "/ports", "w") as f:
-        f.write("KPORT=%s\nGPORT=%s\nG2PORT=%s\nPPORT=%s\n" % (kport, gport, g2port, pport))
+        f.write("KPORT=%s\nGPORT=%s\nG2PORT=%s\nPPORT=%s\nHPORT=%s\nKPPORT=%s\n"
+                % (kport, gport, g2port, pport, hport, kpport))
     print("set up: keystone %s, glance %s and %s, proxy %s" % (kport, gport, g2port, pport))
 
 
@@ -153,4 +158,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--check":
         check(sys.argv[2])
     else:
-        setup(*sys.argv[1:6])
+        setup(*sys.argv[1:8])
