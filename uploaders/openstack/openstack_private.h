@@ -134,4 +134,28 @@ int os_create_body(struct mk_ctx *ctx, struct os_state *st, char **ret);
 /* Frees what the options hold. */
 void os_options_release(struct os_state *st);
 
+/* ---- Glance (glance.c) ---- */
+/* Sets images_url ({glance}/v2/images) from the catalog's image endpoint. */
+int glance_set_endpoint(struct mk_ctx *ctx, struct os_state *st, const char *endpoint);
+/* One JSON request to Glance; the caller judges the status. */
+int glance_call(struct mk_ctx *ctx, struct os_state *st, const char *method, const char *url,
+                const char *body, struct mk_http_resp *resp);
+/* The MK_E* code for an HTTP status. */
+int glance_status_code(long status);
+/* {images_url}/ID{tail} */
+int glance_image_url(struct mk_ctx *ctx, struct os_state *st, const char *id, const char *tail,
+                     struct mk_buf *url);
+/* The ids of our project's images named st->name. */
+int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret);
+/* Creates the image record; sets image_id. */
+int glance_create_image(struct mk_ctx *ctx, struct os_state *st);
+/* Deletes image (id); 404 counts as done. Errors go to (ctx). */
+int glance_delete_image(struct mk_ctx *ctx, struct os_state *st, const char *id);
+/* Waits until image_id is active; (*ret) is its JSON. */
+int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret);
+/* Glance's record must match what was sent: size, MD5 and, when it hashes with SHA-512,
+ * os_hash_value. */
+int glance_verify(struct mk_ctx *ctx, struct os_state *st, json_t *img, const char *md5,
+                  const char *sha512);
+
 #endif

@@ -1,0 +1,259 @@
+/* glance.c: the Glance v2 calls of the OpenStack uploader: listing, creating, deleting and
+ * waiting for images, and the check of what Glance stored. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "openstack_private.h"
+
+/* How long Glance may take to turn an uploaded image active (a store copying a big file). */
+#define ACTIVE_TIMEOUT 1800.0
+
+int glance_call(struct mk_ctx *ctx, struct os_state *st, const char *method, const char *url,
+                  const char *body, struct mk_http_resp *resp)
+{
+    const char *headers[] = {st->auth_header, "Accept: application/json",
+                             body ? "Content-Type: application/json" : NULL, NULL};
+    int r = mk_http_do(ctx, st->http,
+                       &(struct mk_http_req){.method = method, .url = url, .headers = headers,
+                                             .body = body, .body_len = body ? strlen(body) : 0,
+                                             .timeout = 300},
+                       resp);
+
+    if (r < 0)
+        mk_error_prefix(ctx, "cloud '%s': Glance", st->cloud->name);
+    return r;
+}
+
+int glance_status_code(long status)
+{
+    switch (status) {
+    case 400:
+        return MK_EINVAL;
+    case 401:
+    case 403:
+        return MK_EAUTH;
+    case 404:
+        return MK_ENOTFOUND;
+    case 409:
+        return MK_EEXIST;
+    case 413:
+        return MK_ENOSPC;
+    default:
+        return MK_EHTTP;
+    }
+}
+
+int glance_image_url(struct mk_ctx *ctx, struct os_state *st, const char *id, const char *tail,
+                     struct mk_buf *url)
+{
+    if (mk_buf_addf(url, "%s/", st->images_url) < 0 || mk_http_escape(url, id) < 0 ||
+        mk_buf_adds(url, tail) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    return MK_OK;
+}
+
+int glance_delete_image(struct mk_ctx *ctx, struct os_state *st, const char *id)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    int r;
+
+    mk_http_resp_init(&resp);
+    r = glance_image_url(ctx, st, id, "", &url);
+    if (r >= 0)
+        r = glance_call(ctx, st, "DELETE", url.buf, NULL, &resp);
+    if (r >= 0 && resp.status != 204 && resp.status != 200 && resp.status != 404)
+        r = os_http_error(ctx, glance_status_code(resp.status), &resp,
+                          "cloud '%s': cannot delete image %s", st->cloud->name, id);
+    mk_http_resp_release(&resp);
+    mk_buf_release(&url);
+    return r;
+}
+
+int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    json_t *root = NULL, *ids = json_array(), *img;
+    size_t i;
+    int r = MK_OK;
+
+    mk_http_resp_init(&resp);
+    if (!ids || mk_buf_addf(&url, "%s?limit=1000&name=", st->images_url) < 0 ||
+        mk_http_escape(&url, st->name) < 0 ||
+        (st->sess.project_id && (mk_buf_adds(&url, "&owner=") < 0 ||
+                                 mk_http_escape(&url, st->sess.project_id) < 0))) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    r = glance_call(ctx, st, "GET", url.buf, NULL, &resp);
+    if (r < 0)
+        goto out;
+    if (resp.status != 200) {
+        r = os_http_error(ctx, glance_status_code(resp.status), &resp,
+                          "cloud '%s': cannot list images", st->cloud->name);
+        goto out;
+    }
+    root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
+    if (!json_is_array(json_object_get(root, "images"))) {
+        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Glance's image list is not JSON",
+                         st->cloud->name);
+        goto out;
+    }
+    json_array_foreach(json_object_get(root, "images"), i, img) {
+        const char *n = json_string_value(json_object_get(img, "name"));
+        json_t *id = json_object_get(img, "id");
+
+        if (n && !strcmp(n, st->name) && json_is_string(id))
+            json_array_append(ids, id);
+    }
+    *ret = ids;
+    ids = NULL;
+out:
+    json_decref(ids);
+    json_decref(root);
+    mk_http_resp_release(&resp);
+    mk_buf_release(&url);
+    return r;
+}
+
+int glance_create_image(struct mk_ctx *ctx, struct os_state *st)
+{
+    struct mk_http_resp resp;
+    json_t *root = NULL;
+    const char *id;
+    char *body = NULL;
+    int r;
+
+    mk_http_resp_init(&resp);
+    r = os_create_body(ctx, st, &body);
+    if (r >= 0)
+        r = glance_call(ctx, st, "POST", st->images_url, body, &resp);
+    if (r < 0)
+        goto out;
+    if (resp.status != 201 && resp.status != 200) {
+        r = os_http_error(ctx, glance_status_code(resp.status), &resp,
+                          "cloud '%s': Glance refused to create image '%s' (disk_format %s)",
+                          st->cloud->name, st->name, st->disk_format);
+        goto out;
+    }
+    root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
+    id = json_string_value(json_object_get(root, "id"));
+    if (!id || !*id) {
+        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Glance created image '%s' but gave no id",
+                         st->cloud->name, st->name);
+        goto out;
+    }
+    if (!(st->image_id = strdup(id)))
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    else
+        mk_log(ctx, MK_LOG_INFO, "cloud '%s': created image '%s' (%s)", st->cloud->name,
+               st->name, id);
+out:
+    json_decref(root);
+    free(body);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+/* {glance}/v2/images from the catalog's URL, which is normally unversioned. */
+int glance_set_endpoint(struct mk_ctx *ctx, struct os_state *st, const char *endpoint)
+{
+    struct mk_buf b = MK_BUF_INIT;
+    size_t n = strlen(endpoint);
+
+    while (n && endpoint[n - 1] == '/')
+        n--;
+    if (mk_buf_add(&b, endpoint, n) < 0 ||
+        mk_buf_adds(&b, n >= 3 && !strncmp(endpoint + n - 3, "/v2", 3) ? "/images"
+                                                                       : "/v2/images") < 0) {
+        mk_buf_release(&b);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    st->images_url = mk_buf_detach(&b, NULL);
+    return MK_OK;
+}
+
+int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    double waited = 0, delay = 0.2;
+    int r;
+
+    mk_http_resp_init(&resp);
+    r = glance_image_url(ctx, st, st->image_id, "", &url);
+    while (r >= 0) {
+        json_t *img;
+        const char *status;
+
+        r = glance_call(ctx, st, "GET", url.buf, NULL, &resp);
+        if (r < 0)
+            break;
+        if (resp.status != 200) {
+            r = os_http_error(ctx, glance_status_code(resp.status), &resp,
+                              "cloud '%s': cannot read image %s", st->cloud->name,
+                              st->image_id);
+            break;
+        }
+        img = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
+        status = json_string_value(json_object_get(img, "status"));
+        if (status && !strcmp(status, "active")) {
+            *ret = img;
+            break;
+        }
+        if (!status || (strcmp(status, "queued") && strcmp(status, "saving") &&
+                        strcmp(status, "uploading") && strcmp(status, "importing"))) {
+            r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': image '%s' (%s) is %s after the "
+                             "upload, not active", st->cloud->name, st->name, st->image_id,
+                             status ? status : "in no known status");
+            json_decref(img);
+            break;
+        }
+        json_decref(img);
+        if (waited >= ACTIVE_TIMEOUT) {
+            r = mk_set_error(ctx, MK_ETIMEOUT, "cloud '%s': image '%s' (%s) is still %s after "
+                             "%.0f s", st->cloud->name, st->name, st->image_id, status,
+                             waited);
+            break;
+        }
+        r = mk_http_sleep(ctx, delay);
+        waited += delay;
+        delay = MK_MIN(delay * 2, 5.0);
+    }
+    mk_http_resp_release(&resp);
+    mk_buf_release(&url);
+    return r;
+}
+
+int glance_verify(struct mk_ctx *ctx, struct os_state *st, json_t *img, const char *md5,
+                  const char *sha512)
+{
+    const char *checksum = json_string_value(json_object_get(img, "checksum"));
+    const char *algo = json_string_value(json_object_get(img, "os_hash_algo"));
+    const char *value = json_string_value(json_object_get(img, "os_hash_value"));
+    json_t *size = json_object_get(img, "size");
+
+    if (json_is_integer(size) && (uint64_t)json_integer_value(size) != st->sent)
+        return mk_set_error(ctx, MK_EIO, "cloud '%s': image '%s' (%s) holds %jd bytes, but "
+                            "%ju were sent", st->cloud->name, st->name, st->image_id,
+                            (intmax_t)json_integer_value(size), (uintmax_t)st->sent);
+    if (!checksum || strcmp(checksum, md5))
+        return mk_set_error(ctx, MK_EIO, "cloud '%s': image '%s' (%s) has checksum %s, but "
+                            "the data sent has MD5 %s", st->cloud->name, st->name,
+                            st->image_id, checksum ? checksum : "(none)", md5);
+    if (algo && !strcmp(algo, "sha512")) {
+        if (!value || strcmp(value, sha512))
+            return mk_set_error(ctx, MK_EIO, "cloud '%s': image '%s' (%s) has os_hash_value "
+                                "%.16s..., but the data sent has SHA-512 %.16s...",
+                                st->cloud->name, st->name, st->image_id,
+                                value ? value : "(none)", sha512);
+    } else {
+        mk_log(ctx, MK_LOG_WARN, "cloud '%s': Glance hashes with %s, so only the MD5 was "
+               "checked", st->cloud->name, algo ? algo : "nothing");
+    }
+    return MK_OK;
+}
