@@ -51,6 +51,13 @@ int cmd_boot(int argc, char **argv);
 extern const char cmd_boot_usage[];
 int cmd_push(int argc, char **argv);
 extern const char cmd_push_usage[];
+/* One push (argv: "push CLOUD [OPTIONS] FILE [-- ARGS]"); with (ret_result), the result's
+ * JSON is handed back (malloc'ed) instead of printed. Returns an exit status. */
+int cli_push_one(int argc, char **argv, char **ret_result);
+int cmd_deploy(int argc, char **argv);
+extern const char cmd_deploy_usage[];
+int cmd_run(int argc, char **argv);
+extern const char cmd_run_usage[];
 int cmd_pack(int argc, char **argv);
 extern const char cmd_pack_usage[];
 int cmd_validate(int argc, char **argv);

@@ -243,6 +243,11 @@ static void print_result(const char *result, bool json)
 
 int cmd_push(int argc, char **argv)
 {
+    return cli_push_one(argc, argv, NULL);
+}
+
+int cli_push_one(int argc, char **argv, char **ret_result)
+{
     struct cli_build_args a;
     struct progress prog = {0};
     bool quiet = false, verbose = false, json = false, build_opts = false;
@@ -255,7 +260,7 @@ int cmd_push(int argc, char **argv)
     int nopts = cli_split_kernel_args(argc, argv, &kargs, &nkargs);
 
     cli_build_args_init(&a);
-    if (cli_push_targets_wanted(nopts, argv)) {
+    if (!ret_result && cli_push_targets_wanted(nopts, argv)) {
         cli_build_args_release(&a);
         return cli_push_targets(argc, argv);
     }
@@ -371,9 +376,11 @@ int cmd_push(int argc, char **argv)
     }
     if (prog.drawn)
         fputc('\n', stderr);
-    if (json || !quiet)
+    if (ret_result)
+        *ret_result = strdup(mk_upload_result(up));
+    else if (json || !quiet)
         print_result(mk_upload_result(up), json);
-    rc = CLI_EXIT_OK;
+    rc = ret_result && !*ret_result ? cli_error("out of memory") : CLI_EXIT_OK;
     goto out;
 fail:
     if (prog.drawn)

@@ -23,6 +23,10 @@ static const struct cli_command commands[] = {
      cmd_validate_usage},
     {"push", cmd_push, "upload an image to a cloud (gce, openstack) and create it there",
      cmd_push_usage},
+    {"deploy", cmd_deploy, "roll an image out to a managed instance group (gce)",
+     cmd_deploy_usage},
+    {"run", cmd_run, "run an image on one cloud instance and judge its serial console (gce)",
+     cmd_run_usage},
     {"help", cmd_help, "show the help of a command", cmd_help_usage},
 };
 

@@ -16,6 +16,7 @@ fake_gce.py hands every Compute Engine request to route() first. Control endpoin
        "stuck_templates" {"names": [...], "count": 1e9}: their instances stay VERIFYING.
 """
 import json
+import time
 
 from fake_gce_common import (NAME_RE, Ops, check_request_id, known_region, known_zone, link,
                              region_not_found, relative, zone_not_found)
@@ -63,6 +64,13 @@ class Deploy:
             if method == "GET" and len(rest) == 4 and rest[2] == "family":
                 return self.image_from_family(h, rest[3])
             return False
+        if rest[0] == "zones" and len(rest) == 2 and method == "GET":
+            if not known_zone(rest[1]):
+                zone_not_found(h, rest[1])
+            else:
+                h.reply(200, {"kind": "compute#zone", "name": rest[1], "status": "UP",
+                              "selfLink": link(st, "zones/" + rest[1])})
+            return True
         coll = None
         if rest[0] == "global" and len(rest) >= 2:
             coll = rest[1]
@@ -72,7 +80,9 @@ class Deploy:
                         "autoscalers", "instances", "operations"):
             return False
         with st.lock:
-            ckey = "%s %s" % (method, coll)
+            verb = rest[-1] if rest[-1] in ("listManagedInstances", "listErrors", "resize",
+                                            "serialPort") else None
+            ckey = "%s %s%s" % (method, coll, "." + verb if verb else "")
             self.calls[ckey] = self.calls.get(ckey, 0) + 1
         f = st.fault("call:%s:%s" % (method, coll))
         if f and not f.get("after"):
@@ -164,7 +174,7 @@ class Deploy:
                     return h.gerror(409, "The resource 'projects/%s/global/%s/%s' already exists"
                                     % (st.args.project, path, name), "alreadyExists")
                 res.update({"kind": kind, "name": name, "id": str(st.next_id()),
-                            "creationTimestamp": "2024-01-01T00:00:00.000-08:00",
+                            "creationTimestamp": timestamp(st.next_id()),
                             "selfLink": link(st, "global/%s/%s" % (path, name))})
                 store[name] = res
             return h.reply(200, self.ops.new(h, "insert", res["selfLink"], "global", rid=rid))
@@ -458,6 +468,13 @@ class Deploy:
             h.reply(200, out)
             return True
         return False
+
+
+def timestamp(serial):
+    # RFC 3339 like GCE's, and strictly increasing so that "newest" is well defined.
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03d%06d-00:00" % (
+        int(t * 1000) % 1000, serial % 1000000)
 
 
 def public(res):

@@ -25,10 +25,7 @@ int gce_check_name(struct mk_ctx *ctx, const char *what, const char *name)
     return MK_OK;
 }
 
-static int project_url(struct mk_buf *b, struct gce *g, const char *fmt, ...)
-    MK_PRINTF(3, 4);
-
-static int project_url(struct mk_buf *b, struct gce *g, const char *fmt, ...)
+int gce_project_url(struct mk_buf *b, struct gce *g, const char *fmt, ...)
 {
     va_list ap;
     int r;
@@ -49,7 +46,7 @@ int gce_image_get(struct mk_ctx *ctx, struct gce *g, const char *name, json_t **
     int r;
 
     mk_http_resp_init(&resp);
-    if (project_url(&url, g, "/global/images/%s", name) < 0)
+    if (gce_project_url(&url, g, "/global/images/%s", name) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
     if (r == MK_OK && resp.status == 404)
@@ -99,10 +96,8 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Polls (op) until DONE. The scope (global or zonal) comes from the operation's own zone
- * field; the host is always ours, never taken from a selfLink. */
-static int op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
-                   double timeout)
+int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
+                double timeout)
 {
     struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
@@ -115,6 +110,7 @@ static int op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *
         const char *status = json_string_value(json_object_get(op, "status"));
         const char *name = json_string_value(json_object_get(op, "name"));
         const char *zone = json_string_value(json_object_get(op, "zone"));
+        const char *region = json_string_value(json_object_get(op, "region"));
 
         if (status && !strcmp(status, "DONE")) {
             if (json_object_get(op, "error"))
@@ -134,9 +130,12 @@ static int op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *
         if (r < 0)
             break;
         if (zone && strrchr(zone, '/'))
-            r = project_url(&url, g, "/zones/%s/operations/%s", strrchr(zone, '/') + 1, name);
+            r = gce_project_url(&url, g, "/zones/%s/operations/%s", strrchr(zone, '/') + 1, name);
+        else if (region && strrchr(region, '/'))
+            r = gce_project_url(&url, g, "/regions/%s/operations/%s", strrchr(region, '/') + 1,
+                                name);
         else
-            r = project_url(&url, g, "/global/operations/%s", name);
+            r = gce_project_url(&url, g, "/global/operations/%s", name);
         if (r < 0) {
             r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
             break;
@@ -157,9 +156,8 @@ static int op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *
     return r;
 }
 
-/* Sends a mutating call and waits for its Operation. */
-static int mutate(struct mk_ctx *ctx, struct gce *g, const char *what, const char *method,
-                  const char *url, json_t *body, double timeout, long *ret_status)
+int gce_mutate(struct mk_ctx *ctx, struct gce *g, const char *what, const char *method,
+               const char *url, json_t *body, double timeout, long *ret_status)
 {
     struct mk_http_resp resp;
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -183,7 +181,7 @@ static int mutate(struct mk_ctx *ctx, struct gce *g, const char *what, const cha
     if (r == MK_OK)
         r = gce_json(ctx, what, &resp, &op);
     if (r == MK_OK)
-        r = op_wait(ctx, g, what, op, timeout);
+        r = gce_op_wait(ctx, g, what, op, timeout);
     json_decref(op);
     mk_http_resp_release(&resp);
     return r;
@@ -194,9 +192,9 @@ int gce_image_delete(struct mk_ctx *ctx, struct gce *g, const char *name)
     struct mk_buf url = MK_BUF_INIT;
     int r;
 
-    if (project_url(&url, g, "/global/images/%s", name) < 0)
+    if (gce_project_url(&url, g, "/global/images/%s", name) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    r = mutate(ctx, g, "deleting the old image", "DELETE", url.buf, NULL, g->timeout, NULL);
+    r = gce_mutate(ctx, g, "deleting the old image", "DELETE", url.buf, NULL, g->timeout, NULL);
     if (r == MK_ENOTFOUND) {
         mk_clear_error(ctx);
         r = MK_OK;
@@ -205,7 +203,7 @@ int gce_image_delete(struct mk_ctx *ctx, struct gce *g, const char *name)
     return r;
 }
 
-static void random_hex(char *buf, size_t nbytes)
+void gce_random_hex(char *buf, size_t nbytes)
 {
     uint8_t rnd[16];
 
@@ -216,15 +214,10 @@ static void random_hex(char *buf, size_t nbytes)
         snprintf(buf + 2 * i, 3, "%02x", rnd[i]);
 }
 
-int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image)
+void gce_request_id(char id[37])
 {
-    struct mk_buf url = MK_BUF_INIT;
-    char id[40];
-    int r;
-
-    /* A requestId makes a retried insert harmless: the server ignores the repeat. It is a
-     * UUID, version 4 in form. */
-    random_hex(id, 16);
+    /* A UUID, version 4 in form. */
+    gce_random_hex(id, 16);
     memmove(id + 24, id + 20, 12);
     memmove(id + 19, id + 16, 4);
     memmove(id + 14, id + 12, 4);
@@ -233,9 +226,19 @@ int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image)
     id[14] = '4';
     id[19] = '8';
     id[36] = '\0';
-    if (project_url(&url, g, "/global/images?requestId=%s", id) < 0)
+}
+
+int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    char id[40];
+    int r;
+
+    /* A requestId makes a retried insert harmless: the server ignores the repeat. */
+    gce_request_id(id);
+    if (gce_project_url(&url, g, "/global/images?requestId=%s", id) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    r = mutate(ctx, g, "image creation", "POST", url.buf, image, g->timeout, NULL);
+    r = gce_mutate(ctx, g, "image creation", "POST", url.buf, image, g->timeout, NULL);
     if (r == MK_EEXIST)
         mk_error_prefix(ctx, "image '%s' already exists (use --replace)",
                         json_string_value(json_object_get(image, "name")));
@@ -243,146 +246,28 @@ int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image)
     return r;
 }
 
-/* ---- --boot-check ---- */
-
-static int instance_delete(struct mk_ctx *ctx, struct gce *g, const char *zone,
-                           const char *name)
-{
-    struct mk_buf url = MK_BUF_INIT;
-    int r;
-
-    if (project_url(&url, g, "/zones/%s/instances/%s", zone, name) < 0)
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    r = mutate(ctx, g, "deleting the boot-check instance", "DELETE", url.buf, NULL, 600, NULL);
-    if (r == MK_ENOTFOUND) {
-        mk_clear_error(ctx);
-        r = MK_OK;
-    }
-    mk_buf_release(&url);
-    return r;
-}
-
-/* Reads serial port 1 until (text) shows up; 1 = seen, 0 = timeout. */
-static int watch_serial(struct mk_ctx *ctx, struct gce *g, const char *zone, const char *name,
-                        const char *text, struct mk_buf *tail)
-{
-    struct mk_buf url = MK_BUF_INIT, seen = MK_BUF_INIT;
-    struct mk_http_resp resp;
-    double deadline = now() + g->boot_timeout;
-    char start[32] = "0";
-    int r = MK_OK;
-
-    mk_http_resp_init(&resp);
-    while (r == MK_OK) {
-        json_t *out = NULL;
-        const char *contents, *next;
-
-        if (project_url(&url, g, "/zones/%s/instances/%s/serialPort?port=1&start=%s", zone,
-                        name, start) < 0) {
-            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-            break;
-        }
-        r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
-        if (r < 0)
-            break;
-        /* 400: the instance is not running yet. */
-        if (resp.status == 200 && gce_json(ctx, "serial port", &resp, &out) == MK_OK) {
-            contents = json_string_value(json_object_get(out, "contents"));
-            next = json_string_value(json_object_get(out, "next"));
-            if (contents && *contents) {
-                mk_buf_adds(&seen, contents);
-                if (strstr(seen.buf, text)) {
-                    json_decref(out);
-                    r = 1;
-                    break;
-                }
-                /* Keep just enough to find the text across two reads. */
-                if (seen.len > strlen(text) + 4096) {
-                    size_t keep = strlen(text) + 4096;
-                    memmove(seen.buf, seen.buf + seen.len - keep, keep + 1);
-                    seen.len = keep;
-                }
-            }
-            if (next && strlen(next) < sizeof(start))
-                snprintf(start, sizeof(start), "%s", next);
-            json_decref(out);
-        } else if (resp.status != 200 && resp.status != 400) {
-            r = mk_http_error(ctx, MK_EHTTP, "reading the serial port", &resp);
-            break;
-        }
-        mk_clear_error(ctx);
-        if (now() > deadline)
-            break;
-        r = mk_http_sleep(ctx, MK_MIN(2.0, g->backoff * 4));
-    }
-    mk_buf_add(tail, seen.buf, seen.len);
-    mk_buf_release(&seen);
-    mk_buf_release(&url);
-    mk_http_resp_release(&resp);
-    return r;
-}
+/* ---- --boot-check: one instance, as `run gce` runs it (gce_run.c) ---- */
 
 int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t *result)
 {
-    struct mk_buf url = MK_BUF_INIT, name = MK_BUF_INIT, mt = MK_BUF_INIT, src = MK_BUF_INIT;
-    struct mk_buf tail = MK_BUF_INIT;
-    char rnd[16];
-    json_t *body = NULL;
-    long status = 0;
-    int r, r2;
+    struct gce_watch w = {.tail = MK_BUF_INIT, .window = MK_BUF_INIT};
+    struct gce_instance in = {.zone = g->zone, .machine_type = g->machine_type, .image = image,
+                              .expect = g->boot_check, .timeout = g->boot_timeout};
+    json_t *check = json_object();
+    char *name = NULL;
+    int r;
 
-    random_hex(rnd, 3);
-    mk_buf_addf(&name, "%.50s-check-%s", image, rnd);
-    mk_buf_addf(&mt, "zones/%s/machineTypes/%s", g->zone, g->machine_type);
-    mk_buf_addf(&src, "projects/%s/global/images/%s", g->project, image);
-    body = json_pack("{s:s, s:s, s:[{s:b, s:b, s:s, s:{s:s}}], s:[{s:s}], s:{s:s}}",
-                     "name", name.buf, "machineType", mt.buf, "disks", "boot", 1, "autoDelete",
-                     1, "type", "PERSISTENT", "initializeParams", "sourceImage", src.buf,
-                     "networkInterfaces", "network", "global/networks/default", "labels",
-                     "createdby", "unikernel-mkimage");
-    if (!body || project_url(&url, g, "/zones/%s/instances", g->zone) < 0) {
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        goto out;
+    if (!check)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = gce_instance_name(ctx, image, "check", &name);
+    if (r == MK_OK) {
+        in.name = name;
+        r = gce_run_instance(ctx, g, &in, false, &w, check);
+        if (r < 0)
+            mk_error_prefix(ctx, "boot check");
     }
-    mk_log(ctx, MK_LOG_INFO, "boot check: creating instance %s in %s", name.buf, g->zone);
-    r = mutate(ctx, g, "creating the boot-check instance", "POST", url.buf, body, 600, &status);
-    /* Whatever happened after the server took the request, the instance may exist. */
-    if (r == MK_OK || status == 200 || status == 0) {
-        if (r == MK_OK)
-            r = watch_serial(ctx, g, g->zone, name.buf, g->boot_check, &tail);
-        if (r == 0)
-            r = mk_set_error(ctx, MK_ETIMEOUT, "boot check: '%s' did not appear on the serial "
-                             "port within %.0f s", g->boot_check, g->boot_timeout);
-        else if (r == 1)
-            r = MK_OK;
-        {
-            /* Delete even after a failure or Ctrl-C, keeping the first error. */
-            struct mk_ctx tmp = {0};
-            char saved[MK_ERRMSG_MAX];
-            int code = mk_errcode(ctx);
-
-            snprintf(saved, sizeof(saved), "%s", mk_errmsg(ctx));
-            tmp.log_fn = ctx->log_fn;
-            tmp.log_opaque = ctx->log_opaque;
-            r2 = instance_delete(&tmp, g, g->zone, name.buf);
-            if (r2 < 0 && r == MK_OK)
-                r = mk_set_error(ctx, r2, "%s", mk_errmsg(&tmp));
-            else if (r < 0)
-                mk_set_error(ctx, code ? code : r, "%s", saved);
-            else if (r2 < 0)
-                mk_log(ctx, MK_LOG_WARN, "could not delete instance %s: %s", name.buf,
-                       mk_errmsg(&tmp));
-        }
-    }
-    json_object_set_new(result, "boot_check",
-                        json_pack("{s:s, s:s, s:b}", "instance", name.buf, "zone", g->zone,
-                                  "matched", r == MK_OK));
-out:
-    json_decref(body);
-    mk_buf_release(&url);
-    mk_buf_release(&name);
-    mk_buf_release(&mt);
-    mk_buf_release(&src);
-    mk_buf_release(&tail);
+    json_object_set_new(result, "boot_check", check);
+    gce_watch_release(&w);
+    free(name);
     return r;
 }

@@ -170,22 +170,12 @@ static int check_settings(struct mk_ctx *ctx, struct gce *g, const struct mk_upl
     return MK_OK;
 }
 
-static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
+int gce_connect(struct mk_ctx *ctx, struct gce *g)
 {
-    struct gce *g = state;
-    struct mk_buf crc = MK_BUF_INIT, md5 = MK_BUF_INIT, id = MK_BUF_INIT;
     struct mk_http_opts hopts = {.cacert = g->cacert, .insecure = g->insecure,
                                  .stall_timeout = g->stall_timeout};
     const char *env, *tok;
-    json_t *old = NULL;
-    struct gcs_params p = {0};
     int r;
-
-    r = check_settings(ctx, g, info);
-    if (r == MK_OK && info->source_path && info->format == MK_FORMAT_GCE)
-        r = preflight(ctx, info->source_path);
-    if (r < 0)
-        return r;
 
     env = getenv("STORAGE_EMULATOR_HOST");
     r = make_base(ctx, &g->storage_base,
@@ -218,8 +208,25 @@ static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_i
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
     mk_log(ctx, MK_LOG_INFO, "using %s, project %s", gce_auth_describe(g->auth), g->project);
-    /* A refused key fails here, before a byte is uploaded. */
-    r = gce_auth_token(ctx, g->auth, false, &tok);
+    /* A refused key fails here, before anything is sent. */
+    return gce_auth_token(ctx, g->auth, false, &tok);
+}
+
+static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
+{
+    struct gce *g = state;
+    struct mk_buf crc = MK_BUF_INIT, md5 = MK_BUF_INIT, id = MK_BUF_INIT;
+    json_t *old = NULL;
+    struct gcs_params p = {0};
+    int r;
+
+    r = check_settings(ctx, g, info);
+    if (r == MK_OK && info->source_path && info->format == MK_FORMAT_GCE)
+        r = preflight(ctx, info->source_path);
+    if (r < 0)
+        return r;
+
+    r = gce_connect(ctx, g);
     if (r < 0)
         return r;
 

@@ -77,6 +77,10 @@ struct gce {
     json_t *image_json;
 };
 
+/* Sets up the endpoints, HTTP, credentials and project of (g) from its options, and checks
+ * that a token can be had (gce.c). */
+int gce_connect(struct mk_ctx *ctx, struct gce *g);
+
 /* The uploader's hooks for its options (gce_options.c). */
 int gce_create(struct mk_ctx *ctx, void **ret);
 int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value);
@@ -122,6 +126,20 @@ void gcs_upload_free(struct gcs_upload *up);
 int gcs_object_delete(struct mk_ctx *ctx, struct gce *g, const char *object);
 
 /* ---- Compute Engine (compute.c) ---- */
+/* (b) = the compute base + "projects/PROJECT" + the formatted rest. */
+int gce_project_url(struct mk_buf *b, struct gce *g, const char *fmt, ...) MK_PRINTF(3, 4);
+/* Polls an Operation until DONE (global, zonal or regional, from its own zone/region
+ * field); its error, verbatim, becomes MK_EHTTP "WHAT failed: CODE: message". */
+int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
+                double timeout);
+/* Sends a mutating call (body may be NULL) and waits for its Operation. 404 gives
+ * MK_ENOTFOUND, 409 MK_EEXIST, 400 MK_EINVAL, 403 MK_EAUTH; (*ret_status) gets the status. */
+int gce_mutate(struct mk_ctx *ctx, struct gce *g, const char *what, const char *method,
+               const char *url, json_t *body, double timeout, long *ret_status);
+/* (nbytes) random bytes as hex into (buf), at most 16. */
+void gce_random_hex(char *buf, size_t nbytes);
+/* A fresh requestId (a UUID) for a mutating call that may be retried. */
+void gce_request_id(char id[37]);
 /* Validates a resource name (image, family) against GCE's RFC 1035 rule. */
 int gce_check_name(struct mk_ctx *ctx, const char *what, const char *name);
 /* MK_ENOTFOUND when there is no such image. */
@@ -132,5 +150,54 @@ int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image);
 /* Boots an instance from the image, reads its serial port until (text) appears or the
  * timeout passes, and deletes the instance whatever happened. */
 int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t *result);
+
+
+/* ---- one instance: run gce, push --boot-check (gce_instance.c) ---- */
+struct gce_instance {
+    const char *zone, *name, *machine_type;
+    const char *image;  /* a name in the project, or a projects/... path */
+    const char *expect; /* NULL: watch until it stops or the timeout */
+    double timeout;
+};
+
+struct gce_watch {
+    mk_console_fn on_console; /* the console as it arrives; may be NULL */
+    void *opaque;
+    bool matched, stopped, timed_out;
+    char status[32];     /* the last status seen ("DELETED" once gone) */
+    double seconds;
+    struct mk_buf tail;   /* the console's last bytes */
+    struct mk_buf window; /* for finding (expect) across reads */
+};
+
+/* "IMAGE-WHAT-xxxxxx", at most 63 characters, malloc'ed. */
+int gce_instance_name(struct mk_ctx *ctx, const char *image, const char *what, char **ret);
+/* Creates the instance and waits for its Operation. (*ret_maybe_created) tells whether it
+ * may exist (then it must be deleted), even on failure. */
+int gce_instance_create(struct mk_ctx *ctx, struct gce *g, const struct gce_instance *in,
+                        bool *ret_maybe_created);
+/* Streams the console until (expect) shows, the instance stops (checked on every poll, so a
+ * stopped guest ends the wait at once), or the timeout. MK_OK whatever the verdict, which is
+ * in (w); negative on an error or Ctrl-C. */
+int gce_instance_watch(struct mk_ctx *ctx, struct gce *g, const struct gce_instance *in,
+                       struct gce_watch *w);
+void gce_watch_release(struct gce_watch *w);
+/* The last (lines) lines of the console as one line ("a | b"). */
+void gce_watch_tail_line(const struct gce_watch *w, int lines, char *buf, size_t size);
+/* Deletes it and waits; a missing instance is not an error. */
+int gce_instance_delete(struct mk_ctx *ctx, struct gce *g, const char *zone, const char *name);
+/* Creates, watches and (unless keep, and always on failure or Ctrl-C) deletes the instance;
+ * a missing (expect) is MK_ETIMEOUT or MK_EBOOT naming the console's last lines. Fills
+ * (result) with instance, zone, status, matched, stopped, seconds, deleted (gce_run.c). */
+int gce_run_instance(struct mk_ctx *ctx, struct gce *g, const struct gce_instance *in,
+                     bool keep, struct gce_watch *w, json_t *result);
+/* The options saying how to reach Compute Engine (project, credentials, endpoint, retries,
+ * TLS), for the commands other than push: MK_EUNSUPPORTED for other keys; arity as
+ * mk_run_option_arity(). */
+int gce_connection_option(struct mk_ctx *ctx, struct gce *g, const char *key,
+                          const char *value);
+int gce_connection_arity(const char *key);
+/* A positive number of seconds, or MK_EINVAL naming --(key). */
+int gce_parse_seconds(struct mk_ctx *ctx, const char *key, const char *value, double *ret);
 
 #endif

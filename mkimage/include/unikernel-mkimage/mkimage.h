@@ -269,6 +269,59 @@ const char *mk_upload_result(const struct mk_upload *up);
 void mk_upload_free(struct mk_upload *up);
 
 /* ---------------------------------------------------------------------------------------
+ * Running an image on a cloud ("gce"): one instance, its serial console streamed, judged by
+ * a text, deleted at the end. new -> set_option* -> run -> result -> free.
+ * Options: zone, machine-type, name, expect, timeout, keep, and the connection options of
+ * the uploader (project, credentials, compute-endpoint, backoff, retries, cacert...).
+ */
+struct mk_run;
+/* Receives the serial console as it arrives (not NUL-terminated). */
+typedef void (*mk_console_fn)(void *opaque, const char *text, size_t len);
+
+int mk_run_new(struct mk_ctx *ctx, const char *cloud, struct mk_run **ret);
+/* MK_EUNSUPPORTED for an unknown key, MK_EINVAL for a bad value. */
+int mk_run_set_option(struct mk_ctx *ctx, struct mk_run *run, const char *key,
+                      const char *value);
+/* Whether option (key) takes a value: 1 yes, 0 a flag, -1 unknown. */
+int mk_run_option_arity(const char *key);
+/* Boots (image) (a name in the project or a projects/... path). MK_OK when the expected
+ * text appeared (or, without one, when the instance ran until it stopped or the timeout);
+ * MK_ETIMEOUT / MK_EBOOT otherwise, with the console's last lines in the message. The
+ * instance is deleted unless "keep", and always on failure, timeout and cancellation. */
+int mk_run_image(struct mk_ctx *ctx, struct mk_run *run, const char *image,
+                 mk_console_fn on_console, void *opaque);
+/* The result as a JSON object (instance, zone, status, matched, seconds, deleted), also
+ * after a failure once the instance was asked for; "" before. */
+const char *mk_run_result(const struct mk_run *run);
+void mk_run_free(struct mk_run *run);
+
+/* ---------------------------------------------------------------------------------------
+ * Deploying an image to a managed instance group ("gce"): instance template, health check
+ * and its firewall rule, the group (created, or rolled to the new template within
+ * maxSurge/maxUnavailable), autoscaler; waits until the group is stable; rolls a bad
+ * release back. new -> set_option* -> deploy or status -> result -> free.
+ * Progress is reported with phase "deploy" (instances ready on the new template / target).
+ */
+struct mk_deploy;
+
+int mk_deploy_new(struct mk_ctx *ctx, const char *cloud, struct mk_deploy **ret);
+/* Options as on the command line, without dashes ("group", "zone", "max-surge"...).
+ * MK_EUNSUPPORTED for an unknown key, MK_EINVAL for a bad value. */
+int mk_deploy_set_option(struct mk_ctx *ctx, struct mk_deploy *d, const char *key,
+                         const char *value);
+/* Whether option (key) takes a value: 1 yes, 0 a flag, -1 unknown. */
+int mk_deploy_option_arity(const char *key);
+/* Rolls the group out to the image. MK_OK when every instance runs it and the group is
+ * stable; otherwise an error naming the cause, after rolling back unless "no-rollback". */
+int mk_deploy_run(struct mk_ctx *ctx, struct mk_deploy *d);
+/* Reads the group and its instances into the result. */
+int mk_deploy_status(struct mk_ctx *ctx, struct mk_deploy *d);
+/* The result as a JSON object (group, template, image, status, instances), also after a
+ * failure; "" before. */
+const char *mk_deploy_result(const struct mk_deploy *d);
+void mk_deploy_free(struct mk_deploy *d);
+
+/* ---------------------------------------------------------------------------------------
  * Image specs: a YAML file describing an image, the files to write it to and named upload
  * targets (the keys are documented in templates/SPEC.md).
  */

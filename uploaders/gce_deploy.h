@@ -1,0 +1,72 @@
+/* gce_deploy.h: what the deploy files share (gce_deploy.c: options and the resources;
+ * gce_deploy_wait.c: waiting for a group, diagnosing a bad release, status). */
+#ifndef MK_GCE_DEPLOY_H
+#define MK_GCE_DEPLOY_H
+
+#include "gce_private.h"
+
+struct mk_deploy {
+    struct gce *g; /* the connection (project, credentials, endpoint, retries) */
+    char *group, *zone, *region, *image, *family, *machine_type;
+    char *network, *subnet;
+    char *hc_type; /* "tcp" or "http"; NULL: no health check */
+    int hc_port;
+    char *hc_path;
+    int size; /* -1: keep the group's (1 for a new group) */
+    int initial_delay;
+    int surge, unavailable; /* fixed numbers, or percents when the *_percent flag is set */
+    bool surge_percent, unavailable_percent, surge_set;
+    int as_min, as_max, as_cpu; /* --autoscale; as_max 0 = none */
+    char **tags, **labels, **metadata;
+    size_t n_tags, n_labels, n_metadata;
+    double timeout, poll;
+    bool no_address, no_rollback;
+    int keep_templates;
+
+    /* run state */
+    char *scope;          /* "zones/Z" or "regions/R" */
+    char *image_name;     /* resolved (a family becomes its newest image) */
+    char *template_name;  /* the template this deploy rolls out */
+    char *previous;       /* the template the group ran before, for rollback */
+    char *previous_version;
+    char *hc_name;
+    json_t *result;     /* built as the deploy goes */
+    struct mk_buf text; /* (result) as text, for mk_deploy_result() */
+};
+
+/* ---- gce_deploy.c ---- */
+/* GET of a path under the project: MK_OK with (*ret) the object, MK_ENOTFOUND on 404. */
+int gce_get_json(struct mk_ctx *ctx, struct gce *g, const char *what, const char *path,
+                 json_t **ret);
+/* The update policy the options ask for. */
+json_t *gce_deploy_policy(const struct mk_deploy *d);
+/* PATCHes the group's versions to (template) (named (version)) with the policy; Ctrl-C does
+ * not cut it in half. */
+int gce_deploy_patch(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,
+                     const char *version, bool with_size);
+
+/* ---- gce_deploy_fleet.c ---- */
+/* Creates or updates the autoscaler (--autoscale). */
+int gce_deploy_autoscaler(struct mk_ctx *ctx, struct mk_deploy *d);
+/* Deletes this group's templates that nothing uses, keeping the newest --keep-templates;
+ * problems are warnings. */
+void gce_deploy_prune(struct mk_ctx *ctx, struct mk_deploy *d);
+
+/* ---- gce_deploy_wait.c ---- */
+struct gce_wait_outcome {
+    bool ok;            /* reached and stable on the template */
+    bool canceled;
+    char cause[768];    /* why not, one line */
+};
+/* Polls the group until every instance runs (template) and it is stable, the deadline, or
+ * the new instances keep failing (quota errors, autohealing). Progress as it goes. */
+int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,
+                    double timeout, struct gce_wait_outcome *out);
+/* The group's instances as a JSON array (name, zone, status, health, template, image,
+ * action); NULL on failure. */
+json_t *gce_deploy_instances(struct mk_ctx *ctx, struct mk_deploy *d);
+/* The last console lines of instance (url), one line, into (buf). */
+void gce_deploy_console_tail(struct mk_ctx *ctx, struct mk_deploy *d, const char *url,
+                             char *buf, size_t size);
+
+#endif

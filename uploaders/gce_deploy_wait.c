@@ -1,0 +1,312 @@
+/* gce_deploy_wait.c: waiting for a managed instance group (cloud-apis.md 9.6, 9.7.3, 9.7.5):
+ * poll `get` until status.versionTarget.isReached && status.isStable, show what the
+ * instances are doing, and recognise a release that will not converge: instance creation
+ * failing (quota errors in listErrors / lastAttempt) or new instances that fail their health
+ * check and get autohealed again and again. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gce_deploy.h"
+
+/* Autoheals of new instances, or failed creations, seen before giving up early. */
+#define FAILURES_TO_GIVE_UP 2
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const char *last_part(const char *url)
+{
+    const char *s = url ? strrchr(url, '/') : NULL;
+    return s ? s + 1 : url ? url : "";
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+/* POST .../listManagedInstances (a POST with no body, 9.6). */
+static int list_managed(struct mk_ctx *ctx, struct mk_deploy *d, json_t **ret)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    int r;
+
+    mk_http_resp_init(&resp);
+    if (gce_project_url(&url, d->g, "/%s/instanceGroupManagers/%s/listManagedInstances",
+                        d->scope, d->group) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = gce_call(ctx, d->g, "POST", url.buf, NULL, &resp);
+    if (r == MK_OK && resp.status != 200)
+        r = mk_http_error(ctx, MK_EHTTP, "listing the group's instances", &resp);
+    else if (r == MK_OK)
+        r = gce_json(ctx, "listManagedInstances", &resp, ret);
+    mk_buf_release(&url);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+static const char *health_of(json_t *mi)
+{
+    const char *h = str(json_array_get(json_object_get(mi, "instanceHealth"), 0),
+                        "detailedHealthState");
+    return *h ? h : "-";
+}
+
+json_t *gce_deploy_instances(struct mk_ctx *ctx, struct mk_deploy *d)
+{
+    json_t *list = NULL, *out = json_array(), *mi, *images = json_object();
+    size_t i;
+
+    if (!out || !images || list_managed(ctx, d, &list) < 0) {
+        json_decref(out);
+        json_decref(images);
+        return NULL;
+    }
+    json_array_foreach(json_object_get(list, "managedInstances"), i, mi) {
+        const char *tmpl = last_part(str(json_object_get(mi, "version"), "instanceTemplate"));
+        const char *url = str(mi, "instance"), *zone = strstr(url, "/zones/");
+        json_t *img = json_object_get(images, tmpl), *t = NULL;
+        char zbuf[64] = "";
+
+        if (!img && *tmpl) {
+            /* The image each template boots, read once per template. */
+            struct mk_buf p = MK_BUF_INIT;
+            mk_buf_addf(&p, "global/instanceTemplates/%s", tmpl);
+            if (gce_get_json(ctx, d->g, "the template", p.buf, &t) == MK_OK)
+                img = json_string(last_part(str(json_object_get(json_array_get(
+                    json_object_get(json_object_get(t, "properties"), "disks"), 0),
+                    "initializeParams"), "sourceImage")));
+            else
+                img = json_string("");
+            mk_clear_error(ctx);
+            json_object_set_new(images, tmpl, img);
+            json_decref(t);
+            mk_buf_release(&p);
+        }
+        if (zone)
+            snprintf(zbuf, sizeof(zbuf), "%.*s", (int)strcspn(zone + 7, "/"), zone + 7);
+        json_array_append_new(out, json_pack(
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", *str(mi, "name") ? str(mi, "name")
+                                                                               : last_part(url),
+            "zone", zbuf, "status", *str(mi, "instanceStatus") ? str(mi, "instanceStatus") : "-",
+            "health", health_of(mi), "template", *tmpl ? tmpl : "-", "image",
+            img ? json_string_value(img) : "", "action", str(mi, "currentAction")));
+    }
+    json_decref(list);
+    json_decref(images);
+    return out;
+}
+
+void gce_deploy_console_tail(struct mk_ctx *ctx, struct mk_deploy *d, const char *url,
+                             char *buf, size_t size)
+{
+    const char *zone = strstr(url, "/zones/");
+    struct gce_watch w = {.tail = MK_BUF_INIT, .window = MK_BUF_INIT};
+    struct mk_buf u = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    uint64_t pos = 0;
+
+    buf[0] = '\0';
+    if (!zone)
+        return;
+    mk_http_resp_init(&resp);
+    /* A few reads following "next" give the end of a short console. */
+    for (int reads = 0; reads < 16; reads++) {
+        json_t *out = NULL;
+        const char *c, *next;
+
+        mk_buf_reset(&u);
+        gce_project_url(&u, d->g, "/zones/%.*s/instances/%s/serialPort?port=1&start=%llu",
+                        (int)strcspn(zone + 7, "/"), zone + 7, last_part(url),
+                        (unsigned long long)pos);
+        if (gce_call(ctx, d->g, "GET", u.buf, NULL, &resp) < 0 || resp.status != 200 ||
+            gce_json(ctx, "serial port", &resp, &out) < 0)
+            break;
+        c = str(out, "contents");
+        next = str(out, "next");
+        mk_buf_adds(&w.tail, c);
+        if (!*c || !*next || strtoull(next, NULL, 10) <= pos) {
+            json_decref(out);
+            break;
+        }
+        pos = strtoull(next, NULL, 10);
+        json_decref(out);
+    }
+    mk_clear_error(ctx);
+    gce_watch_tail_line(&w, 2, buf, size);
+    gce_watch_release(&w);
+    mk_buf_release(&u);
+    mk_http_resp_release(&resp);
+}
+
+struct counts {
+    int target, on_new, ready, creating, verifying, deleting, other, recreating;
+};
+
+static void count(json_t *list, const char *template, struct counts *c, json_t *seen_unhealthy,
+                  int *autoheals, json_t **ret_failing)
+{
+    json_t *mi;
+    size_t i;
+
+    json_array_foreach(json_object_get(list, "managedInstances"), i, mi) {
+        const char *action = str(mi, "currentAction"), *name = str(mi, "instance");
+        bool mine = !strcmp(last_part(str(json_object_get(mi, "version"), "instanceTemplate")),
+                            template);
+
+        if (!strcmp(action, "DELETING")) {
+            c->deleting++;
+            continue;
+        }
+        if (!strcmp(action, "CREATING") || !strcmp(action, "CREATING_WITHOUT_RETRIES"))
+            c->creating++;
+        else if (!strcmp(action, "VERIFYING"))
+            c->verifying++;
+        else if (!strcmp(action, "RECREATING"))
+            c->recreating++;
+        else if (strcmp(action, "NONE"))
+            c->other++;
+        if (!mine)
+            continue;
+        c->on_new++;
+        if (!strcmp(action, "NONE"))
+            c->ready++;
+        /* UNHEALTHY, then RECREATING: autohealing replaced it. */
+        if (!strcmp(health_of(mi), "UNHEALTHY") || !strcmp(health_of(mi), "TIMEOUT")) {
+            json_object_set_new(seen_unhealthy, name, json_true());
+            if (!*ret_failing)
+                *ret_failing = json_incref(mi);
+        } else if (!strcmp(action, "RECREATING") && json_object_get(seen_unhealthy, name)) {
+            json_object_del(seen_unhealthy, name);
+            (*autoheals)++;
+        }
+    }
+}
+
+/* New errors in listErrors for (template) since the wait began; the first one's text. */
+static int new_errors(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,
+                      int baseline, int *ret_total, char *first, size_t size)
+{
+    struct mk_buf p = MK_BUF_INIT;
+    json_t *list = NULL, *it;
+    int n = 0, mine = 0;
+    size_t i;
+
+    mk_buf_addf(&p, "%s/instanceGroupManagers/%s/listErrors", d->scope, d->group);
+    if (gce_get_json(ctx, d->g, "the group's errors", p.buf, &list) < 0) {
+        mk_buf_release(&p);
+        return -1;
+    }
+    json_array_foreach(json_object_get(list, "items"), i, it) {
+        json_t *err = json_object_get(it, "error");
+        const char *t = last_part(str(json_object_get(json_object_get(it,
+                                                                      "instanceActionDetails"),
+                                                      "version"), "instanceTemplate"));
+        if (n++ < baseline || strcmp(t, template))
+            continue;
+        if (!mine++)
+            snprintf(first, size, "%s: %s", str(err, "code"), str(err, "message"));
+    }
+    *ret_total = n;
+    json_decref(list);
+    mk_buf_release(&p);
+    return mine;
+}
+
+int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,
+                    double timeout, struct gce_wait_outcome *out)
+{
+    struct mk_buf path = MK_BUF_INIT;
+    double start = now(), deadline = start + timeout;
+    json_t *seen_unhealthy = json_object();
+    char last[256] = "", line[256], err[512] = "";
+    int baseline = -1, autoheals = 0, r = MK_OK;
+
+    memset(out, 0, sizeof(*out));
+    mk_buf_addf(&path, "%s/instanceGroupManagers/%s", d->scope, d->group);
+    for (;;) {
+        json_t *grp = NULL, *list = NULL, *st, *failing = NULL;
+        struct counts c = {0};
+        int errors, total = 0;
+
+        r = gce_get_json(ctx, d->g, "the group", path.buf, &grp);
+        if (r == MK_OK)
+            r = list_managed(ctx, d, &list);
+        if (r < 0) {
+            json_decref(grp);
+            break;
+        }
+        if (baseline < 0)
+            new_errors(ctx, d, template, 1 << 30, &baseline, err, sizeof(err));
+        mk_clear_error(ctx);
+        st = json_object_get(grp, "status");
+        c.target = (int)json_integer_value(json_object_get(grp, "targetSize"));
+        count(list, template, &c, seen_unhealthy, &autoheals, &failing);
+        mk_progress(ctx, "deploy", (uint64_t)c.ready, (uint64_t)c.target);
+        snprintf(line, sizeof(line), "group %s: %d/%d ready on %s; creating %d, verifying %d, "
+                 "recreating %d, deleting %d", d->group, c.ready, c.target, template,
+                 c.creating, c.verifying, c.recreating, c.deleting);
+        if (strcmp(line, last)) {
+            mk_log(ctx, MK_LOG_INFO, "%s", line);
+            snprintf(last, sizeof(last), "%s", line);
+        }
+        if (json_is_true(json_object_get(json_object_get(st, "versionTarget"), "isReached")) &&
+            json_is_true(json_object_get(st, "isStable")) && c.on_new == c.ready &&
+            c.ready == c.target) {
+            out->ok = true;
+            json_decref(grp);
+            json_decref(list);
+            json_decref(failing);
+            break;
+        }
+        errors = new_errors(ctx, d, template, baseline, &total, err, sizeof(err));
+        mk_clear_error(ctx);
+        if (errors >= FAILURES_TO_GIVE_UP || autoheals >= FAILURES_TO_GIVE_UP ||
+            now() > deadline) {
+            char tail[300] = "";
+
+            if (failing)
+                gce_deploy_console_tail(ctx, d, str(failing, "instance"), tail, sizeof(tail));
+            if (errors >= FAILURES_TO_GIVE_UP)
+                snprintf(out->cause, sizeof(out->cause), "instances of template %s cannot be "
+                         "created: %s", template, err);
+            else if (failing)
+                snprintf(out->cause, sizeof(out->cause), "%s%s%s after %.0f s: instance %s is "
+                         "%s%s%s%s", autoheals ? "instances of the new template keep failing "
+                         "their health check" : "not stable", autoheals ? " (autohealed " : "",
+                         autoheals ? "again and again)" : "", now() - start,
+                         last_part(str(failing, "instance")), health_of(failing),
+                         *tail ? "; its console ends: '" : "", tail, *tail ? "'" : "");
+            else
+                snprintf(out->cause, sizeof(out->cause), "not stable after %.0f s: %d/%d "
+                         "instances ready on %s, %d creating, %d verifying%s%s",
+                         now() - start, c.ready, c.target, template, c.creating, c.verifying,
+                         *err ? "; last error: " : "", err);
+            json_decref(grp);
+            json_decref(list);
+            json_decref(failing);
+            break;
+        }
+        json_decref(grp);
+        json_decref(list);
+        json_decref(failing);
+        r = mk_http_sleep(ctx, d->poll);
+        if (r == MK_ECANCELED) {
+            out->canceled = true;
+            break;
+        }
+        if (r < 0)
+            break;
+    }
+    json_decref(seen_unhealthy);
+    mk_buf_release(&path);
+    return r;
+}
