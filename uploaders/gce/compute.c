@@ -246,7 +246,7 @@ int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image)
     return r;
 }
 
-/* ---- --boot-check: one instance, as `run gce` runs it (gce_run.c) ---- */
+/* ---- --boot-check: one instance, as `run gce` runs it (run.c) ---- */
 
 int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t *result)
 {

@@ -152,7 +152,7 @@ int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image);
 int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t *result);
 
 
-/* ---- one instance: run gce, push --boot-check (gce_instance.c) ---- */
+/* ---- one instance: run gce, push --boot-check (instance.c) ---- */
 struct gce_instance {
     const char *zone, *name, *machine_type;
     const char *image;  /* a name in the project, or a projects/... path */
@@ -188,7 +188,7 @@ void gce_watch_tail_line(const struct gce_watch *w, int lines, char *buf, size_t
 int gce_instance_delete(struct mk_ctx *ctx, struct gce *g, const char *zone, const char *name);
 /* Creates, watches and (unless keep, and always on failure or Ctrl-C) deletes the instance;
  * a missing (expect) is MK_ETIMEOUT or MK_EBOOT naming the console's last lines. Fills
- * (result) with instance, zone, status, matched, stopped, seconds, deleted (gce_run.c). */
+ * (result) with instance, zone, status, matched, stopped, seconds, deleted (run.c). */
 int gce_run_instance(struct mk_ctx *ctx, struct gce *g, const struct gce_instance *in,
                      bool keep, struct gce_watch *w, json_t *result);
 /* The options saying how to reach Compute Engine (project, credentials, endpoint, retries,

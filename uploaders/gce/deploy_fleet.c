@@ -1,9 +1,9 @@
-/* gce_deploy_fleet.c: what a deploy does around the group (cloud-apis.md 9.3, 9.9): its
+/* deploy_fleet.c: what a deploy does around the group (cloud-apis.md 9.3, 9.9): its
  * autoscaler, and the old instance templates it no longer needs. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "gce_deploy.h"
+#include "deploy.h"
 
 #define GROUP_LABEL "unikernel-mkimage-group"
 

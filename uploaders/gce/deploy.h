@@ -1,5 +1,5 @@
-/* gce_deploy.h: what the deploy files share (gce_deploy.c: options and the resources;
- * gce_deploy_wait.c: waiting for a group, diagnosing a bad release, status). */
+/* deploy.h: what the deploy files share (deploy.c: options and the resources;
+ * deploy_wait.c: waiting for a group, diagnosing a bad release, status). */
 #ifndef MK_GCE_DEPLOY_H
 #define MK_GCE_DEPLOY_H
 
@@ -34,7 +34,7 @@ struct mk_deploy {
     struct mk_buf text; /* (result) as text, for mk_deploy_result() */
 };
 
-/* ---- gce_deploy.c ---- */
+/* ---- deploy.c ---- */
 /* GET of a path under the project: MK_OK with (*ret) the object, MK_ENOTFOUND on 404. */
 int gce_get_json(struct mk_ctx *ctx, struct gce *g, const char *what, const char *path,
                  json_t **ret);
@@ -45,14 +45,14 @@ json_t *gce_deploy_policy(const struct mk_deploy *d);
 int gce_deploy_patch(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,
                      const char *version, bool with_size);
 
-/* ---- gce_deploy_fleet.c ---- */
+/* ---- deploy_fleet.c ---- */
 /* Creates or updates the autoscaler (--autoscale). */
 int gce_deploy_autoscaler(struct mk_ctx *ctx, struct mk_deploy *d);
 /* Deletes this group's templates that nothing uses, keeping the newest --keep-templates;
  * problems are warnings. */
 void gce_deploy_prune(struct mk_ctx *ctx, struct mk_deploy *d);
 
-/* ---- gce_deploy_wait.c ---- */
+/* ---- deploy_wait.c ---- */
 struct gce_wait_outcome {
     bool ok;            /* reached and stable on the template */
     bool canceled;

@@ -1,4 +1,4 @@
-/* gce_run.c: mk_run_* (one instance of an image, judged by its serial console) and the
+/* run.c: mk_run_* (one instance of an image, judged by its serial console) and the
  * options the GCE commands other than push share: the connection to Compute Engine. */
 #include <stdlib.h>
 #include <string.h>

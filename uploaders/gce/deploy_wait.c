@@ -1,4 +1,4 @@
-/* gce_deploy_wait.c: waiting for a managed instance group (cloud-apis.md 9.6, 9.7.3, 9.7.5):
+/* deploy_wait.c: waiting for a managed instance group (cloud-apis.md 9.6, 9.7.3, 9.7.5):
  * poll `get` until status.versionTarget.isReached && status.isStable, show what the
  * instances are doing, and recognise a release that will not converge: instance creation
  * failing (quota errors in listErrors / lastAttempt) or new instances that fail their health
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gce_deploy.h"
+#include "deploy.h"
 
 /* Autoheals of new instances, or failed creations, seen before giving up early. */
 #define FAILURES_TO_GIVE_UP 2

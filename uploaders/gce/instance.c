@@ -1,4 +1,4 @@
-/* gce_instance.c: one instance of an image on Compute Engine (cloud-apis.md 4.5, 9.13):
+/* instance.c: one instance of an image on Compute Engine (cloud-apis.md 4.5, 9.13):
  * create it, stream its serial console while watching its state, judge it by a text, delete
  * it. `run gce` and `push gce --boot-check` both stand on this. */
 #include <stdlib.h>

@@ -1,6 +1,6 @@
-/* gce_deploy.c: `deploy gce` (cloud-apis.md 9.1): the firewall rule for the health-check
+/* deploy.c: `deploy gce` (cloud-apis.md 9.1): the firewall rule for the health-check
  * probers, the health check, an instance template for the image, the managed instance group
- * (created, or PATCHed to the new template), its autoscaler; then the wait (gce_deploy_wait.c),
+ * (created, or PATCHed to the new template), its autoscaler; then the wait (deploy_wait.c),
  * a rollback of a bad release, and the pruning of old templates.
  *
  * Names are derived, so that a re-run finds what an earlier run made and sends nothing: the
@@ -11,7 +11,7 @@
 
 #include <gcrypt.h>
 
-#include "gce_deploy.h"
+#include "deploy.h"
 
 #define GROUP_LABEL "unikernel-mkimage-group"
 

@@ -1,10 +1,10 @@
-/* gce_deploy_options.c: the options of `deploy gce` (mk_deploy_new/set_option/free): each
+/* deploy_options.c: the options of `deploy gce` (mk_deploy_new/set_option/free): each
  * value is checked when it is given, so bad input fails before anything is sent. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gce_deploy.h"
+#include "deploy.h"
 
 int mk_deploy_new(struct mk_ctx *ctx, const char *cloud, struct mk_deploy **ret)
 {
