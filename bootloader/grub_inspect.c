@@ -19,7 +19,7 @@ static int read_reference(const char *name, uint8_t out[512])
     int n = snprintf(path, sizeof(path), "%s/%s", MK_GRUB_DEFAULT_DIR, name);
     if (n < 0 || (size_t)n >= sizeof(path))
         return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_regular(path);
     if (fd < 0)
         return 0;
     ssize_t got = read(fd, out, 512);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -176,6 +177,7 @@ int cmd_boot(int argc, char **argv)
     const char *log_path = NULL;
     struct mk_ctx *ctx;
     int c, r, fd;
+    struct stat st;
 
     opterr = 0;
     optind = 1;
@@ -222,9 +224,13 @@ int cmd_boot(int argc, char **argv)
     opts.image = argv[optind];
 
     /* Checked here too so that a wrong name is the only line printed. */
-    fd = open(opts.image, O_RDONLY | O_CLOEXEC);
+    fd = open(opts.image, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     if (fd < 0)
         return cli_error("cannot open image '%s': %s", opts.image, strerror(errno));
+    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cli_error("image '%s' is not a regular file", opts.image);
+    }
     close(fd);
     if (log_path) {
         out.f = fopen(log_path, "we");

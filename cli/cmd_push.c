@@ -156,7 +156,7 @@ static void on_progress(void *opaque, const char *phase, uint64_t done, uint64_t
 static void hash_file(gcry_md_hd_t md, const char *path)
 {
     char buf[65536];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     ssize_t n;
 
     gcry_md_write(md, path, strlen(path) + 1);
@@ -205,7 +205,7 @@ static char *build_identity(const struct cli_build_args *a, const char *cfg)
 static bool is_elf(const char *path)
 {
     unsigned char m[4] = {0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     bool yes;
 
     if (fd < 0)

@@ -184,13 +184,12 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
     if (up->used)
         return mk_set_error(ctx, MK_EINVAL, "%s: an upload object serves one upload",
                             up->u->name);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = mk_open_input(ctx, path, NULL);
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open %s", path);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        return fd;
+    if (fstat(fd, &st) < 0) {
         close(fd);
-        return mk_set_error(ctx, MK_EINVAL, "%s is not a regular file", path);
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat %s", path);
     }
     n = pread(fd, head, sizeof(head), 0);
     if (n < 0) {

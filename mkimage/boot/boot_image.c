@@ -62,14 +62,13 @@ int mk_boot_image_prepare(struct mk_ctx *ctx, const char *path, struct mk_boot_i
     unsigned char magic[4] = {0};
     struct stat st;
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_input(ctx, path, "image");
 
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open image '%s'", path);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        return fd;
+    if (fstat(fd, &st) < 0) {
         close(fd);
-        return mk_set_error(ctx, MK_EINVAL, "image '%s' is not a regular file", path);
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat image '%s'", path);
     }
     n = read(fd, magic, sizeof(magic));
     close(fd);

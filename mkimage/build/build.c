@@ -171,11 +171,11 @@ static int parse_uuid(struct mk_ctx *ctx, const char *text, uint8_t out[16])
 static int hash_file(struct mk_ctx *ctx, gcry_md_hd_t md, const char *path)
 {
     static char chunk[1 << 16];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_input(ctx, path, NULL);
     ssize_t n;
 
     if (fd < 0)
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot open '%s'", path);
+        return fd;
     while ((n = read(fd, chunk, sizeof(chunk))) > 0)
         gcry_md_write(md, chunk, (size_t)n);
     close(fd);

@@ -290,10 +290,9 @@ int mk_kernel_check(struct mk_ctx *ctx, const char *path, struct mk_kernel_info 
     char why[256];
     int r = MK_OK;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_input(ctx, path, "kernel");
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open kernel '%s'", path);
+        return fd;
     uint8_t *head = malloc(MK_KERNEL_HEAD);
     if (!head) {
         close(fd);

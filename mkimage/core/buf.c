@@ -120,12 +120,11 @@ char *mk_buf_detach(struct mk_buf *b, size_t *ret_len)
 int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, size_t max)
 {
     char chunk[65536];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_input(ctx, path, NULL);
     int r = MK_OK;
 
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open '%s'", path);
+        return fd;
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof(chunk));
         if (n < 0 && errno == EINTR)

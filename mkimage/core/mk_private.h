@@ -78,7 +78,13 @@ int mk_make_temp(struct mk_ctx *ctx, const char *prefix, bool folder, struct mk_
 int mk_grow(void **items, size_t need, size_t *alloc, size_t size);
 #define MK_GROW(x, need, alloc) mk_grow((void **)&(x), (need), &(alloc), sizeof(*(x)))
 
-/* Reads a whole file, up to (max) bytes (0 = no cap). */
+/* Opens a file we read, refusing without blocking anything but a regular file (a FIFO would
+ * hang the open or the first read). mk_open_regular() returns -1 with errno (EINVAL when the
+ * file is not a regular one); mk_open_input() sets "cannot open WHAT 'PATH': ..." or "WHAT
+ * 'PATH' is a FIFO, not a regular file" on (ctx) and returns a negative MK_E* code. */
+int mk_open_regular(const char *path);
+int mk_open_input(struct mk_ctx *ctx, const char *path, const char *what);
+/* Reads a whole regular file, up to (max) bytes (0 = no cap). */
 int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, size_t max);
 
 /* Initialises libgcrypt once per process (thread-safe); call before any gcry_* use. */

@@ -9,12 +9,11 @@
 int mk_disk_open(struct mk_ctx *ctx, const char *path, struct mk_disk **ret)
 {
     unsigned char magic[4] = {0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_input(ctx, path, NULL);
     ssize_t n;
 
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open '%s'", path);
+        return fd;
     n = read(fd, magic, sizeof(magic));
     close(fd);
     if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)

@@ -259,10 +259,9 @@ int mk_disk_open_qcow2(struct mk_ctx *ctx, const char *path, struct mk_disk **re
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     d->disk.ops = &qcow2_ops;
     d->disk.source_format = MK_FORMAT_QCOW2;
-    d->fd = open(path, O_RDONLY | O_CLOEXEC);
+    d->fd = mk_open_input(ctx, path, NULL);
     if (d->fd < 0) {
-        r = mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                         "cannot open '%s'", path);
+        r = d->fd;
         goto fail;
     }
     if (!(d->path = strdup(path))) {

@@ -112,14 +112,13 @@ int mk_disk_open_raw(struct mk_ctx *ctx, const char *path, struct mk_disk **ret)
 {
     struct raw_disk *d;
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_input(ctx, path, NULL);
 
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open '%s'", path);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        return fd;
+    if (fstat(fd, &st) < 0) {
         close(fd);
-        return mk_set_error(ctx, MK_EINVAL, "'%s' is not a regular file", path);
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", path);
     }
     d = calloc(1, sizeof(*d));
     if (!d || !(d->path = strdup(path))) {

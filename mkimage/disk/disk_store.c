@@ -350,9 +350,9 @@ static int source_fd(struct mk_ctx *ctx, struct store *s, const char *path)
     if (!p)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     s->files = p;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = mk_open_input(ctx, path, NULL);
     if (fd < 0)
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot open '%s'", path);
+        return fd;
     if (!(copy = strdup(path))) {
         close(fd);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");

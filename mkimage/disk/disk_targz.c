@@ -372,10 +372,9 @@ int mk_disk_open_targz(struct mk_ctx *ctx, const char *path, struct mk_buf *prob
     if (!t)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     *t = (struct targz){.ctx = ctx, .path = path, .problems = problems};
-    t->fd = open(path, O_RDONLY | O_CLOEXEC);
+    t->fd = mk_open_input(ctx, path, NULL);
     if (t->fd < 0) {
-        r = mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                         "cannot open '%s'", path);
+        r = t->fd;
         free(t);
         return r;
     }

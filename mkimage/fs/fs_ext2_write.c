@@ -527,10 +527,9 @@ int mk_ext2_add_file(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *dest, c
     struct stat st;
     int r;
 
-    s.fd = open(src, O_RDONLY | O_CLOEXEC);
+    s.fd = mk_open_input(ctx, src, NULL);
     if (s.fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open '%s'", src);
+        return s.fd;
     if (fstat(s.fd, &st) < 0) {
         r = mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", src);
     } else if (!S_ISREG(st.st_mode)) {

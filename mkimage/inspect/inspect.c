@@ -471,13 +471,12 @@ int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char *
 
     if (!path || !ret_json || !ret_problems)
         return mk_set_error(ctx, MK_EINVAL, "mk_inspect_path: no path or no result pointer");
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = mk_open_input(ctx, path, NULL);
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open '%s'", path);
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+        return fd;
+    if (fstat(fd, &st) < 0) {
         close(fd);
-        return mk_set_error(ctx, MK_EINVAL, "'%s' is a directory, not a disk image", path);
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", path);
     }
     src.file_size = (uint64_t)st.st_size;
     if (read(fd, magic, sizeof(magic)) < 0)

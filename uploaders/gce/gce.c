@@ -92,7 +92,7 @@ static int preflight(struct mk_ctx *ctx, const char *path)
 static int hash_file(struct mk_ctx *ctx, const char *path, struct mk_buf *crc_b64,
                      struct mk_buf *md5_b64)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_regular(path);
     uint8_t *buf = malloc(1u << 20), be[4];
     gcry_md_hd_t md5 = NULL;
     uint32_t crc = 0;
