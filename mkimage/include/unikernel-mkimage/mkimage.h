@@ -10,6 +10,7 @@
 #ifndef MKIMAGE_H
 #define MKIMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -166,6 +167,41 @@ int mk_build(struct mk_ctx *ctx, const struct mk_build_opts *opts, struct mk_dis
 
 /* Renders the grub.cfg that mk_build() would write, into a malloc'ed string. */
 int mk_build_render_config(struct mk_ctx *ctx, const struct mk_build_opts *opts, char **ret);
+
+/* ---------------------------------------------------------------------------------------
+ * Solo5 manifests: the devices a Solo5 unikernel declares in its ELF note
+ * ".note.solo5.manifest" (Solo5's mft_abi.h). Solo5 aborts at start when the machine has a
+ * virtio-net or virtio-blk device it does not declare, or lacks one it declares.
+ */
+#define MK_SOLO5_MAX_DEVICES 63 /* Solo5's 64 entries, less the reserved first one */
+#define MK_SOLO5_DEV_BLOCK 1u   /* BLOCK_BASIC */
+#define MK_SOLO5_DEV_NET 2u     /* NET_BASIC */
+
+struct mk_solo5_device {
+    char name[68];  /* printable, non-empty */
+    uint32_t type;  /* MK_SOLO5_DEV_*, or another value a newer Solo5 may define */
+};
+
+struct mk_solo5_manifest {
+    unsigned count;  /* devices declared */
+    unsigned net_count, block_count;
+    struct mk_solo5_device devices[MK_SOLO5_MAX_DEVICES];
+};
+
+/* Reads the manifest of the ELF file in (data): 1 with (*ret) filled, 0 when the file has
+ * none (not a 64-bit little-endian ELF file, or no Solo5 note), MK_EFORMAT when the note is
+ * there but malformed. The bytes may be anything. */
+int mk_solo5_manifest_parse(struct mk_ctx *ctx, const void *data, size_t len,
+                            struct mk_solo5_manifest *ret);
+/* "NET_BASIC", "BLOCK_BASIC" or "unknown". */
+const char *mk_solo5_device_type_name(uint32_t type);
+/* Says in one line, in (out), why Solo5 will abort on a machine with (virtio_net) virtio-net
+ * NICs and (virtio_blk) virtio-blk disks (the boot disk counted when boot_disk_virtio_blk),
+ * or what it will do with a virtio-blk boot disk; clauses are joined with "; ". Returns how
+ * many clauses there are, 0 (and "") when the machine suits the manifest. */
+int mk_solo5_check_machine(const struct mk_solo5_manifest *m, unsigned virtio_net,
+                           unsigned virtio_blk, bool boot_disk_virtio_blk, char *out,
+                           size_t size);
 
 /* ---------------------------------------------------------------------------------------
  * Inspecting a disk.
