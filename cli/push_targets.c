@@ -15,45 +15,8 @@
 
 #include <jansson.h>
 
-#include "push_targets.h"
+#include "push_run.h"
 #include "spec_cli.h"
-
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-
-struct artefact {
-    enum mk_format fmt;
-    char *path;
-    char error[512]; /* why it could not be written; "" when it was */
-};
-
-struct target {
-    size_t index; /* in the spec */
-    const char *name;
-    const char *type;
-    struct artefact *art;
-    struct mk_upload *up;
-    struct mk_ctx *ctx;
-    struct push_run *run;
-    pthread_t thread;
-    bool started;
-    /* Shared with the display, under run->lock. */
-    uint64_t done, total;
-    unsigned printed_step; /* the last tenth printed, for plain progress lines */
-    bool finished, ok, announced;
-    double start, seconds;
-    char error[1024];
-    char *result;
-};
-
-struct push_run {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct target *t;
-    size_t n;
-    size_t running;
-    bool tty, quiet, verbose;
-    int drawn; /* lines of the progress block on screen */
-};
 
 static struct push_run *signal_run;
 static struct mk_ctx *signal_main_ctx;
@@ -107,110 +70,6 @@ bool cli_push_targets_wanted(int nopts, char **argv)
     if (!cli_spec_default_exists())
         return false;
     return nopts < 2 || argv[1][0] == '-' || !mk_uploader_description(argv[1]);
-}
-
-/* ---- display: one line per target, redrawn on a terminal ---- */
-
-static void human(char *buf, size_t size, uint64_t bytes)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)bytes;
-    int u = 0;
-
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, size, "%.1f %s", v, units[u]);
-}
-
-static void clear_block(struct push_run *run)
-{
-    if (run->tty && run->drawn) {
-        fprintf(stderr, "\033[%dA\033[J", run->drawn);
-        run->drawn = 0;
-    }
-}
-
-static void draw_line(const struct target *t)
-{
-    char d[32], tot[32], bar[21];
-    unsigned pct = t->total ? (unsigned)(MIN(t->done, t->total) * 100 / t->total) : 0;
-    size_t fill = pct / 5;
-
-    human(d, sizeof(d), t->done);
-    human(tot, sizeof(tot), t->total);
-    memset(bar, '#', fill);
-    memset(bar + fill, '-', 20 - fill);
-    bar[20] = '\0';
-    if (t->finished)
-        fprintf(stderr, "%-16.16s %-10.10s %s\033[K\n", t->name, t->type,
-                t->ok ? "done" : "FAILED");
-    else if (!t->started)
-        fprintf(stderr, "%-16.16s %-10.10s waiting\033[K\n", t->name, t->type);
-    else if (t->total)
-        fprintf(stderr, "%-16.16s %-10.10s [%s] %3u%% %s / %s\033[K\n", t->name, t->type, bar,
-                pct, d, tot);
-    else
-        fprintf(stderr, "%-16.16s %-10.10s %s\033[K\n", t->name, t->type, d);
-}
-
-/* Called with run->lock held. */
-static void redraw(struct push_run *run)
-{
-    if (run->quiet)
-        return;
-    if (run->tty) {
-        clear_block(run);
-        for (size_t i = 0; i < run->n; i++)
-            draw_line(&run->t[i]);
-        run->drawn = (int)run->n;
-        fflush(stderr);
-        return;
-    }
-    for (size_t i = 0; i < run->n; i++) {
-        struct target *t = &run->t[i];
-        unsigned step = t->total ? (unsigned)(MIN(t->done, t->total) * 10 / t->total) : 0;
-
-        if (t->finished && !t->announced) {
-            fprintf(stderr, "%s: %s: %s\n", cli_progname, t->name, t->ok ? "done" : "failed");
-            t->announced = true;
-        } else if (!t->finished && t->started && step > t->printed_step) {
-            char d[32], tot[32];
-
-            human(d, sizeof(d), t->done);
-            human(tot, sizeof(tot), t->total);
-            fprintf(stderr, "%s: %s: upload: %u%% (%s of %s)\n", cli_progname, t->name,
-                    step * 10, d, tot);
-            t->printed_step = step;
-        }
-    }
-}
-
-static void on_progress(void *opaque, const char *phase, uint64_t done, uint64_t total)
-{
-    struct target *t = opaque;
-
-    if (strcmp(phase, "upload"))
-        return;
-    pthread_mutex_lock(&t->run->lock);
-    t->done = done;
-    t->total = total;
-    pthread_mutex_unlock(&t->run->lock);
-}
-
-static void on_log(void *opaque, enum mk_log_level level, const char *msg)
-{
-    static const char *const names[] = {"error", "warning", "info", "debug"};
-    struct target *t = opaque;
-    struct push_run *run = t->run;
-
-    if (level > MK_LOG_WARN && !run->verbose)
-        return;
-    pthread_mutex_lock(&run->lock);
-    clear_block(run);
-    fprintf(stderr, "%s: %s: %s: %s\n", cli_progname, names[level], t->name, msg);
-    pthread_mutex_unlock(&run->lock);
 }
 
 /* ---- the uploads ---- */
@@ -274,7 +133,7 @@ static size_t plan(const struct mk_spec *spec, struct push_run *run, struct arte
         size_t k;
 
         t->ctx = cli_ctx_new(verbose);
-        mk_ctx_set_log(t->ctx, on_log, t);
+        mk_ctx_set_log(t->ctx, push_on_log, t);
         if (mk_upload_new(t->ctx, t->type, &t->up) < 0 ||
             mk_spec_target_apply(t->ctx, spec, t->index, t->up) < 0) {
             fail_target(t, mk_errmsg(t->ctx));
@@ -291,56 +150,6 @@ static size_t plan(const struct mk_spec *spec, struct push_run *run, struct arte
         t->art = &arts[k];
     }
     return n_arts;
-}
-
-static const char *image_of(json_t *r)
-{
-    static const char *const keys[] = {"image", "name", "id", "selfLink", "url"};
-
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (json_is_string(json_object_get(r, keys[i])))
-            return json_string_value(json_object_get(r, keys[i]));
-    return "";
-}
-
-static void report(struct push_run *run, bool json)
-{
-    json_t *all = json_array();
-
-    for (size_t i = 0; i < run->n; i++) {
-        struct target *t = &run->t[i];
-        json_t *r = t->result ? json_loads(t->result, 0, NULL) : NULL;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:f}", "target", t->name, "uploader", t->type,
-                              "status", t->ok ? "ok" : "failed", "seconds",
-                              (double)(int64_t)(t->seconds * 1000) / 1000);
-
-        if (t->art)
-            json_object_set_new(o, "format", json_string(mk_format_name(t->art->fmt)));
-        if (t->ok) {
-            json_object_set_new(o, "image", json_string(image_of(r)));
-            json_object_set(o, "result", r ? r : json_null());
-        } else {
-            json_object_set_new(o, "error", json_string(t->error));
-            cli_error("target '%s': %s", t->name, t->error);
-        }
-        json_decref(r);
-        json_array_append_new(all, o);
-    }
-    if (json) {
-        json_dumpf(all, stdout, JSON_INDENT(2));
-        putchar('\n');
-    } else if (!run->quiet) {
-        printf("%-16s %-10s %-40s %-7s %s\n", "TARGET", "UPLOADER", "IMAGE", "STATUS", "TIME");
-        for (size_t i = 0; i < run->n; i++) {
-            json_t *o = json_array_get(all, i);
-            const char *image = json_string_value(json_object_get(o, "image"));
-
-            printf("%-16s %-10s %-40s %-7s %.1fs\n", run->t[i].name, run->t[i].type,
-                   image && *image ? image : "-", run->t[i].ok ? "ok" : "FAILED",
-                   run->t[i].seconds);
-        }
-    }
-    json_decref(all);
 }
 
 /* ---- the command ---- */
@@ -444,7 +253,7 @@ static void run_uploads(struct push_run *run)
         }
         t->start = now();
         if (!run->quiet)
-            mk_ctx_set_progress(t->ctx, on_progress, t);
+            mk_ctx_set_progress(t->ctx, push_on_progress, t);
         if (pthread_create(&t->thread, NULL, upload_thread, t)) {
             fail_target(t, "cannot start a thread");
             continue;
@@ -455,7 +264,7 @@ static void run_uploads(struct push_run *run)
     while (run->running) {
         struct timespec ts;
 
-        redraw(run);
+        push_redraw(run);
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 250000000;
         if (ts.tv_nsec >= 1000000000) {
@@ -464,7 +273,7 @@ static void run_uploads(struct push_run *run)
         }
         pthread_cond_timedwait(&run->cond, &run->lock, &ts);
     }
-    redraw(run);
+    push_redraw(run);
     pthread_mutex_unlock(&run->lock);
     for (size_t i = 0; i < run->n; i++)
         if (run->t[i].started)
@@ -523,7 +332,7 @@ int cli_push_targets(int argc, char **argv)
         disk = NULL;
         run_uploads(&run);
     }
-    report(&run, pa.json);
+    push_report(&run, pa.json);
     rc = CLI_EXIT_OK;
     for (size_t i = 0; i < run.n; i++)
         if (!run.t[i].ok)
