@@ -9,7 +9,7 @@
 #include "cli.h"
 
 const char cmd_inspect_usage[] =
-    "usage: unikernel-mkimage inspect IMAGE [--json] [--deep] [--no-files]\n"
+    "usage: unikernel-mkimage inspect IMAGE [--json] [--deep] [--no-files] [--ignore-checksums]\n"
     "\n"
     "Describes and checks a disk image, built by this tool or not: raw, qcow2 or a GCE\n"
     "disk.tar.gz. Shows the partition table, the filesystem and its files, grub.cfg,\n"
@@ -23,6 +23,9 @@ const char cmd_inspect_usage[] =
     "  --deep       add a second opinion through libguestfs (slow; boots a small VM)\n"
     "  --files      list every file (the default)\n"
     "  --no-files   leave out the file list\n"
+    "  --ignore-checksums\n"
+    "               read a filesystem whose metadata checksums are wrong (by default such\n"
+    "               a filesystem is reported as a problem and not read further)\n"
     "\n"
     "Exit status: 0 when no problem is found, 1 when problems are found (the report is\n"
     "still printed) or the image cannot be opened, 2 for a command-line error.\n";
@@ -252,6 +255,8 @@ int cmd_inspect(int argc, char **argv)
             flags |= MK_INSPECT_FILES;
         else if (!strcmp(argv[i], "--no-files"))
             flags &= ~(unsigned)MK_INSPECT_FILES;
+        else if (!strcmp(argv[i], "--ignore-checksums"))
+            flags |= MK_INSPECT_IGNORE_CHECKSUMS;
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_usage_error("inspect", "unknown option '%s'", argv[i]);
         else if (image)

@@ -35,9 +35,12 @@ int mk_ext2_close(struct mk_ctx *ctx, struct mk_ext2 *fs);
 /* Frees (fs) without writing anything more. Accepts NULL. */
 void mk_ext2_abort(struct mk_ext2 *fs);
 
-/* Opens an existing ext2/3/4 filesystem read-only. MK_EFORMAT when there is none. */
+/* Opens an existing ext2/3/4 filesystem read-only. MK_EFORMAT when there is none. Checksum
+ * errors fail the open or the read that meets them, unless (flags) has MK_EXT2_IGNORE_CSUM:
+ * a filesystem that does not check out is not one to trust. */
+enum { MK_EXT2_IGNORE_CSUM = 1 };
 int mk_ext2_open(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t part_off, uint64_t part_size,
-                 struct mk_ext2 **ret);
+                 unsigned flags, struct mk_ext2 **ret);
 
 struct mk_ext2_info {
     char type[8];         /* "ext2", "ext3" or "ext4" */

@@ -10,26 +10,8 @@
 /* Deeper than any sane tree; stops a corrupted filesystem's directory loop. */
 #define MAX_DEPTH 128
 
-int mk_ext2_lookup(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *path, ext2_ino_t *ret)
-{
-    errcode_t err;
-
-    if (path[0] != '/')
-        return mk_set_error(ctx, MK_EINVAL, "'%s' is not an absolute path", path);
-    if (!path[strspn(path, "/")]) {
-        *ret = EXT2_ROOT_INO;
-        return MK_OK;
-    }
-    err = ext2fs_namei(fs->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ret);
-    if (err == EXT2_ET_FILE_NOT_FOUND || err == EXT2_ET_NO_DIRECTORY)
-        return mk_set_error(ctx, MK_ENOTFOUND, "'%s' does not exist in the filesystem", path);
-    if (err)
-        return mk_ext2_fail(ctx, fs->fs, err, MK_EFS, "cannot look up '%s'", path);
-    return MK_OK;
-}
-
 int mk_ext2_open(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t part_off, uint64_t part_size,
-                 struct mk_ext2 **ret)
+                 unsigned flags, struct mk_ext2 **ret)
 {
     uint8_t magic[2];
     struct mk_ext2 *fs;
@@ -56,9 +38,10 @@ int mk_ext2_open(struct mk_ctx *ctx, struct mk_disk *disk, uint64_t part_off, ui
     fs->disk = disk;
     fs->part_off = part_off;
     mk_ext2_init_errors();
-    /* Checksums are not ours to enforce: a damaged image should still be readable. */
-    err = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
-                       mk_ext2_io_manager, &fs->fs);
+    err = ext2fs_open2(name, NULL,
+                       EXT2_FLAG_64BITS |
+                           (flags & MK_EXT2_IGNORE_CSUM ? EXT2_FLAG_IGNORE_CSUM_ERRORS : 0),
+                       0, 0, mk_ext2_io_manager, &fs->fs);
     if (err) {
         free(fs);
         return mk_ext2_fail(ctx, NULL, err, MK_EFS, "cannot open the filesystem at offset %"
@@ -130,6 +113,11 @@ int mk_ext2_read_file(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *path, 
     if (!LINUX_S_ISREG(inode.i_mode))
         return mk_set_error(ctx, MK_EINVAL, "'%s' is not a regular file", path);
     size = EXT2_I_SIZE(&inode);
+    /* Holes aside, a file cannot hold more than its filesystem: a larger size is a lie that
+     * would cost its whole claim in memory. */
+    if (size / fs->fs->blocksize > ext2fs_blocks_count(fs->fs->super))
+        return mk_set_error(ctx, MK_EFS, "'%s' claims %" PRIu64 " bytes, more than the "
+                            "filesystem holds", path, size);
     if ((max && size > max) || size > SIZE_MAX - 1 - out->len)
         return mk_set_error(ctx, MK_ENOMEM, "'%s' is larger than %zu bytes", path, max);
     if ((r = mk_buf_grow(out, (size_t)size)) < 0)
@@ -191,9 +179,51 @@ static int rec_cmp(const void *a, const void *b)
     return strcmp(((const struct dirent_rec *)a)->name, ((const struct dirent_rec *)b)->name);
 }
 
-static int walk_dir(struct mk_ctx *ctx, struct mk_ext2 *fs, ext2_ino_t dir, struct mk_buf *path,
-                    int depth, mk_ext2_walk_fn fn, void *opaque)
+/* The directories already listed: a hostile filesystem can hard-link directories into a DAG
+ * (2^40 paths in 512 KiB) or a loop, so each directory inode is listed once. */
+struct walk {
+    struct mk_ctx *ctx;
+    struct mk_ext2 *fs;
+    mk_ext2_walk_fn fn;
+    void *opaque;
+    ext2_ino_t *seen; /* open addressing, 0 = empty */
+    size_t n_seen, cap;
+};
+
+/* 1 if (ino) was already seen, 0 if it is new (now recorded), MK_ENOMEM. */
+static int seen_before(struct walk *w, ext2_ino_t ino)
 {
+    if (2 * (w->n_seen + 1) > w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 64;
+        ext2_ino_t *t = calloc(cap, sizeof(*t));
+
+        if (!t)
+            return MK_ENOMEM;
+        for (size_t i = 0; i < w->cap; i++)
+            for (size_t j = w->seen[i] * 2654435761u % cap; w->seen[i]; j = (j + 1) % cap)
+                if (!t[j]) {
+                    t[j] = w->seen[i];
+                    break;
+                }
+        free(w->seen);
+        w->seen = t;
+        w->cap = cap;
+    }
+    for (size_t j = ino * 2654435761u % w->cap;; j = (j + 1) % w->cap) {
+        if (w->seen[j] == ino)
+            return 1;
+        if (!w->seen[j]) {
+            w->seen[j] = ino;
+            w->n_seen++;
+            return 0;
+        }
+    }
+}
+
+static int walk_dir(struct walk *w, ext2_ino_t dir, struct mk_buf *path, int depth)
+{
+    struct mk_ctx *ctx = w->ctx;
+    struct mk_ext2 *fs = w->fs;
     struct dir_list l = {0};
     size_t base = path->len;
     errcode_t err;
@@ -202,6 +232,11 @@ static int walk_dir(struct mk_ctx *ctx, struct mk_ext2 *fs, ext2_ino_t dir, stru
     if (depth > MAX_DEPTH)
         return mk_set_error(ctx, MK_EFS, "directories nested deeper than %d at '%s'",
                             MAX_DEPTH, path->buf);
+    if ((r = seen_before(w, dir)) != 0)
+        return r < 0 ? mk_set_error(ctx, MK_ENOMEM, "out of memory")
+                     : mk_set_error(ctx, MK_EFS, "directory '%s' is a second link to a "
+                                    "directory already listed (a hard-linked directory)",
+                                    path->buf);
     err = ext2fs_dir_iterate2(fs->fs, dir, 0, NULL, collect, &l);
     if (l.oom)
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
@@ -221,10 +256,10 @@ static int walk_dir(struct mk_ctx *ctx, struct mk_ext2 *fs, ext2_ino_t dir, stru
                              path->buf);
             break;
         }
-        if ((r = fn(opaque, path->buf, inode.i_mode, EXT2_I_SIZE(&inode))) != 0)
+        if ((r = w->fn(w->opaque, path->buf, inode.i_mode, EXT2_I_SIZE(&inode))) != 0)
             break;
         if (LINUX_S_ISDIR(inode.i_mode))
-            r = walk_dir(ctx, fs, l.v[i].ino, path, depth + 1, fn, opaque);
+            r = walk_dir(w, l.v[i].ino, path, depth + 1);
     }
     for (size_t i = 0; i < l.n; i++)
         free(l.v[i].name);
@@ -236,9 +271,11 @@ static int walk_dir(struct mk_ctx *ctx, struct mk_ext2 *fs, ext2_ino_t dir, stru
 
 int mk_ext2_walk(struct mk_ctx *ctx, struct mk_ext2 *fs, mk_ext2_walk_fn fn, void *opaque)
 {
+    struct walk w = {.ctx = ctx, .fs = fs, .fn = fn, .opaque = opaque};
     struct mk_buf path = MK_BUF_INIT;
-    int r = walk_dir(ctx, fs, EXT2_ROOT_INO, &path, 0, fn, opaque);
+    int r = walk_dir(&w, EXT2_ROOT_INO, &path, 0);
 
     mk_buf_release(&path);
+    free(w.seen);
     return r;
 }

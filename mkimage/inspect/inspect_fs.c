@@ -404,13 +404,17 @@ int mk_inspect_fs(struct mk_inspect *in)
     uint64_t size = in->fs_part ? in->fs_size : mk_disk_size(in->disk);
     int r;
 
-    r = mk_ext2_open(in->ctx, in->disk, in->fs_off, size, &fs);
+    r = mk_ext2_open(in->ctx, in->disk, in->fs_off, size,
+                     in->flags & MK_INSPECT_IGNORE_CHECKSUMS ? MK_EXT2_IGNORE_CSUM : 0, &fs);
     if (r == MK_ENOMEM || r == MK_ECANCELED)
         return r;
-    if (r < 0 && !in->fs_part)
+    if (r == MK_EFORMAT && !in->fs_part)
         return MK_OK; /* no partitions and no whole-disk filesystem: already reported */
     if (r == MK_EFORMAT)
         return mk_inspect_problem(in, "no ext2/3/4 filesystem in partition %d", in->fs_part);
+    if (r < 0 && !in->fs_part)
+        return mk_inspect_problem(in, "cannot open the filesystem on the whole disk: %s",
+                                  mk_errmsg(in->ctx));
     if (r < 0)
         return mk_inspect_problem(in, "cannot open the filesystem in partition %d: %s",
                                   in->fs_part, mk_errmsg(in->ctx));

@@ -32,3 +32,49 @@ fifo_refused push gce --credentials "$T/fifo" --project p --bucket b "$T/fifo"
 OS_CLIENT_CONFIG_FILE=$T/fifo fifo_refused push openstack --os-cloud c "$T/disk.qcow2"
 [ ! -e "$T/out.raw" ] && [ ! -e "$T/out.qcow2" ] || fail "an output was written"
 ok "$n commands refuse a FIFO at once"
+
+# Filesystems made to hurt their reader: each inspect ends in bounded time and memory with
+# its problems listed, never a crash.
+need mke2fs debugfs
+ext2_image() {  # ext2_image FILE [MKE2FS OPTIONS...] < debugfs commands
+    local f=$1
+    shift
+    rm -f "$f" && truncate -s 512K "$f"
+    mke2fs -q -F -b 1024 -N 128 "$@" "$f" || fail "mke2fs"
+    debugfs -w "$f" -f - >/dev/null 2>&1 || fail "debugfs"
+}
+inspect_problem() {  # inspect_problem IMAGE TEXT [OPTIONS...]: exit 1 and TEXT in a problem
+    local image=$1 text=$2 rc=0
+    shift 2
+    (ulimit -v 2000000; timeout 20 "$MKIMAGE" inspect "$@" "$image") >"$T/out" 2>"$T/err" ||
+        rc=$?
+    [ "$rc" = 1 ] || fail "inspect $image: exit $rc: $(cat "$T/err")"
+    grep -qF -- "$text" "$T/out" || fail "inspect $image: no '$text' in: $(cat "$T/out")"
+}
+# A symlink whose inode claims 1 GB (libext2fs's namei crashed on it).
+ext2_image "$T/symlink.img" -t ext2 <<'CMDS'
+symlink /boot x
+sif /boot size 1000000000
+CMDS
+inspect_problem "$T/symlink.img" "symbolic link '/boot' claims 1000000000 bytes"
+# Directories hard-linked into a DAG: 2^40 paths in 512 KiB.
+{ for i in $(seq 0 40); do echo "mkdir /L$i"; done
+  for i in $(seq 0 39); do echo "link /L$((i + 1)) /L$i/a"; echo "link /L$((i + 1)) /L$i/b"; done
+} | ext2_image "$T/dag.img" -t ext2
+inspect_problem "$T/dag.img" "(a hard-linked directory)"
+# A directory loop: /d/up is the root again.
+printf 'mkdir /d\nlink / /d/up\n' | ext2_image "$T/loop.img" -t ext2
+inspect_problem "$T/loop.img" "(a hard-linked directory)"
+# A kernel file claiming more bytes than the filesystem holds.
+printf '%s\n' 'mkdir /boot' 'mkdir /boot/grub' 'write /dev/null /boot/k' \
+    'sif /boot/k size 0x40000000' >"$T/cmds"
+printf 'menuentry x {\n multiboot /boot/k\n}\n' >"$T/grub.cfg"
+echo "write $T/grub.cfg /boot/grub/grub.cfg" >>"$T/cmds"
+ext2_image "$T/big.img" -t ext2 <"$T/cmds"
+inspect_problem "$T/big.img" "'/boot/k' claims 1073741824 bytes, more than the filesystem holds"
+# A superblock whose checksum is wrong is a problem, read anyway only when asked.
+: | ext2_image "$T/csum.img" -t ext4 -O ^has_journal,metadata_csum -L label
+printf X | dd of="$T/csum.img" bs=1 seek=$((1024 + 120)) conv=notrunc 2>/dev/null
+inspect_problem "$T/csum.img" "Superblock checksum does not match"
+inspect_problem "$T/csum.img" "Xabel" --ignore-checksums
+ok "hostile filesystems: a huge symlink, a directory DAG, a loop, a lying size, a bad checksum"

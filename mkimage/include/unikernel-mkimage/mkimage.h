@@ -209,6 +209,7 @@ int mk_solo5_check_machine(const struct mk_solo5_manifest *m, unsigned virtio_ne
 enum mk_inspect_flags {
     MK_INSPECT_FILES = 1 << 0,  /* list every file */
     MK_INSPECT_DEEP = 1 << 1,   /* second opinion through libguestfs */
+    MK_INSPECT_IGNORE_CHECKSUMS = 1 << 2, /* read a filesystem whose checksums are wrong */
 };
 
 /* Inspects (disk) and returns a JSON document (malloc'ed, NUL-terminated) describing the

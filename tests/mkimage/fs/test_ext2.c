@@ -248,9 +248,9 @@ static void test_read_back(void)
     CHECK_OK(ctx, mk_disk_open(ctx, img, &disk));
     if (!disk)
         goto out;
-    CHECK_FAIL(ctx, mk_ext2_open(ctx, disk, 0, 64 * MIB, &fs), MK_EFORMAT,
+    CHECK_FAIL(ctx, mk_ext2_open(ctx, disk, 0, 64 * MIB, 0, &fs), MK_EFORMAT,
                "no ext2/3/4 filesystem at offset 0");
-    CHECK_OK(ctx, mk_ext2_open(ctx, disk, PART_OFF, 63 * MIB, &fs));
+    CHECK_OK(ctx, mk_ext2_open(ctx, disk, PART_OFF, 63 * MIB, 0, &fs));
     if (!fs)
         goto out;
     CHECK_OK(ctx, mk_ext2_info(ctx, fs, &info));
@@ -327,7 +327,7 @@ static void test_read_mke2fs(void)
     CHECK_OK(ctx, mk_disk_open(ctx, img, &disk));
     if (!disk)
         goto out;
-    CHECK_OK(ctx, mk_ext2_open(ctx, disk, PART_OFF, 32 * MIB, &fs));
+    CHECK_OK(ctx, mk_ext2_open(ctx, disk, PART_OFF, 32 * MIB, 0, &fs));
     if (!fs)
         goto out;
     CHECK_OK(ctx, mk_ext2_info(ctx, fs, &info));
@@ -437,7 +437,7 @@ static void test_bad_params(void)
     CHECK_FAIL(ctx, mk_ext2_create(ctx, disk, &p, &fs), MK_EINVAL, "a-label-longer-than-16");
     params_init(&p, 64 * MIB, -1);
     CHECK_FAIL(ctx, mk_ext2_create(ctx, disk, &p, &fs), MK_EINVAL, "timestamp -1");
-    CHECK_FAIL(ctx, mk_ext2_open(ctx, disk, PART_OFF, 63 * MIB, &fs), MK_EFORMAT,
+    CHECK_FAIL(ctx, mk_ext2_open(ctx, disk, PART_OFF, 63 * MIB, 0, &fs), MK_EFORMAT,
                "no ext2/3/4 filesystem at offset 1048576");
     mk_ext2_abort(NULL);
     mk_disk_free(disk);
