@@ -11,9 +11,9 @@ fake_gce.py hands every Compute Engine request to route() first. Control endpoin
            instanceGroupManagers, autoscalers, instances, operations) with the status; with
            "after" the call is carried out first (the answer is lost on the way back);
        "quota" {"count": N}: the next N instance creations fail with QUOTA_EXCEEDED;
-       "unhealthy_templates" {"names": [...], "count": 1e9}: their instances never pass
-           the health check (autohealing recreates them);
-       "stuck_templates" {"names": [...], "count": 1e9}: their instances stay VERIFYING.
+       "unhealthy_templates" {"names": [PREFIX...]}: instances of templates whose names
+           start so never pass the health check (autohealing recreates them);
+       "stuck_templates" {"names": [PREFIX...]}: their instances stay VERIFYING.
 """
 import json
 import time

@@ -32,7 +32,14 @@ dstate() {
         /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
 }
 
-# group_of NAME [SCOPE]: the group's record in the server's state, as a Python expression.
+# dscript PYTHON: runs PYTHON with s = the server's /_deploy_state.
+dscript() {
+    curl -sf "$BASE/_deploy_state" >"$T/dstate.json"
+    /usr/bin/python3 -c "import json; s=json.load(open('$T/dstate.json'))
+$1"
+}
+
+# grp NAME [SCOPE]: the group's record in the server's state, as a Python expression.
 grp() {
     echo "s['groups']['${2:-zones/us-central1-a}/$1']"
 }
@@ -41,7 +48,7 @@ grp() {
 # them, nor more than MAX in existence.
 availability_kept() {
     local g=$1 min=$2 max=$3
-    dstate "
+    dscript "
 h = $(grp "$g")['history']
 reached = False
 bad = []

@@ -413,11 +413,13 @@ class Groups:
         hc = self.health_check(g)
         if not hc:
             return True
-        if template in st.faults.get("stuck_templates", {}).get("names", []):
+        if any(template.startswith(n) for n in st.faults.get("stuck_templates", {}).get(
+                "names", [])):
             return "stuck"
         if not self.d.probers_allowed(hc, template):
             return "stuck"
-        if template in st.faults.get("unhealthy_templates", {}).get("names", []):
+        if any(template.startswith(n) for n in st.faults.get("unhealthy_templates", {}).get(
+                "names", [])):
             return False
         image = self.d.templates.get(template, {}).get("_image")
         return self.d.vm.healthy_image(image) if image else False
@@ -515,8 +517,8 @@ class Groups:
         have = {}
         for i in live:
             have[i["template"]] = have.get(i["template"], 0) + 1
-        room = (target + surge if outdated and proactive else target) - \
-            (len(members) if outdated else len(live))
+        # Instances being deleted still exist: they count against the surge.
+        room = target + (surge if proactive else 0) - len(members)
         for t, n in want.items():
             for _ in range(max(0, min(n - have.get(t, 0), room))):
                 self.create(g, t)

@@ -226,7 +226,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
 {
     struct mk_buf path = MK_BUF_INIT;
     double start = now(), deadline = start + timeout;
-    json_t *seen_unhealthy = json_object();
+    json_t *seen_unhealthy = json_object(), *last_failing = NULL;
     char last[256] = "", line[256], err[512] = "";
     int baseline = -1, autoheals = 0, r = MK_OK;
 
@@ -250,6 +250,13 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
         st = json_object_get(grp, "status");
         c.target = (int)json_integer_value(json_object_get(grp, "targetSize"));
         count(list, template, &c, seen_unhealthy, &autoheals, &failing);
+        /* The instance named when giving up: one failing now, else the last one seen. */
+        if (failing) {
+            json_decref(last_failing);
+            last_failing = json_incref(failing);
+        } else {
+            failing = json_incref(last_failing);
+        }
         mk_progress(ctx, "deploy", (uint64_t)c.ready, (uint64_t)c.target);
         snprintf(line, sizeof(line), "group %s: %d/%d ready on %s; creating %d, verifying %d, "
                  "recreating %d, deleting %d", d->group, c.ready, c.target, template,
@@ -307,6 +314,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
             break;
     }
     json_decref(seen_unhealthy);
+    json_decref(last_failing);
     mk_buf_release(&path);
     return r;
 }
