@@ -202,14 +202,17 @@ int mk_write_qcow2(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_sink *sin
         r = mk_set_error(ctx, MK_EINVAL, "the disk is empty");
         goto out;
     }
+    /* QEMU's limit on the L1 table (32 MiB: 2 PiB at our cluster size); a disk claiming more
+     * would make us write gigabytes of L1 for nothing. */
+    if (div_up(div_up(disk->size, CS), L2_ENTRIES) > (UINT64_C(32) << 20) / 8) {
+        r = mk_set_error(ctx, MK_EINVAL, "disk size %" PRIu64 " is too large for qcow2 (the "
+                         "limit is %" PRIu64 " bytes)", disk->size,
+                         (UINT64_C(32) << 20) / 8 * L2_ENTRIES * CS);
+        goto out;
+    }
     if ((r = find_data_clusters(ctx, disk, buf, &l)) < 0)
         goto out;
     plan(&l, disk->size);
-    if (l.l1_size > UINT32_MAX) {
-        r = mk_set_error(ctx, MK_EINVAL, "disk size %" PRIu64 " is too large for qcow2",
-                         disk->size);
-        goto out;
-    }
     r = write_image(ctx, disk, &l, buf, sink);
 out:
     free(l.data);

@@ -3,6 +3,7 @@
  * seeds: MK_TEMPLATE_DIR=$MK_SOURCE_DIR/templates "$MKIMAGE" build --size 3M -o "$WORK/disk.raw" "$MBPROBE" >/dev/null
  * seeds: "$MKIMAGE" pack "$WORK/disk.raw" -o "$SEEDS/ours.qcow2" -f qcow2 >/dev/null
  * seeds: if command -v qemu-img >/dev/null; then qemu-img convert -f raw -O qcow2 "$WORK/disk.raw" "$SEEDS/qemu.qcow2"; fi
+ * seeds: for k in qcow2-huge qcow2-shared-l2 qcow2-shared-data; do /usr/bin/python3 "$MK_SOURCE_DIR/tests/fuzz/hostile.py" $k "$SEEDS/$k"; done
  * options: -max_len=1100000
  */
 #include "fuzz.h"

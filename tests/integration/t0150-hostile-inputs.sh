@@ -78,3 +78,21 @@ printf X | dd of="$T/csum.img" bs=1 seek=$((1024 + 120)) conv=notrunc 2>/dev/nul
 inspect_problem "$T/csum.img" "Superblock checksum does not match"
 inspect_problem "$T/csum.img" "Xabel" --ignore-checksums
 ok "hostile filesystems: a huge symlink, a directory DAG, a loop, a lying size, a bad checksum"
+
+# qcow2 images whose tables claim more than the file holds: refused at once by inspect and
+# pack, nothing written (a 2^60-byte claim made pack write a 16 GiB L1 table; 1000 L1
+# entries on one L2 table cost hours).
+for kind in qcow2-huge qcow2-shared-l2 qcow2-shared-data; do
+    /usr/bin/python3 "$MK_SOURCE_DIR/tests/fuzz/hostile.py" $kind "$T/$kind.img"
+done
+inspect_problem "$T/qcow2-huge.img" "claims 1152921504606846976 bytes but its L1 table maps only"
+inspect_problem "$T/qcow2-shared-l2.img" "is used twice (as an L2 table)"
+inspect_problem "$T/qcow2-shared-data.img" "is used twice (as a data cluster)"
+for kind in qcow2-huge qcow2-shared-l2 qcow2-shared-data; do
+    rc=0
+    (ulimit -v 2000000; timeout 20 "$MKIMAGE" pack "$T/$kind.img" -o "$T/packed.qcow2") \
+        2>"$T/err" || rc=$?
+    [ "$rc" = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] || fail "pack $kind: exit $rc: $(cat "$T/err")"
+    [ ! -e "$T/packed.qcow2" ] || fail "pack $kind wrote an output"
+done
+ok "hostile qcow2: a 2^60-byte claim, a shared L2 table, a shared data cluster"
