@@ -307,9 +307,20 @@ static uint32_t parse_dec(const char *s, uint32_t len)
     return v;
 }
 
+static void halt_forever(void)
+{
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
+/* QEMU acts on the power-off request from its main loop, a moment after the write: the
+ * probe waits (port 0x80 reads, each a trip out of the guest) before saying it failed, and
+ * then halts, as Solo5 does, rather than carry on. */
 static void power_off(void)
 {
     outw(ACPI_PM1A_CNT, ACPI_SLP_EN);
+    for (uint32_t i = 0; i < 2000000u; i++)
+        (void)inb(0x80);
     line_start();
     puts_raw("power-off did not take effect\n");
 }
@@ -322,6 +333,7 @@ static void end_like_solo5(const char *last_line)
     outw(SOLO5_EXIT_PORT, SOLO5_EXIT_VALUE);
     power_off();
     puts_raw("Solo5: Halted\n");
+    halt_forever();
 }
 
 /* The modes the command line can ask for, after the report. Returns when the probe should
@@ -356,10 +368,10 @@ static void run_modes(void)
         end_like_solo5("Solo5: solo5_abort() called\n");
     } else if (cmdline_word("poweroff", &len)) {
         power_off();
+        halt_forever();
     }
     if (cmdline_word("hang", &len))
-        for (;;)
-            __asm__ volatile("cli; hlt");
+        halt_forever();
 }
 
 void probe_main(uint32_t magic, uint32_t info)
