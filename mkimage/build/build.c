@@ -40,6 +40,7 @@ struct plan {
     size_t nfiles;
     struct mk_template_module *tmods;
     struct mk_kernel_info kinfo;
+    struct mk_buf kernel_data; /* a gzip-compressed kernel, decompressed */
     struct mk_buf cfg;
     uint64_t disk_size;
     int64_t mtime;
@@ -53,6 +54,7 @@ static void plan_release(struct plan *p)
         free(p->files[i].dest);
     free(p->files);
     free(p->tmods);
+    mk_buf_release(&p->kernel_data);
     mk_buf_release(&p->cfg);
 }
 
@@ -128,6 +130,22 @@ static int boot_dest(struct mk_ctx *ctx, struct mk_buf *b, const char *src)
     if (mk_buf_addf(b, "/boot/%s", base_name(src)) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     return check_dest(ctx, b->buf);
+}
+
+/* A gzip-compressed kernel goes in decompressed, named without its ".gz" (xen.gz: /boot/xen). */
+static int plan_gzip_kernel(struct mk_ctx *ctx, struct plan *p, const char *src,
+                            struct mk_buf *dest, uint64_t *size)
+{
+    int r = mk_kernel_read(ctx, src, &p->kernel_data, NULL);
+
+    if (r < 0)
+        return r;
+    if (dest->len > 3 + strlen("/boot/") && !strcmp(dest->buf + dest->len - 3, ".gz")) {
+        dest->len -= 3;
+        dest->buf[dest->len] = '\0';
+    }
+    *size = p->kernel_data.len;
+    return MK_OK;
 }
 
 static int64_t build_mtime(const struct mk_build_opts *o)
@@ -263,12 +281,14 @@ static int make_plan(struct mk_ctx *ctx, const struct mk_build_opts *o, struct p
 
     memset(p, 0, sizeof(*p));
     mk_buf_init(&p->cfg);
+    mk_buf_init(&p->kernel_data);
     p->disk_size = o->disk_size ? o->disk_size : DEFAULT_DISK_SIZE;
     p->mtime = build_mtime(o);
 
     if ((r = check_input(ctx, "kernel", o->kernel, &size)) < 0 ||
         (r = mk_kernel_check(ctx, o->kernel, &p->kinfo)) < 0 ||
         (r = boot_dest(ctx, &dest, o->kernel)) < 0 ||
+        (p->kinfo.gzip && (r = plan_gzip_kernel(ctx, p, o->kernel, &dest, &size)) < 0) ||
         (r = add_planned(ctx, p, o->kernel, dest.buf, size)) < 0)
         goto out;
     p->tmods = calloc(o->n_modules + 1, sizeof(*p->tmods));
@@ -322,7 +342,10 @@ static int populate(struct mk_ctx *ctx, struct mk_ext2 *fs, const struct plan *p
             r = mk_ext2_mkdir_p(ctx, fs, parent);
         }
         free(parent);
-        if (r == MK_OK)
+        if (r == MK_OK && i == 0 && p->kinfo.gzip)
+            r = mk_ext2_add_data(ctx, fs, p->files[0].dest, p->kernel_data.buf,
+                                 p->kernel_data.len, 0755);
+        else if (r == MK_OK)
             r = mk_ext2_add_file(ctx, fs, p->files[i].dest, p->files[i].src, i == 0 ? 0755 : 0644);
         if (r == MK_OK)
             r = mk_check_cancel(ctx);

@@ -259,36 +259,72 @@ int mk_multiboot_parse(const void *buf, size_t len, struct mk_kernel_info *ret, 
 
 /* GRUB's ELF checks (multiboot_elfxx.c): little-endian x86, an executable, and program
  * headers within the first 8 KiB, which is all GRUB reads before loading. */
-static int check_elf(struct mk_ctx *ctx, const char *path, const uint8_t *h, size_t len)
+static int check_elf(struct mk_ctx *ctx, const char *label, const uint8_t *h, size_t len)
 {
     int is64 = h[4] == 2;
     size_t ehdr_size = is64 ? 64 : 52;
 
     if (len < ehdr_size || (h[4] != 1 && h[4] != 2) || h[5] != 1)
-        return mk_set_error(ctx, MK_EFORMAT, "'%s': not a little-endian 32/64-bit ELF file",
-                            path);
+        return mk_set_error(ctx, MK_EFORMAT, "%s: not a little-endian 32/64-bit ELF file",
+                            label);
     uint16_t type = mk_get_le16(h + 16), machine = mk_get_le16(h + 18);
     if (machine != (is64 ? ELF_EM_X86_64 : ELF_EM_386))
-        return mk_set_error(ctx, MK_EFORMAT, "'%s': ELF file for machine %u, not %s", path,
+        return mk_set_error(ctx, MK_EFORMAT, "%s: ELF file for machine %u, not %s", label,
                             machine, is64 ? "x86-64" : "i386");
     if (type != 2 && type != 3)
         return mk_set_error(ctx, MK_EFORMAT,
-                            "'%s': ELF file of type %u, not an executable", path, type);
+                            "%s: ELF file of type %u, not an executable", label, type);
     uint64_t phoff = is64 ? mk_get_le64(h + 32) : mk_get_le32(h + 28);
     uint16_t phentsize = mk_get_le16(h + (is64 ? 54 : 42));
     uint16_t phnum = mk_get_le16(h + (is64 ? 56 : 44));
     if (phoff > MB1_SEARCH || (uint64_t)phentsize * phnum > MB1_SEARCH - phoff)
         return mk_set_error(ctx, MK_EFORMAT,
-                            "'%s': ELF program headers lie beyond the first 8 KiB", path);
+                            "%s: ELF program headers lie beyond the first 8 KiB", label);
+    return MK_OK;
+}
+
+/* The checks on a kernel's first bytes (head), (file_size) bytes in all; messages start with
+ * (label), the file's quoted name. */
+static int check_head(struct mk_ctx *ctx, const char *label, const uint8_t *head, size_t len,
+                      uint64_t file_size, struct mk_kernel_info *ret)
+{
+    struct mk_kernel_info info = {0};
+    char why[256];
+    int r;
+
+    if (len == 0)
+        return mk_set_error(ctx, MK_EFORMAT, "%s: empty file, not a kernel", label);
+    r = mk_multiboot_parse(head, len, &info, why, sizeof(why));
+    if (r < 0)
+        return mk_set_error(ctx, r, "%s: %s", label, why);
+    if (!info.is_elf && !info.aout_kludge)
+        return mk_set_error(ctx, MK_EFORMAT,
+                            "%s: not an ELF file (and no multiboot a.out kludge header)", label);
+    if (!info.multiboot)
+        return mk_set_error(ctx, MK_EFORMAT,
+                            "%s: no multiboot header in the first 8 KiB (nor a multiboot2 "
+                            "header in the first 32 KiB)", label);
+    /* GRUB loads the kludge's address fields in preference to the ELF headers. */
+    if (info.is_elf && !info.aout_kludge && (r = check_elf(ctx, label, head, len)) < 0)
+        return r;
+    if (info.multiboot == 1 && info.aout_kludge) {
+        const uint8_t *h = head + info.header_offset;
+        uint64_t start = info.header_offset - (mk_get_le32(h + 12) - mk_get_le32(h + 16));
+        if (start >= file_size)
+            return mk_set_error(ctx, MK_EFORMAT, "%s: multiboot a.out load address lies past "
+                                "the end of the file", label);
+    }
+    if (ret)
+        *ret = info;
     return MK_OK;
 }
 
 int mk_kernel_check(struct mk_ctx *ctx, const char *path, struct mk_kernel_info *ret)
 {
-    struct mk_kernel_info info = {0};
     struct stat st;
-    char why[256];
+    size_t len = 0;
     int r = MK_OK;
+    char *label = NULL;
 
     int fd = mk_open_input(ctx, path, "kernel");
     if (fd < 0)
@@ -298,17 +334,8 @@ int mk_kernel_check(struct mk_ctx *ctx, const char *path, struct mk_kernel_info 
         close(fd);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory reading '%s'", path);
     }
-    size_t len = 0;
     if (fstat(fd, &st) < 0) {
         r = mk_set_errno(ctx, MK_EIO, errno, "cannot stat kernel '%s'", path);
-        goto out;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        r = mk_set_error(ctx, MK_EINVAL, "'%s' is a directory, not a kernel file", path);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = mk_set_error(ctx, MK_EINVAL, "'%s' is not a regular file", path);
         goto out;
     }
     while (len < MK_KERNEL_HEAD) {
@@ -323,46 +350,28 @@ int mk_kernel_check(struct mk_ctx *ctx, const char *path, struct mk_kernel_info 
             break;
         len += (size_t)n;
     }
-    if (len == 0) {
-        r = mk_set_error(ctx, MK_EFORMAT, "'%s': empty file, not a kernel", path);
+    if (len >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+        /* Debian's xen.gz: checked, and later stored, decompressed. */
+        struct mk_buf data = MK_BUF_INIT;
+
+        r = mk_kernel_read(ctx, path, &data, NULL);
+        if (r == MK_OK && asprintf(&label, "'%s' (gzip-compressed)", path) < 0)
+            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        if (r == MK_OK)
+            r = check_head(ctx, label, (const uint8_t *)data.buf,
+                           MK_MIN(data.len, MK_KERNEL_HEAD), data.len, ret);
+        if (r == MK_OK && ret)
+            ret->gzip = 1;
+        mk_buf_release(&data);
         goto out;
     }
-    r = mk_multiboot_parse(head, len, &info, why, sizeof(why));
-    if (r < 0) {
-        r = mk_set_error(ctx, r, "'%s': %s", path, why);
+    if (asprintf(&label, "'%s'", path) < 0) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto out;
     }
-    if (!info.is_elf && !info.aout_kludge) {
-        r = mk_set_error(ctx, MK_EFORMAT,
-                         "'%s': not an ELF file (and no multiboot a.out kludge header)", path);
-        goto out;
-    }
-    if (!info.multiboot) {
-        r = mk_set_error(ctx, MK_EFORMAT,
-                         "'%s': no multiboot header in the first 8 KiB (nor a multiboot2 "
-                         "header in the first 32 KiB)",
-                         path);
-        goto out;
-    }
-    /* GRUB loads the kludge's address fields in preference to the ELF headers. */
-    if (info.is_elf && !info.aout_kludge) {
-        r = check_elf(ctx, path, head, len);
-        if (r < 0)
-            goto out;
-    }
-    if (info.multiboot == 1 && info.aout_kludge) {
-        const uint8_t *h = head + info.header_offset;
-        uint64_t start = info.header_offset - (mk_get_le32(h + 12) - mk_get_le32(h + 16));
-        if (start >= (uint64_t)st.st_size) {
-            r = mk_set_error(ctx, MK_EFORMAT,
-                             "'%s': multiboot a.out load address lies past the end of the file",
-                             path);
-            goto out;
-        }
-    }
-    if (ret)
-        *ret = info;
+    r = check_head(ctx, label, head, len, (uint64_t)st.st_size, ret);
 out:
+    free(label);
     free(head);
     close(fd);
     return r;

@@ -10,6 +10,7 @@ struct mk_kernel_info {
     int aout_kludge;        /* v1 header with the address fields (flag bit 16) */
     uint32_t header_offset; /* where the header starts in the file */
     uint32_t flags;         /* v1 flags; v2 architecture */
+    int gzip;               /* the file is gzip-compressed; the rest is about its contents */
 };
 
 /* Looks for a valid header in (buf) (the first bytes of a file): v1 in the first 8 KiB,
@@ -23,5 +24,8 @@ int mk_multiboot_parse(const void *buf, size_t len, struct mk_kernel_info *ret, 
  * kludge image, with a valid header. Errors name the file: "'x': not an ELF file and no
  * multiboot a.out header", "'x': no multiboot header in the first 8 KiB". */
 int mk_kernel_check(struct mk_ctx *ctx, const char *path, struct mk_kernel_info *ret);
+/* The whole kernel at (path) in (ret), decompressed when it is gzip-compressed ((*gzip) then
+ * 1). At most 256 MiB either way. */
+int mk_kernel_read(struct mk_ctx *ctx, const char *path, struct mk_buf *ret, int *gzip);
 
 #endif
