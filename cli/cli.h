@@ -40,6 +40,10 @@ struct mk_ctx *cli_ctx_new(bool verbose);
  * files are removed and child processes stopped. */
 void cli_cancel_on_signals(struct mk_ctx *ctx);
 
+/* When (kernel) has a Solo5 manifest: prints its devices and, as a note, why GCE's machine
+ * would make it abort. Silent for other kernels. */
+void cli_show_solo5_manifest(struct mk_ctx *ctx, const char *kernel);
+
 /* Runs as Solo5's solo5-virtio-mkimage script (solo5_compat.c). */
 int cli_solo5_compat(int argc, char **argv);
 

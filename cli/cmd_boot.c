@@ -1,15 +1,14 @@
-/* cmd_boot.c: `unikernel-mkimage boot`: boot an image in QEMU and judge it by its serial
- * output or its exit code. */
+/* cmd_boot.c: `unikernel-mkimage boot`: boot an image in QEMU on the machine asked for and
+ * judge it by its serial output, Solo5's last words or its exit code. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "boot_cli.h"
 
 const char cmd_boot_usage[] =
     "usage: unikernel-mkimage boot IMAGE [OPTIONS]\n"
@@ -22,40 +21,56 @@ const char cmd_boot_usage[] =
     "and the guest's code V is reported. QEMU is always stopped when this command ends,\n"
     "also on Ctrl-C or SIGTERM.\n"
     "\n"
-    "  --expect TEXT           succeed as soon as TEXT appears on the serial console\n"
-    "                          (it may span lines); QEMU is then stopped\n"
+    "The machine:\n"
+    "  --machine pc|q35|gce|openstack[:PRESET]\n"
+    "                          pc (the default): i440FX, boot disk on IDE, no NIC.\n"
+    "                          q35: ICH9, boot disk on AHCI. gce: GCE's device model as\n"
+    "                          far as QEMU gives it: q35, virtio-scsi boot disk, one\n"
+    "                          virtio-net NIC (user networking unless --net says), no VGA.\n"
+    "                          openstack: the OpenStack uploader's preset (solo5 unless\n"
+    "                          :hermit): its hw_disk_bus, hw_scsi_model and hw_vif_model\n"
+    "  --disk-bus BUS          the boot disk's bus: ide, virtio-blk or virtio-scsi\n"
+    "  --disk FILE[:BUS]       a data disk (raw or qcow2; BUS virtio-blk by default), after\n"
+    "                          the boot disk; repeat for more. Its writes are kept\n"
+    "  --net user[,OPTS]       a NIC on QEMU user networking, e.g.\n"
+    "                          user,hostfwd=tcp:127.0.0.1:8080-:80; repeat for more NICs\n"
+    "  --net tap:IFNAME        a NIC on a tap interface you made\n"
+    "  --net socket:OPTS       a NIC on a QEMU socket network (udp=...,localaddr=...)\n"
+    "  --nic-mtu N             the MTU of every virtio-net NIC (host_mtu), 68 to 65535\n"
+    "  --cpu MODEL             QEMU's -cpu (e.g. qemu64, Haswell)\n"
+    "  --smp N                 virtual CPUs\n"
+    "  --mem MiB               guest memory (default 128)\n"
+    "  --qemu-arg ARG          one more argument for QEMU, as it is; repeat for more\n"
+    "\n"
+    "The verdict:\n"
+    "  --expect TEXT           succeed as soon as TEXT appears on the serial console (it\n"
+    "                          may span lines); several must all appear; QEMU is stopped\n"
+    "  --fail TEXT             fail at once when TEXT appears; repeat for more\n"
     "  --timeout SECONDS       give up after this long (default 60)\n"
     "  --accel auto|kvm|tcg    auto (the default) uses KVM only when /dev/kvm is\n"
     "                          hardware virtualization (vmx or svm) and not kvm_pvm, under\n"
     "                          which BIOS and GRUB code crawl; otherwise TCG\n"
-    "  --disk-bus BUS          ide (default), virtio-blk or virtio-scsi\n"
-    "  --mem MiB               guest memory (default 128)\n"
     "  --log FILE              write the serial output to FILE instead of stdout\n"
+    "  --json                  print the verdict as JSON on stdout (the serial output goes\n"
+    "                          only to --log, and its end into the JSON)\n"
     "\n"
-    "What was chosen and how the boot ended go to stderr, e.g.\n"
+    "Before booting, the image's kernel is read: a Solo5 unikernel (one with a Solo5\n"
+    "manifest, or built with the solo5 template) is judged by Solo5's last lines\n"
+    "(\"solo5_exit(N) called\", \"solo5_abort() called\", \"ABORT\"), and its manifest's\n"
+    "devices are compared with the machine: a warning says when Solo5 will abort on it.\n"
+    "GRUB's error screens (\"file not found\", \"no multiboot header found\", its prompt)\n"
+    "end the boot at once, with GRUB's message. What was chosen and how the boot ended go\n"
+    "to stderr, e.g.\n"
     "  unikernel-mkimage: guest exited with code 49 (QEMU status 99) after 0.6 s (tcg)\n"
     "\n"
-    "Exit status: with --expect, 0 when TEXT appeared, 1 when the guest ended or the\n"
-    "timeout passed without it. Without --expect, 0 when the guest ended by itself before\n"
-    "the timeout (through isa-debug-exit with any code, or QEMU exiting 0 on power-off or\n"
-    "a triple fault), 1 on timeout. 1 also when QEMU cannot run or fails, or on Ctrl-C;\n"
-    "2 for a command-line error.\n";
+    "Exit status: 0 when every --expect text appeared; without --expect, 0 when the guest\n"
+    "ended by itself before the timeout (through isa-debug-exit with any code, or QEMU\n"
+    "exiting 0 on power-off or a triple fault), and for a Solo5 unikernel only when it\n"
+    "called solo5_exit(0). 1 on a --fail text, a GRUB error, a Solo5 exit code other than\n"
+    "0 or an abort, a guest that ended without the expected text, the timeout, QEMU failing\n"
+    "or Ctrl-C; 2 for a command-line error.\n";
 
-struct serial_out {
-    FILE *f;
-    char last;
-};
-
-static void on_serial(void *opaque, const char *buf, size_t len)
-{
-    struct serial_out *out = opaque;
-
-    if (len == 0)
-        return;
-    fwrite(buf, 1, len, out->f);
-    fflush(out->f);
-    out->last = buf[len - 1];
-}
+#define MAX_LIST 64
 
 static int parse_accel(const char *s, enum mk_accel *ret)
 {
@@ -72,7 +87,7 @@ static int parse_accel(const char *s, enum mk_accel *ret)
     return -1;
 }
 
-static int parse_bus(const char *s, enum mk_disk_bus *ret)
+int boot_cli_parse_bus(const char *s, enum mk_disk_bus *ret)
 {
     static const struct {
         const char *name;
@@ -102,7 +117,7 @@ static int parse_seconds(const char *s, double *ret)
     return 0;
 }
 
-static int parse_mem(const char *s, unsigned *ret)
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned *ret)
 {
     char *end;
     unsigned long v;
@@ -111,57 +126,83 @@ static int parse_mem(const char *s, unsigned *ret)
         return -1;
     errno = 0;
     v = strtoul(s, &end, 10);
-    if (errno || *end || v < 8 || v > 1048576)
+    if (errno || *end || v < min || v > max)
         return -1;
     *ret = (unsigned)v;
     return 0;
 }
 
-static const char *accel_name(enum mk_accel accel)
+/* "FILE[:BUS]": the last colon starts a bus only when what follows is one, so a file name
+ * with a colon still works. */
+static int parse_disk(const char *arg, struct mk_boot_disk *ret)
 {
-    return accel == MK_ACCEL_KVM ? "kvm" : "tcg";
+    const char *colon = strrchr(arg, ':');
+    enum mk_disk_bus bus = MK_BUS_VIRTIO_BLK;
+
+    if (colon && boot_cli_parse_bus(colon + 1, &bus) == 0) {
+        char *path = strndup(arg, (size_t)(colon - arg));
+
+        if (!path || !*path) {
+            free(path);
+            return -1;
+        }
+        *ret = (struct mk_boot_disk){.path = path, .bus = bus};
+        return 0;
+    }
+    if (colon && colon[1] && !strchr(colon + 1, '/') && !strchr(colon + 1, '.'))
+        return -1; /* "disk.raw:floppy": a bus we do not know, not part of a name */
+    char *path = strdup(arg);
+    if (!path || !*path) {
+        free(path);
+        return -1;
+    }
+    *ret = (struct mk_boot_disk){.path = path, .bus = bus};
+    return 0;
 }
 
-/* "guest exited with code 49 (QEMU status 99)" or "QEMU exited with status 0". */
-static void describe_end(const struct mk_boot_result *res, char *buf, size_t size)
+/* "user[,OPTS]", "tap:IFNAME", "socket:OPTS" into QEMU's -netdev options. */
+static char *parse_net(const char *arg)
 {
-    if (res->guest_exited)
-        snprintf(buf, size, "guest exited with code %d (QEMU status %d)", res->guest_code,
-                 res->qemu_status);
-    else if (res->qemu_status >= 0)
-        snprintf(buf, size, "QEMU exited with status %d", res->qemu_status);
-    else
-        snprintf(buf, size, "QEMU was stopped");
+    char *out = NULL;
+
+    if (!strcmp(arg, "user") || !strncmp(arg, "user,", 5)) {
+        if (strstr(arg, ",id=") || strstr(arg, ",model="))
+            return NULL;
+        return strdup(arg);
+    }
+    if (!strncmp(arg, "tap:", 4)) {
+        const char *name = arg + 4;
+
+        /* An interface name: no commas (they would add QEMU options), at most 15 bytes. */
+        if (!*name || strlen(name) > 15 || strpbrk(name, ", /="))
+            return NULL;
+        if (asprintf(&out, "tap,ifname=%s,script=no,downscript=no", name) < 0)
+            return NULL;
+        return out;
+    }
+    if (!strncmp(arg, "socket:", 7) && arg[7] && !strstr(arg, ",id=") &&
+        strncmp(arg + 7, "id=", 3)) {
+        if (asprintf(&out, "socket,%s", arg + 7) < 0)
+            return NULL;
+        return out;
+    }
+    return NULL;
 }
 
-static int report(const struct mk_boot_opts *opts, const struct mk_boot_result *res)
+static int add_to(const char **list, size_t *n, const char *item, const char *what)
 {
-    const char *acc = accel_name(res->accel);
-    char end[128];
-
-    describe_end(res, end, sizeof(end));
-    if (opts->expect && res->matched) {
-        fprintf(stderr, "%s: found '%s' after %.1f s (%s)%s%s\n", cli_progname, opts->expect,
-                res->seconds, acc, res->guest_exited ? "; " : "",
-                res->guest_exited ? end : "");
-        return CLI_EXIT_OK;
-    }
-    if (res->timed_out) {
-        if (opts->expect)
-            return cli_error("timed out after %.1f s without seeing '%s' (%s); QEMU was "
-                             "stopped", res->seconds, opts->expect, acc);
-        return cli_error("timed out after %.1f s (%s); QEMU was stopped", res->seconds, acc);
-    }
-    if (opts->expect)
-        return cli_error("the guest ended without printing '%s': %s after %.1f s (%s)",
-                         opts->expect, end, res->seconds, acc);
-    fprintf(stderr, "%s: %s after %.1f s (%s)\n", cli_progname, end, res->seconds, acc);
-    return CLI_EXIT_OK;
+    if (*n >= MAX_LIST)
+        return cli_usage_error("boot", "at most %d %s", MAX_LIST, what);
+    list[(*n)++] = item;
+    return 0;
 }
 
 int cmd_boot(int argc, char **argv)
 {
-    enum { OPT_EXPECT = 256, OPT_TIMEOUT, OPT_ACCEL, OPT_BUS, OPT_MEM, OPT_LOG };
+    enum {
+        OPT_EXPECT = 256, OPT_TIMEOUT, OPT_ACCEL, OPT_BUS, OPT_MEM, OPT_LOG, OPT_MACHINE,
+        OPT_NET, OPT_MTU, OPT_DISK, OPT_CPU, OPT_SMP, OPT_QEMU_ARG, OPT_FAIL, OPT_JSON,
+    };
     static const struct option longopts[] = {
         {"expect", required_argument, NULL, OPT_EXPECT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -169,101 +210,166 @@ int cmd_boot(int argc, char **argv)
         {"disk-bus", required_argument, NULL, OPT_BUS},
         {"mem", required_argument, NULL, OPT_MEM},
         {"log", required_argument, NULL, OPT_LOG},
+        {"machine", required_argument, NULL, OPT_MACHINE},
+        {"net", required_argument, NULL, OPT_NET},
+        {"nic-mtu", required_argument, NULL, OPT_MTU},
+        {"disk", required_argument, NULL, OPT_DISK},
+        {"cpu", required_argument, NULL, OPT_CPU},
+        {"smp", required_argument, NULL, OPT_SMP},
+        {"qemu-arg", required_argument, NULL, OPT_QEMU_ARG},
+        {"fail", required_argument, NULL, OPT_FAIL},
+        {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0},
     };
-    struct mk_boot_opts opts = {.timeout = 60, .mem_mib = 128};
-    struct mk_boot_result res;
-    struct serial_out out = {.f = stdout, .last = '\n'};
-    const char *log_path = NULL;
-    struct mk_ctx *ctx;
-    int c, r, fd;
-    struct stat st;
+    struct boot_cli b = {.opts = {.timeout = 60, .mem_mib = 128}};
+    const char *expects[MAX_LIST], *fails[MAX_LIST], *qemu_args[MAX_LIST], *machine = NULL;
+    struct mk_boot_disk disks[MAX_LIST];
+    struct mk_boot_net nets[MAX_LIST];
+    size_t n_expects = 0, n_fails = 0, n_qemu_args = 0, n_disks = 0, n_nets = 0;
+    bool bus_given = false;
+    int c, r = CLI_EXIT_USAGE;
 
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_EXPECT:
-            if (!*optarg)
-                return cli_usage_error("boot", "--expect needs a non-empty text");
-            opts.expect = optarg;
+        case OPT_FAIL:
+            if (!*optarg) {
+                r = cli_usage_error("boot", "%s needs a non-empty text",
+                                    c == OPT_EXPECT ? "--expect" : "--fail");
+                goto out;
+            }
+            if ((c == OPT_EXPECT ? add_to(expects, &n_expects, optarg, "--expect texts")
+                                 : add_to(fails, &n_fails, optarg, "--fail texts")) != 0)
+                goto out;
             break;
         case OPT_TIMEOUT:
-            if (parse_seconds(optarg, &opts.timeout) < 0)
-                return cli_usage_error("boot", "bad --timeout '%s': expected a positive "
-                                       "number of seconds", optarg);
+            if (parse_seconds(optarg, &b.opts.timeout) < 0) {
+                r = cli_usage_error("boot", "bad --timeout '%s': expected a positive number "
+                                    "of seconds", optarg);
+                goto out;
+            }
             break;
         case OPT_ACCEL:
-            if (parse_accel(optarg, &opts.accel) < 0)
-                return cli_usage_error("boot", "bad --accel '%s': expected auto, kvm or tcg",
-                                       optarg);
+            if (parse_accel(optarg, &b.opts.accel) < 0) {
+                r = cli_usage_error("boot", "bad --accel '%s': expected auto, kvm or tcg",
+                                    optarg);
+                goto out;
+            }
             break;
         case OPT_BUS:
-            if (parse_bus(optarg, &opts.bus) < 0)
-                return cli_usage_error("boot", "bad --disk-bus '%s': expected ide, "
-                                       "virtio-blk or virtio-scsi", optarg);
+            if (boot_cli_parse_bus(optarg, &b.opts.bus) < 0) {
+                r = cli_usage_error("boot", "bad --disk-bus '%s': expected ide, virtio-blk or "
+                                    "virtio-scsi", optarg);
+                goto out;
+            }
+            bus_given = true;
             break;
         case OPT_MEM:
-            if (parse_mem(optarg, &opts.mem_mib) < 0)
-                return cli_usage_error("boot", "bad --mem '%s': expected MiB from 8 to "
-                                       "1048576", optarg);
+            if (parse_uint(optarg, 8, 1048576, &b.opts.mem_mib) < 0) {
+                r = cli_usage_error("boot", "bad --mem '%s': expected MiB from 8 to 1048576",
+                                    optarg);
+                goto out;
+            }
             break;
         case OPT_LOG:
-            log_path = optarg;
+            b.log_path = optarg;
+            break;
+        case OPT_MACHINE:
+            machine = optarg;
+            break;
+        case OPT_NET: {
+            char *backend = parse_net(optarg);
+
+            if (!backend) {
+                r = cli_usage_error("boot", "bad --net '%s': expected user[,OPTIONS], "
+                                    "tap:IFNAME or socket:OPTIONS", optarg);
+                goto out;
+            }
+            if (n_nets >= MAX_LIST) {
+                free(backend);
+                r = cli_usage_error("boot", "at most %d --net", MAX_LIST);
+                goto out;
+            }
+            nets[n_nets++] = (struct mk_boot_net){.backend = backend};
+            break;
+        }
+        case OPT_MTU:
+            if (parse_uint(optarg, 68, 65535, &b.opts.nic_mtu) < 0) {
+                r = cli_usage_error("boot", "bad --nic-mtu '%s': expected 68 to 65535", optarg);
+                goto out;
+            }
+            break;
+        case OPT_DISK:
+            if (n_disks >= MAX_LIST) {
+                r = cli_usage_error("boot", "at most %d --disk", MAX_LIST);
+                goto out;
+            }
+            if (parse_disk(optarg, &disks[n_disks]) < 0) {
+                r = cli_usage_error("boot", "bad --disk '%s': expected FILE[:virtio-blk|"
+                                    "virtio-scsi|ide]", optarg);
+                goto out;
+            }
+            n_disks++;
+            break;
+        case OPT_CPU:
+            if (!*optarg || optarg[0] == '-') {
+                r = cli_usage_error("boot", "bad --cpu '%s': expected a QEMU CPU model", optarg);
+                goto out;
+            }
+            b.opts.cpu = optarg;
+            break;
+        case OPT_SMP:
+            if (parse_uint(optarg, 1, 288, &b.opts.smp) < 0) {
+                r = cli_usage_error("boot", "bad --smp '%s': expected 1 to 288", optarg);
+                goto out;
+            }
+            break;
+        case OPT_QEMU_ARG:
+            if (add_to(qemu_args, &n_qemu_args, optarg, "--qemu-arg") != 0)
+                goto out;
+            break;
+        case OPT_JSON:
+            b.json = true;
             break;
         case ':':
-            return cli_usage_error("boot", "%s needs a value", argv[optind - 1]);
+            r = cli_usage_error("boot", "%s needs a value", argv[optind - 1]);
+            goto out;
         default:
-            return cli_usage_error("boot", "unknown option '%s'", argv[optind - 1]);
+            r = cli_usage_error("boot", "unknown option '%s'", argv[optind - 1]);
+            goto out;
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("boot", "no image given");
-    if (argc - optind > 1)
-        return cli_usage_error("boot", "unexpected argument '%s'", argv[optind + 1]);
-    opts.image = argv[optind];
-
-    /* Checked here too so that a wrong name is the only line printed. */
-    fd = open(opts.image, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
-    if (fd < 0)
-        return cli_error("cannot open image '%s': %s", opts.image, strerror(errno));
-    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cli_error("image '%s' is not a regular file", opts.image);
+    if (optind >= argc) {
+        r = cli_usage_error("boot", "no image given");
+        goto out;
     }
-    close(fd);
-    if (log_path) {
-        out.f = fopen(log_path, "we");
-        if (!out.f)
-            return cli_error("cannot create log file '%s': %s", log_path, strerror(errno));
+    if (argc - optind > 1) {
+        r = cli_usage_error("boot", "unexpected argument '%s'", argv[optind + 1]);
+        goto out;
     }
-
-    if (opts.accel == MK_ACCEL_AUTO) {
-        char reason[128];
-
-        opts.accel = mk_accel_choose(reason, sizeof(reason));
-        fprintf(stderr, "%s: accel: %s (%s)\n", cli_progname, accel_name(opts.accel), reason);
-    }
-    opts.serial = on_serial;
-    opts.opaque = &out;
-
-    ctx = cli_ctx_new(false);
-    cli_cancel_on_signals(ctx);
-    r = mk_boot(ctx, &opts, &res);
-    /* Keeps our own messages off the end of a guest's unfinished line on a terminal. */
-    if (!log_path && out.last != '\n' && isatty(STDOUT_FILENO))
-        fputc('\n', stdout);
-    fflush(stdout);
-    if (log_path && fclose(out.f) != 0 && r == 0) {
-        mk_ctx_free(ctx);
-        return cli_error("cannot write log file '%s': %s", log_path, strerror(errno));
-    }
-    if (r == MK_ECANCELED)
-        r = cli_error("interrupted; QEMU was stopped");
-    else if (r < 0)
-        r = cli_ctx_error(ctx);
-    else
-        r = report(&opts, &res);
-    mk_ctx_free(ctx);
+    b.opts.image = argv[optind];
+    if (machine && (r = boot_cli_machine(&b.opts, machine, bus_given, nets, &n_nets)) != 0)
+        goto out;
+    b.opts.expect = n_expects ? expects[0] : NULL;
+    b.opts.expects = n_expects > 1 ? expects + 1 : NULL;
+    b.opts.n_expects = n_expects > 1 ? n_expects - 1 : 0;
+    b.opts.fails = fails;
+    b.opts.n_fails = n_fails;
+    b.opts.qemu_args = qemu_args;
+    b.opts.n_qemu_args = n_qemu_args;
+    b.opts.disks = disks;
+    b.opts.n_disks = n_disks;
+    b.opts.nets = nets;
+    b.opts.n_nets = n_nets;
+    b.expects = expects;
+    b.n_expects = n_expects;
+    r = boot_cli_run(&b);
+out:
+    for (size_t i = 0; i < n_disks; i++)
+        free((char *)disks[i].path);
+    for (size_t i = 0; i < n_nets; i++)
+        free((char *)nets[i].backend);
     return r;
 }

@@ -191,9 +191,11 @@ int cmd_build(int argc, char **argv)
         json_dumpf(res, stdout, JSON_INDENT(2));
         putchar('\n');
         json_decref(res);
-    } else if (!quiet)
+    } else if (!quiet) {
         fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk, %" PRIu64 " KiB of data)\n",
                 cli_progname, output, mk_format_name(fmt), mk_disk_size(disk) >> 20, data >> 10);
+        cli_show_solo5_manifest(ctx, a.opts.kernel);
+    }
     rc = CLI_EXIT_OK;
 out:
     mk_disk_free(disk);

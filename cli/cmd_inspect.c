@@ -125,6 +125,27 @@ static void print_fs(json_t *root)
     kv("  inodes", "%" PRIu64 " (%" PRIu64 " free)", num(fs, "inodes"), num(fs, "free_inodes"));
 }
 
+/* "solo5 manifest  NET_BASIC 'service', BLOCK_BASIC 'storage'" and what GCE makes of it. */
+static void print_solo5(json_t *mft)
+{
+    json_t *devices = json_object_get(mft, "devices"), *d;
+    char line[1024] = "";
+    size_t i, used = 0;
+
+    if (!mft)
+        return;
+    json_array_foreach(devices, i, d) {
+        int n = snprintf(line + used, sizeof(line) - used, "%s%s '%s'", i ? ", " : "",
+                         str(d, "type"), str(d, "name"));
+        if (n < 0 || (size_t)n >= sizeof(line) - used)
+            break;
+        used += (size_t)n;
+    }
+    kv("solo5 manifest", "%s", json_array_size(devices) ? line : "no devices");
+    if (json_is_string(json_object_get(mft, "gce")))
+        kv("  on GCE", "%s", str(mft, "gce"));
+}
+
 static void print_boot(json_t *root)
 {
     json_t *boot = json_object_get(root, "boot"), *k = json_object_get(root, "kernel"), *m;
@@ -150,6 +171,7 @@ static void print_boot(json_t *root)
     else if (k)
         kv("kernel", "%s (%s, header v%" PRIu64 ", %s)", str(k, "path"), str(k, "command"),
            num(k, "multiboot"), flag(k, "valid") ? "valid" : "not valid");
+    print_solo5(json_object_get(k, "solo5_manifest"));
     json_array_foreach(json_object_get(k, "modules"), i, m) {
         if (flag(m, "found"))
             kv("module", "%s (%" PRIu64 " bytes)", str(m, "path"), num(m, "size"));

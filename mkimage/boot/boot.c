@@ -13,7 +13,6 @@
 #include "boot_private.h"
 
 #define BOOT_DEFAULT_TIMEOUT 60.0
-#define BOOT_DEFAULT_MEM 128u
 #define BOOT_POLL_MS 50
 /* After a match, the guest may be about to exit by itself (a probe prints its last line and
  * then writes to isa-debug-exit): a short grace lets its exit code be reported. */
@@ -73,11 +72,11 @@ static void stderr_summary(const struct mk_buf *err, char *out, size_t size)
 struct boot_run {
     struct mk_ctx *ctx;
     const struct mk_boot_opts *opts;
-    struct mk_matcher matcher;
+    struct mk_watch watch;
     struct mk_buf err;
     struct pollfd fds[2];
     double start, match_time;
-    bool matched;
+    bool matched; /* the watcher decided: a text, GRUB or Solo5 ended the boot */
 };
 
 /* Reads what is ready on QEMU's pipes, at most (max_reads) chunks from each so that a
@@ -99,8 +98,7 @@ static void pump(struct boot_run *run, size_t max_reads)
             }
             if (run->opts->serial)
                 run->opts->serial(run->opts->opaque, chunk, (size_t)n);
-            if (run->opts->expect && !run->matched &&
-                mk_matcher_feed(&run->matcher, chunk, (size_t)n)) {
+            if (!run->matched && mk_watch_feed(&run->watch, chunk, (size_t)n)) {
                 run->matched = true;
                 run->match_time = mk_boot_now();
             }
@@ -124,14 +122,85 @@ static int check_opts(struct mk_ctx *ctx, const struct mk_boot_opts *opts)
     if (opts->bus != MK_BUS_IDE && opts->bus != MK_BUS_VIRTIO_BLK &&
         opts->bus != MK_BUS_VIRTIO_SCSI)
         return mk_set_error(ctx, MK_EINVAL, "unknown disk bus %d", (int)opts->bus);
+    if (opts->machine != MK_MACHINE_PC && opts->machine != MK_MACHINE_Q35)
+        return mk_set_error(ctx, MK_EINVAL, "unknown machine type %d", (int)opts->machine);
+    if ((opts->n_expects && !opts->expects) || (opts->n_fails && !opts->fails) ||
+        (opts->n_disks && !opts->disks) || (opts->n_nets && !opts->nets) ||
+        (opts->n_qemu_args && !opts->qemu_args))
+        return mk_set_error(ctx, MK_EINVAL, "a list of boot options has a count but no items");
+    for (size_t i = 0; i < opts->n_expects; i++)
+        if (!opts->expects[i] || !*opts->expects[i])
+            return mk_set_error(ctx, MK_EINVAL, "the text to expect is empty");
+    for (size_t i = 0; i < opts->n_fails; i++)
+        if (!opts->fails[i] || !*opts->fails[i])
+            return mk_set_error(ctx, MK_EINVAL, "the text to fail on is empty");
     return MK_OK;
+}
+
+/* The watcher's texts to expect: (expect) and (expects) together. */
+static int watch_start(struct mk_ctx *ctx, const struct mk_boot_opts *o, struct mk_watch *w)
+{
+    size_t n = (o->expect ? 1 : 0) + o->n_expects;
+    const char **all = calloc(n ? n : 1, sizeof(*all));
+    int r;
+
+    if (!all)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    n = 0;
+    if (o->expect)
+        all[n++] = o->expect;
+    for (size_t i = 0; i < o->n_expects; i++)
+        all[n++] = o->expects[i];
+    r = mk_watch_init(ctx, w, all, n, o->fails, o->n_fails, o->solo5 || o->manifest);
+    free(all);
+    return r;
+}
+
+/* Says before the boot why the unikernel will refuse this machine. */
+static void machine_warning(const struct mk_boot_opts *o, const struct mk_qemu_cmd *c,
+                            char *out, size_t size)
+{
+    out[0] = '\0';
+    if (o->manifest)
+        mk_solo5_check_machine(o->manifest, c->virtio_net, c->virtio_blk, c->boot_virtio_blk,
+                               out, size);
+    else if (o->solo5 && c->boot_virtio_blk)
+        snprintf(out, size, "the boot disk is virtio-blk: a Solo5 unikernel that declares no "
+                 "block device aborts at start (before Solo5 0.10 it hangs); boot from ide or "
+                 "virtio-scsi");
+}
+
+static void record_end(const struct mk_watch *w, struct mk_boot_result *res)
+{
+    switch (w->end) {
+    case MK_WATCH_EXPECTED:
+        res->end = MK_BOOT_EXPECTED;
+        res->matched = 1;
+        break;
+    case MK_WATCH_FAILED_TEXT:
+        res->end = MK_BOOT_FAIL_TEXT;
+        res->fail_index = w->fail_index;
+        break;
+    case MK_WATCH_GRUB_ERROR:
+        res->end = MK_BOOT_GRUB_ERROR;
+        break;
+    case MK_WATCH_SOLO5_END:
+        res->end = MK_BOOT_SOLO5_END;
+        break;
+    case MK_WATCH_GOING:
+        break;
+    }
+    res->solo5_code = w->solo5_code;
+    res->solo5_aborted = w->solo5_aborted;
+    snprintf(res->reason, sizeof(res->reason), "%s", w->detail);
 }
 
 int mk_boot(struct mk_ctx *ctx, const struct mk_boot_opts *opts, struct mk_boot_result *ret)
 {
-    struct mk_boot_result res = {.qemu_status = -1};
+    struct mk_boot_result res = {.qemu_status = -1, .solo5_code = -1};
     struct mk_boot_image img = {0};
-    struct mk_qemu_cmd cmd = {.drive = MK_BUF_INIT};
+    struct mk_qemu_cmd cmd = {0};
+    char warning[768];
     struct mk_qemu_proc q = {.pid = -1, .out_fd = -1, .err_fd = -1};
     struct boot_run run = {.ctx = ctx, .opts = opts, .err = MK_BUF_INIT,
                            .fds = {{.fd = -1}, {.fd = -1}}};
@@ -150,20 +219,22 @@ int mk_boot(struct mk_ctx *ctx, const struct mk_boot_opts *opts, struct mk_boot_
         (r = mk_boot_find_program(ctx, qemu_name, &qemu)) < 0 ||
         (r = mk_accel_resolve(ctx, &mk_accel_probe_host, opts->accel, &res.accel,
                               res.accel_reason, sizeof(res.accel_reason))) < 0 ||
-        (r = mk_qemu_cmd_build(ctx, &cmd, qemu, &img, res.accel, opts->bus,
-                            opts->mem_mib ? opts->mem_mib : BOOT_DEFAULT_MEM)) < 0 ||
-        (r = mk_matcher_init(ctx, &run.matcher, opts->expect ? opts->expect : "")) < 0 ||
+        (r = mk_qemu_cmd_build(ctx, &cmd, qemu_name, &img, res.accel, opts)) < 0 ||
+        (r = watch_start(ctx, opts, &run.watch)) < 0 ||
         (r = mk_check_cancel(ctx)) < 0)
         goto out;
-    cmd.argv[0] = qemu_name;
-    if ((r = mk_qemu_spawn(ctx, qemu, cmd.argv, &q)) < 0)
+    machine_warning(opts, &cmd, warning, sizeof(warning));
+    if (opts->started)
+        opts->started(opts->opaque, (const char *const *)cmd.argv, warning);
+    if ((r = mk_qemu_spawn(ctx, qemu, (const char *const *)cmd.argv, &q)) < 0)
         goto out;
     run.start = mk_boot_now();
     deadline = run.start + timeout;
     run.fds[0] = (struct pollfd){.fd = q.out_fd, .events = POLLIN};
     run.fds[1] = (struct pollfd){.fd = q.err_fd, .events = POLLIN};
     for (;;) {
-        double t = mk_boot_now(), limit = run.matched ? run.match_time + BOOT_MATCH_GRACE : deadline;
+        double t = mk_boot_now();
+        double limit = run.matched ? run.match_time + BOOT_MATCH_GRACE : deadline;
         int wait_ms = (int)MK_MIN((double)BOOT_POLL_MS, (limit - t) * 1000.0 + 1.0);
 
         if (ctx && ctx->cancelled)
@@ -187,7 +258,9 @@ int mk_boot(struct mk_ctx *ctx, const struct mk_boot_opts *opts, struct mk_boot_
         mk_qemu_stop(q.pid, &wstatus);
     if ((r = mk_check_cancel(ctx)) < 0)
         goto out;
-    res.matched = run.matched;
+    record_end(&run.watch, &res);
+    if (res.timed_out)
+        res.end = MK_BOOT_TIMED_OUT;
     res.seconds = (run.matched ? run.match_time : res.timed_out ? MK_MIN(end, deadline) : end) -
                   run.start;
     if (reaped && WIFSIGNALED(wstatus)) {
@@ -206,6 +279,7 @@ int mk_boot(struct mk_ctx *ctx, const struct mk_boot_opts *opts, struct mk_boot_
             res.guest_exited = 1;
             break;
         case MK_QEMU_END_NORMAL:
+            res.powered_off = 1;
             break;
         case MK_QEMU_END_ERROR:
             if (!run.matched) {
@@ -225,9 +299,9 @@ out:
     for (int i = 0; i < 2; i++)
         if (run.fds[i].fd >= 0)
             close(run.fds[i].fd);
-    mk_matcher_release(&run.matcher);
+    mk_watch_release(&run.watch);
     mk_buf_release(&run.err);
-    mk_buf_release(&cmd.drive);
+    mk_qemu_cmd_release(&cmd);
     free(qemu);
     mk_boot_image_release(&img);
     return r;

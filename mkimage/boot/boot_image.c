@@ -85,3 +85,19 @@ int mk_boot_image_prepare(struct mk_ctx *ctx, const char *path, struct mk_boot_i
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     return MK_OK;
 }
+
+int mk_boot_disk_format(struct mk_ctx *ctx, const char *path, const char **ret)
+{
+    unsigned char magic[4] = {0};
+    ssize_t n;
+    int fd = mk_open_input(ctx, path, "disk");
+
+    if (fd < 0)
+        return fd;
+    n = read(fd, magic, sizeof(magic));
+    close(fd);
+    if (n < 0)
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot read disk '%s'", path);
+    *ret = n == 4 && !memcmp(magic, "QFI\xfb", 4) ? "qcow2" : "raw";
+    return MK_OK;
+}

@@ -52,6 +52,38 @@ enum mk_qemu_end mk_qemu_classify(int status, bool qemu_stderr_empty, int *ret_g
 
 #define BOOT_DEFAULT_QEMU "qemu-system-x86_64"
 
+/* Watching the serial console (boot_watch.c): the texts expected (all must appear) and
+ * feared (any ends the boot), GRUB's error screens, and, for a Solo5 unikernel, Solo5's
+ * last lines. The first of these to happen decides. */
+enum mk_watch_end {
+    MK_WATCH_GOING = 0,
+    MK_WATCH_EXPECTED,
+    MK_WATCH_FAILED_TEXT,
+    MK_WATCH_GRUB_ERROR,
+    MK_WATCH_SOLO5_END,
+};
+
+struct mk_watch {
+    struct mk_matcher *expects, *fails;
+    size_t n_expects, n_fails;
+    bool solo5;
+    enum mk_watch_end end;
+    size_t fail_index;
+    int solo5_code; /* -1 until Solo5 says */
+    bool solo5_aborted;
+    char detail[256];        /* GRUB's error or Solo5's line, cleaned to one line */
+    char grub_error[256];    /* the last "error: ..." line GRUB printed */
+    char solo5_warning[256]; /* Solo5's last "not in manifest" / "not attached" line */
+    char line[512];          /* the line being received */
+    size_t line_len;
+};
+
+int mk_watch_init(struct mk_ctx *ctx, struct mk_watch *w, const char *const *expects,
+                  size_t n_expects, const char *const *fails, size_t n_fails, bool solo5);
+/* Feeds serial output; returns how the boot ended so far (sticky once not GOING). */
+enum mk_watch_end mk_watch_feed(struct mk_watch *w, const char *buf, size_t len);
+void mk_watch_release(struct mk_watch *w);
+
 /* The disk QEMU boots (boot_image.c). */
 struct mk_boot_image {
     char *drive_path;  /* what QEMU opens */
@@ -61,20 +93,22 @@ struct mk_boot_image {
 
 int mk_boot_image_prepare(struct mk_ctx *ctx, const char *path, struct mk_boot_image *img);
 void mk_boot_image_release(struct mk_boot_image *img);
+/* "qcow2" or "raw" for the data disk at (path), by its first bytes. */
+int mk_boot_disk_format(struct mk_ctx *ctx, const char *path, const char **ret);
 
-/* QEMU's command line (boot_qemu.c). */
-#define QEMU_ARGV_MAX 40
-
+/* QEMU's command line (boot_qemu.c), and what it gives the guest that a Solo5 manifest
+ * must agree with. */
 struct mk_qemu_cmd {
-    const char *argv[QEMU_ARGV_MAX];
-    size_t argc;
-    char mem[24];
-    struct mk_buf drive;
+    char **argv; /* NULL-terminated */
+    size_t argc, cap;
+    unsigned virtio_net, virtio_blk; /* the boot disk counted */
+    bool boot_virtio_blk, has_scsi;
 };
 
 int mk_qemu_cmd_build(struct mk_ctx *ctx, struct mk_qemu_cmd *c, const char *qemu,
                       const struct mk_boot_image *img, enum mk_accel accel,
-                      enum mk_disk_bus bus, unsigned mem_mib);
+                      const struct mk_boot_opts *opts);
+void mk_qemu_cmd_release(struct mk_qemu_cmd *c);
 
 /* Running QEMU (boot_proc.c). */
 struct mk_qemu_proc {

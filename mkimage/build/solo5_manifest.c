@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mk_private.h"
+#include "multiboot.h"
 
 #define ELF_CLASS64 2
 #define ELF_DATA_LE 1
@@ -177,6 +177,20 @@ int mk_solo5_manifest_parse(struct mk_ctx *ctx, const void *data, size_t len,
         return scan_notes(ctx, elf, len, mk_get_le64(sh + 24), mk_get_le64(sh + 32), ret);
     }
     return 0;
+}
+
+int mk_kernel_solo5_manifest(struct mk_ctx *ctx, const char *path, struct mk_solo5_manifest *ret)
+{
+    struct mk_buf data = MK_BUF_INIT;
+    int r = mk_kernel_read(ctx, path, &data, NULL);
+
+    if (r == MK_OK) {
+        r = mk_solo5_manifest_parse(ctx, data.buf, data.len, ret);
+        if (r < 0)
+            mk_error_prefix(ctx, "'%s'", path);
+    }
+    mk_buf_release(&data);
+    return r;
 }
 
 /* Appends "; " and a formatted clause to (out). */

@@ -249,6 +249,40 @@ static int keep_read(struct mk_inspect *in, const char *path, struct mk_buf *dat
     return MK_OK;
 }
 
+/* A Solo5 unikernel's manifest: its devices, and what GCE's machine (one virtio-net NIC, a
+ * virtio-scsi boot disk) will make of them. A malformed one is a problem. */
+static int check_solo5_manifest(struct mk_inspect *in, const char *path,
+                                const struct mk_buf *data, json_t *k)
+{
+    struct mk_solo5_manifest m;
+    char gce[512];
+    json_t *o, *devices;
+    int r = mk_solo5_manifest_parse(in->ctx, data->buf, data->len, &m);
+
+    if (r == 0)
+        return MK_OK;
+    if (r < 0)
+        return mk_inspect_problem(in, "kernel %s: %s", path, mk_errmsg(in->ctx));
+    if (!(o = json_object()) || !(devices = json_array())) {
+        json_decref(o);
+        return mk_set_error(in->ctx, MK_ENOMEM, "out of memory");
+    }
+    for (unsigned i = 0; i < m.count; i++) {
+        json_t *d = json_pack("{s:s, s:s}", "name", m.devices[i].name, "type",
+                              mk_solo5_device_type_name(m.devices[i].type));
+        if (!d || json_array_append_new(devices, d) < 0) {
+            json_decref(devices);
+            json_decref(o);
+            return mk_set_error(in->ctx, MK_ENOMEM, "out of memory");
+        }
+    }
+    json_object_set_new(o, "devices", devices);
+    mk_solo5_check_machine(&m, 1, 0, false, gce, sizeof(gce));
+    json_object_set_new(o, "gce", gce[0] ? json_string(gce) : json_null());
+    mk_inspect_set(in, k, "solo5_manifest", o);
+    return MK_OK;
+}
+
 static int check_kernel(struct mk_inspect *in, struct mk_ext2 *fs, const struct mk_cfg_boot *b,
                         json_t *k)
 {
@@ -289,6 +323,11 @@ static int check_kernel(struct mk_inspect *in, struct mk_ext2 *fs, const struct 
         valid = 0, mk_inspect_problem(in, "grub.cfg loads %s with multiboot but it has no "
                                       "multiboot (v1) header", b->kernel);
     mk_inspect_set(in, k, "valid", json_boolean(valid));
+    r = check_solo5_manifest(in, b->kernel, &data, k);
+    if (r < 0) {
+        mk_buf_release(&data);
+        return r;
+    }
     return keep_read(in, b->kernel, &data);
 }
 

@@ -48,6 +48,19 @@ static const struct preset_prop preset_hermit[] = {
     {NULL, NULL},
 };
 
+const char *mk_openstack_preset_property(const char *preset, const char *key)
+{
+    const struct preset_prop *p = !preset ? NULL
+                                  : !strcmp(preset, "solo5") ? preset_solo5
+                                  : !strcmp(preset, "hermit") ? preset_hermit
+                                  : NULL;
+
+    for (; p && p->key; p++)
+        if (!strcmp(p->key, key))
+            return p->value;
+    return NULL;
+}
+
 /* Image attributes that Glance sets itself or that have their own option: a --property
  * must not masquerade as one. */
 static const char *const core_keys[] = {

@@ -193,6 +193,8 @@ struct mk_solo5_manifest {
  * there but malformed. The bytes may be anything. */
 int mk_solo5_manifest_parse(struct mk_ctx *ctx, const void *data, size_t len,
                             struct mk_solo5_manifest *ret);
+/* As mk_solo5_manifest_parse() for the kernel file at (path), gzip-compressed or not. */
+int mk_kernel_solo5_manifest(struct mk_ctx *ctx, const char *path, struct mk_solo5_manifest *ret);
 /* "NET_BASIC", "BLOCK_BASIC" or "unknown". */
 const char *mk_solo5_device_type_name(uint32_t type);
 /* Says in one line, in (out), why Solo5 will abort on a machine with (virtio_net) virtio-net
@@ -232,18 +234,63 @@ int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char *
  */
 enum mk_accel { MK_ACCEL_AUTO = 0, MK_ACCEL_KVM = 1, MK_ACCEL_TCG = 2 };
 enum mk_disk_bus { MK_BUS_IDE = 0, MK_BUS_VIRTIO_BLK = 1, MK_BUS_VIRTIO_SCSI = 2 };
+/* QEMU's machine types: "pc" (i440FX, PIIX IDE) and "q35" (ICH9, AHCI, PCIe), GCE's. */
+enum mk_machine { MK_MACHINE_PC = 0, MK_MACHINE_Q35 = 1 };
+
+/* A data disk, after the boot disk; its writes are kept (the boot disk is a snapshot). */
+struct mk_boot_disk {
+    const char *path;     /* raw or qcow2, told by its contents */
+    enum mk_disk_bus bus;
+};
+
+/* A NIC: QEMU's -netdev options without the id ("user,hostfwd=tcp::8080-:80",
+ * "tap,ifname=tap0,script=no,downscript=no", "socket,udp=..."), and its device model. */
+struct mk_boot_net {
+    const char *backend;
+    const char *model;    /* QEMU's device name; NULL = "virtio-net-pci" */
+};
 
 struct mk_boot_opts {
     const char *image;         /* raw, qcow2 or disk.tar.gz */
     const char *expect;        /* stop with success when this text appears; NULL = none */
     double timeout;            /* seconds; 0 = 60 */
     enum mk_accel accel;
-    enum mk_disk_bus bus;
+    enum mk_disk_bus bus;      /* the boot disk's */
     unsigned mem_mib;          /* 0 = 128 */
     const char *qemu;          /* NULL = "qemu-system-x86_64" */
     /* Called with the guest's serial output as it arrives. */
     void (*serial)(void *opaque, const char *buf, size_t len);
     void *opaque;
+    enum mk_machine machine;
+    const struct mk_boot_disk *disks;
+    size_t n_disks;
+    const struct mk_boot_net *nets;
+    size_t n_nets;
+    unsigned nic_mtu;          /* host_mtu of every virtio-net NIC; 0 = QEMU's default */
+    const char *cpu;           /* -cpu; NULL = QEMU's default */
+    unsigned smp;              /* 0 = QEMU's default (1) */
+    const char *const *qemu_args; /* appended to QEMU's command line as they are */
+    size_t n_qemu_args;
+    const char *const *expects;   /* more texts that must all appear, with (expect) */
+    size_t n_expects;
+    const char *const *fails;     /* stop with failure as soon as one of these appears */
+    size_t n_fails;
+    int solo5;                 /* a Solo5 unikernel: judged by Solo5's last lines */
+    /* Its manifest, when known: the machine is checked against it before QEMU starts. */
+    const struct mk_solo5_manifest *manifest;
+    /* Called once QEMU's command line is known, before it starts, with the one-line reason
+     * the unikernel will refuse the machine ("" when none). */
+    void (*started)(void *opaque, const char *const *argv, const char *warning);
+};
+
+/* How a boot ended, first event first. */
+enum mk_boot_end {
+    MK_BOOT_ENDED = 0,       /* QEMU ended (guest_exited, powered_off tell how) */
+    MK_BOOT_TIMED_OUT,
+    MK_BOOT_EXPECTED,        /* every expected text appeared */
+    MK_BOOT_FAIL_TEXT,       /* fails[fail_index] appeared */
+    MK_BOOT_GRUB_ERROR,      /* GRUB could not boot the entry; reason is its message */
+    MK_BOOT_SOLO5_END,       /* Solo5 said how it ends: solo5_code, solo5_aborted, reason */
 };
 
 struct mk_boot_result {
@@ -255,6 +302,12 @@ struct mk_boot_result {
     enum mk_accel accel;  /* what was used */
     char accel_reason[128];
     double seconds;       /* from QEMU's start to the match or the end */
+    enum mk_boot_end end;
+    int powered_off;      /* QEMU exited 0 by itself: an ACPI power-off or a triple fault */
+    size_t fail_index;
+    int solo5_code;       /* from "solo5_exit(N) called"; 255 for an abort */
+    int solo5_aborted;
+    char reason[256];     /* GRUB's error line, or Solo5's last line or abort reason */
 };
 
 /* Chooses the accelerator MK_ACCEL_AUTO stands for here, and why (into reason). */
@@ -275,6 +328,9 @@ const char *mk_uploader_usage(const char *name);
 /* Whether option (key) (leading dashes ignored) of (uploader) takes a value: 1 yes, 0 a flag,
  * -1 unknown key or uploader. An external uploader's undeclared keys take a value. */
 int mk_uploader_option_arity(const char *uploader, const char *key);
+/* The value of image property (key) ("hw_disk_bus", "hw_vif_model"...) in the OpenStack
+ * uploader's preset (preset) ("solo5", "hermit"); NULL when the preset or the key is unknown. */
+const char *mk_openstack_preset_property(const char *preset, const char *key);
 /* External uploaders: executables unikernel-mkimage-uploader-NAME on PATH serve every NAME
  * not built in (protocol in uploaders/PLUGINS.md); the calls above and mk_upload_new()
  * accept their names. mk_uploader_plugins() lists those found, sorted, the first on PATH
