@@ -108,6 +108,37 @@ bool mk_http_retryable(long status)
     return status == 408 || status == 429 || (status >= 500 && status <= 599);
 }
 
+double mk_http_retry_after(const struct mk_http_resp *resp)
+{
+    char *v = mk_http_header(resp, "Retry-After"), *end;
+    double secs = -1;
+
+    if (!v)
+        return -1;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (end != v && !*end && !errno && n >= 0) {
+        secs = (double)n;
+    } else {
+        time_t when = curl_getdate(v, NULL);
+
+        if (when != (time_t)-1)
+            secs = when > time(NULL) ? (double)(when - time(NULL)) : 0;
+    }
+    free(v);
+    return secs;
+}
+
+double mk_http_retry_delay(const struct mk_http_resp *resp, double backoff)
+{
+    double asked = resp ? mk_http_retry_after(resp) : -1;
+
+    /* A server that asks for more than five minutes is waited for five minutes. */
+    if (asked > 300)
+        asked = 300;
+    return asked > backoff ? asked : backoff;
+}
+
 int mk_http_escape(struct mk_buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -266,6 +297,18 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *opaque)
     return n;
 }
 
+/* libcurl rewinds a body it must send again (a reused connection that turned out dead). */
+static int on_seek(void *opaque, curl_off_t offset, int origin)
+{
+    struct xfer *x = opaque;
+
+    if (x->req->read_body || origin != SEEK_SET || offset < 0 ||
+        (uint64_t)offset > x->req->body_len)
+        return CURL_SEEKFUNC_CANTSEEK;
+    x->body_off = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static size_t on_write(char *data, size_t size, size_t nmemb, void *opaque)
 {
     struct xfer *x = opaque;
@@ -379,6 +422,8 @@ int mk_http_do(struct mk_ctx *ctx, struct mk_http *http, const struct mk_http_re
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, &x);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, &x);
         if (req->read_body) {
             if (req->body_size_known)
                 curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_size);

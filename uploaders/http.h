@@ -88,6 +88,14 @@ void mk_http_error_text(const struct mk_http_resp *resp, char *buf, size_t size)
 /* True for statuses worth retrying: 408, 429 and 5xx. */
 bool mk_http_retryable(long status);
 
+/* The delay a response's Retry-After asks for (delta-seconds or an HTTP date), in
+ * seconds; -1 when it has none. */
+double mk_http_retry_after(const struct mk_http_resp *resp);
+
+/* The delay before retry number (attempt) after (resp) (NULL after a transport error):
+ * what Retry-After asks, but never less than (backoff). */
+double mk_http_retry_delay(const struct mk_http_resp *resp, double backoff);
+
 /* Appends (s) percent-encoded (everything but RFC 3986 unreserved characters), for a
  * query value or one path segment. */
 int mk_http_escape(struct mk_buf *b, const char *s);

@@ -170,6 +170,13 @@ static enum mk_format sniff(const uint8_t *head, size_t n)
     return MK_FORMAT_RAW;
 }
 
+/* A raw disk has an MBR (the 0x55AA signature, which a GPT disk's protective MBR has too);
+ * anything else would be uploaded as a disk that cannot boot. */
+static bool looks_like_disk(const uint8_t *head, size_t n)
+{
+    return n >= 512 && head[510] == 0x55 && head[511] == 0xaa;
+}
+
 int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
 {
     struct mk_upload_info info = {.source_name = base_name(path), .source_path = path};
@@ -198,6 +205,16 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
         return r;
     }
     info.format = sniff(head, (size_t)n);
+    /* Checked here, before the uploader makes its first network request: bytes that are
+     * no disk would otherwise cost a token and an upload session, then be packed into a
+     * disk that cannot boot. */
+    if (info.format == MK_FORMAT_RAW && !accepts(up->u, info.format) &&
+        !looks_like_disk(head, (size_t)n)) {
+        close(fd);
+        return mk_set_error(ctx, MK_EFORMAT, n == 0 ? "%s is empty: not a disk image"
+                            : "%s is not a disk image (no MBR or GPT partition table, not "
+                              "qcow2, not gzip), nothing uploaded", path);
+    }
     if (!accepts(up->u, info.format)) {
         /* Convert on the fly into what the cloud takes, with no temporary file. */
         struct mk_disk *disk = NULL;

@@ -650,7 +650,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if final:
             self.absorb(sess, start, data)
             return self.finalize(sess)
-        keep = len(data) // CHUNK_UNIT * CHUNK_UNIT
+        # Whole 256 KiB units of the object, wherever the chunk started.
+        keep = max(0, (start + len(data)) // CHUNK_UNIT * CHUNK_UNIT - start)
         self.absorb(sess, start, data[:keep])
         self.reply(308, raw=b"", headers=self.range_hdr(sess), ctype="text/plain")
 

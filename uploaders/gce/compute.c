@@ -39,6 +39,57 @@ int gce_project_url(struct mk_buf *b, struct gce *g, const char *fmt, ...)
     return r;
 }
 
+int gce_project_check(struct mk_ctx *ctx, struct gce *g)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    int r;
+
+    mk_http_resp_init(&resp);
+    if (gce_project_url(&url, g, "%s", "") < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
+    if (r == MK_OK && resp.status == 404)
+        r = mk_set_error(ctx, MK_ENOTFOUND, "project '%s' does not exist, or %s cannot see it "
+                         "(check --project)", g->project, gce_auth_describe(g->auth));
+    else if (r == MK_OK && resp.status != 200)
+        r = mk_http_error(ctx, resp.status == 403 ? MK_EAUTH : MK_EHTTP, "looking up the "
+                          "project", &resp);
+    mk_buf_release(&url);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+/* Where images and buckets may live: the multi-regions and dual-regions, which are no
+ * Compute regions; any other location must be a region the API knows. */
+static const char *const multi_regions[] = {"us", "eu", "asia", "nam4", "eur4", "eur5",
+                                            "eur7", "eur8", "asia1"};
+
+int gce_location_check(struct mk_ctx *ctx, struct gce *g, const char *location)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    int r;
+
+    for (size_t i = 0; i < MK_ARRAY_SIZE(multi_regions); i++)
+        if (!strcmp(location, multi_regions[i]))
+            return MK_OK;
+    mk_http_resp_init(&resp);
+    if (gce_project_url(&url, g, "/regions/%s", location) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
+    if (r == MK_OK && resp.status == 404)
+        r = mk_set_error(ctx, MK_EINVAL, "--storage-location '%s': no such location (use a "
+                         "multi-region such as us, eu or asia, a dual-region such as nam4, or "
+                         "a region such as us-central1)", location);
+    else if (r == MK_OK && resp.status != 200)
+        r = mk_http_error(ctx, resp.status == 403 ? MK_EAUTH : MK_EHTTP, "looking up the "
+                          "storage location", &resp);
+    mk_buf_release(&url);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
 int gce_image_get(struct mk_ctx *ctx, struct gce *g, const char *name, json_t **ret)
 {
     struct mk_buf url = MK_BUF_INIT;

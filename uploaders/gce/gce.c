@@ -149,6 +149,20 @@ static int check_settings(struct mk_ctx *ctx, struct gce *g, const struct mk_upl
         r = gce_check_name(ctx, "image family", g->family);
     if (r < 0)
         return r;
+    if (g->storage_location) {
+        char *l = g->storage_location;
+        size_t len = strlen(l);
+        bool ok = len >= 2 && len <= 63 && isalpha((unsigned char)l[0]) && l[len - 1] != '-';
+
+        /* Any case, as GCS takes it ("US"); sent in lowercase, as images want it. */
+        for (size_t i = 0; ok && i < len; i++)
+            ok = isalnum((unsigned char)l[i]) || l[i] == '-';
+        if (!ok)
+            return mk_set_error(ctx, MK_EINVAL, "--storage-location '%s': not a location name "
+                                "(such as us, eu, asia or us-central1)", l);
+        for (char *p = l; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
     if (g->boot_check && !g->zone)
         return mk_set_error(ctx, MK_EINVAL, "--boot-check needs --zone");
     if (g->boot_check && !g->machine_type && !(g->machine_type = strdup("e2-small")))
@@ -208,8 +222,9 @@ int gce_connect(struct mk_ctx *ctx, struct gce *g)
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
     mk_log(ctx, MK_LOG_INFO, "using %s, project %s", gce_auth_describe(g->auth), g->project);
-    /* A refused key fails here, before anything is sent. */
-    return gce_auth_token(ctx, g->auth, false, &tok);
+    /* A refused key or a wrong project fail here, before anything is sent. */
+    r = gce_auth_token(ctx, g->auth, false, &tok);
+    return r < 0 ? r : gce_project_check(ctx, g);
 }
 
 static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
@@ -227,6 +242,8 @@ static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_i
         return r;
 
     r = gce_connect(ctx, g);
+    if (r == MK_OK && g->storage_location)
+        r = gce_location_check(ctx, g, g->storage_location);
     if (r < 0)
         return r;
 

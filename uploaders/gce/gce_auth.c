@@ -11,6 +11,7 @@
 
 #define KEY_FILE_MAX (1u << 20)
 #define TOKEN_MARGIN 60 /* refresh this many seconds before expiry */
+#define TOKEN_DEADLINE 20.0 /* seconds for a whole token request, retries included */
 
 enum auth_kind { AUTH_SERVICE_ACCOUNT = 1, AUTH_USER, AUTH_METADATA };
 
@@ -31,6 +32,14 @@ struct gce_auth {
     char *token;
     time_t expiry;
 };
+
+static double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void free_secret(char **s)
 {
@@ -340,6 +349,7 @@ static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
     json_t *root = NULL;
     const char *tok;
     json_int_t expires;
+    double deadline = mono_now() + TOKEN_DEADLINE;
     int r = MK_OK;
 
     mk_http_resp_init(&resp);
@@ -350,12 +360,17 @@ static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
         r = token_form(ctx, a, &form);
         mk_http_redact_url(a->token_uri, where, sizeof(where));
     }
+    /* Every try, and the waits between them, fit in one short deadline: a token endpoint
+     * that takes the connection and never answers must not hold the push for minutes. */
     for (int attempt = 0; r == MK_OK; attempt++) {
+        double left = deadline - mono_now(), delay;
+
+        req.timeout = left;
         if (a->kind == AUTH_METADATA) {
             r = metadata_get(ctx, a,
                              "instance/service-accounts/default/token?scopes="
                              "https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcloud-platform",
-                             &resp, 60);
+                             &resp, left);
         } else {
             req.body = form.buf;
             req.body_len = form.len;
@@ -363,12 +378,21 @@ static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
         }
         if (attempt >= 4 || r == MK_ECANCELED || (r == MK_OK && !mk_http_retryable(resp.status)))
             break;
-        r = mk_http_sleep(ctx, 0.2 * (1 << attempt));
+        delay = mk_http_retry_delay(&resp, 0.2 * (1 << attempt));
+        if (mono_now() + delay >= deadline)
+            break;
+        mk_clear_error(ctx);
+        r = mk_http_sleep(ctx, delay);
     }
     mk_wipe(form.buf, form.alloc);
     mk_buf_release(&form);
+    if (r == MK_ETIMEOUT || (r == MK_EHTTP && mono_now() >= deadline - 0.5)) {
+        r = mk_set_error(ctx, MK_ETIMEOUT, "cannot get an access token: %s did not answer "
+                         "within %.0f s", where, TOKEN_DEADLINE);
+        goto out;
+    }
     if (r < 0) {
-        mk_error_prefix(ctx, "cannot get an access token");
+        mk_error_prefix(ctx, "cannot get an access token from %s", where);
         goto out;
     }
     if (resp.status / 100 != 2) {

@@ -73,7 +73,7 @@ int gce_call(struct mk_ctx *ctx, struct gce *g, const char *method, const char *
         mk_log(ctx, MK_LOG_INFO, "%s failed (%s), retrying", method,
                r < 0 ? mk_errmsg(ctx) : "server error");
         mk_clear_error(ctx);
-        r = mk_http_sleep(ctx, gce_backoff(g, attempt));
+        r = mk_http_sleep(ctx, mk_http_retry_delay(resp, gce_backoff(g, attempt)));
         if (r < 0)
             break;
     }

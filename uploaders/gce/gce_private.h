@@ -142,6 +142,10 @@ void gce_random_hex(char *buf, size_t nbytes);
 void gce_request_id(char id[37]);
 /* Validates a resource name (image, family) against GCE's RFC 1035 rule. */
 int gce_check_name(struct mk_ctx *ctx, const char *what, const char *name);
+/* MK_ENOTFOUND when the project does not exist or the credentials cannot see it. */
+int gce_project_check(struct mk_ctx *ctx, struct gce *g);
+/* MK_EINVAL when (location) is neither a multi-region nor a known region. */
+int gce_location_check(struct mk_ctx *ctx, struct gce *g, const char *location);
 /* MK_ENOTFOUND when there is no such image. */
 int gce_image_get(struct mk_ctx *ctx, struct gce *g, const char *name, json_t **ret);
 int gce_image_delete(struct mk_ctx *ctx, struct gce *g, const char *name);

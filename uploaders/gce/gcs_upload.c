@@ -274,7 +274,7 @@ static int status_query(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up
             break;
         mk_log(ctx, MK_LOG_INFO, "GCS status query failed (%s), retrying",
                r < 0 ? mk_errmsg(ctx) : "server error");
-        r = mk_http_sleep(ctx, gce_backoff(g, attempt));
+        r = mk_http_sleep(ctx, mk_http_retry_delay(&resp, gce_backoff(g, attempt)));
         if (r < 0)
             break;
     }
@@ -319,13 +319,21 @@ static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
         goto out;
     }
     while (!up->complete) {
-        uint64_t before = up->persisted, end = up->persisted + up->len;
+        uint64_t before = up->persisted, end;
+        size_t n = up->len, nh = 0;
         struct mk_http_req req = {.method = "PUT", .url = up->session, .headers = hdrs,
-                                  .body = up->buf, .body_len = up->len};
-        size_t nh = 0;
+                                  .body = up->buf};
 
         if (!final && up->len < up->cap)
             break;
+        /* A non-final chunk ends on the 256 KiB grid, counted from the offset the server
+         * says it holds, which need not be on the grid itself. */
+        if (!final && !(up->total && before + n == up->total))
+            n = (size_t)((before + n) / GCS_CHUNK_UNIT * GCS_CHUNK_UNIT - before);
+        if (!final && !n)
+            break;
+        end = before + n;
+        req.body_len = n;
         if (final && up->len == 0)
             snprintf(range, sizeof(range), "Content-Range: bytes */%" PRIu64, end);
         else if (final)
@@ -385,7 +393,7 @@ static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
             mk_log(ctx, MK_LOG_INFO, "GCS chunk at byte %" PRIu64 " failed (%s), retrying",
                    before, r < 0 ? mk_errmsg(ctx) : "server error");
             mk_clear_error(ctx);
-            r = mk_http_sleep(ctx, gce_backoff(g, failures - 1));
+            r = mk_http_sleep(ctx, mk_http_retry_delay(&resp, gce_backoff(g, failures - 1)));
             if (r < 0)
                 break;
         }
