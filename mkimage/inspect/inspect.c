@@ -459,8 +459,8 @@ static int ends_with(const char *s, const char *suffix)
     return ls >= lx && !strcasecmp(s + ls - lx, suffix);
 }
 
-int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
-                    int *ret_problems)
+int mk_inspect_path_here(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
+                         int *ret_problems)
 {
     struct inspect_source src = {.path = path};
     struct mk_buf gce = MK_BUF_INIT, why = MK_BUF_INIT;

@@ -54,6 +54,11 @@ int mk_inspect_has_mb1(const uint8_t *buf, size_t len);
  * Damage becomes problems; fails only on MK_ENOMEM or MK_ECANCELED. */
 int mk_inspect_fs(struct mk_inspect *in);
 
+/* mk_inspect_path() in this process; mk_inspect_path() itself runs it in a child with limits
+ * (inspect_isolated.c). The fuzzers call this one. */
+int mk_inspect_path_here(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
+                         int *ret_problems);
+
 /* The "deep" section: libguestfs's view of the same disk. MK_EUNSUPPORTED when the
  * library was built without it. */
 int mk_inspect_deep(struct mk_inspect *in);

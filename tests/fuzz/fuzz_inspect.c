@@ -8,6 +8,7 @@
  * options: -max_len=3300000
  */
 #include "fuzz.h"
+#include "inspect_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!ctx)
         abort();
-    r = mk_inspect_path(ctx, fuzz_file(data, size), MK_INSPECT_FILES, &json, &problems);
+    r = mk_inspect_path_here(ctx, fuzz_file(data, size), MK_INSPECT_FILES, &json, &problems);
     fuzz_check_error(ctx, r);
     free(json);
     mk_ctx_free(ctx);

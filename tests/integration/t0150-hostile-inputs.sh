@@ -96,3 +96,10 @@ for kind in qcow2-huge qcow2-shared-l2 qcow2-shared-data; do
     [ ! -e "$T/packed.qcow2" ] || fail "pack $kind wrote an output"
 done
 ok "hostile qcow2: a 2^60-byte claim, a shared L2 table, a shared data cluster"
+
+# The image is read in a child with limits: running out of them is one problem in the report.
+"$MKIMAGE" pack "$T/disk.raw" --round-up -o "$T/disk.tar.gz" >/dev/null 2>&1 || fail "pack gce"
+MK_INSPECT_LIMITS=16:300:900 inspect_problem "$T/disk.tar.gz" \
+    "reading the image needed more than 16 MiB of memory and was stopped"
+"$MKIMAGE" inspect "$T/disk.tar.gz" >"$T/out" 2>&1 || fail "inspect: $(cat "$T/out")"
+ok "the reader's limits"
