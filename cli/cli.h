@@ -43,6 +43,13 @@ void cli_cancel_on_signals(struct mk_ctx *ctx);
 /* When (kernel) has a Solo5 manifest: prints its devices and, as a note, why GCE's machine
  * would make it abort. Silent for other kernels. */
 void cli_show_solo5_manifest(struct mk_ctx *ctx, const char *kernel);
+/* The Solo5 manifest of a kernel file, or of the kernel an image boots: 1 found, else 0. */
+int cli_read_solo5_manifest(struct mk_ctx *ctx, const char *file, bool is_kernel,
+                            struct mk_solo5_manifest *m);
+/* Warns when (cloud)'s machine will make the unikernel abort: GCE's one virtio-net NIC;
+ * OpenStack's disk bus and NIC model (NULL: Nova's default, virtio). */
+void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *cloud,
+                           const char *disk_bus, const char *vif_model);
 
 /* Runs as Solo5's solo5-virtio-mkimage script (solo5_compat.c). */
 int cli_solo5_compat(int argc, char **argv);

@@ -187,28 +187,3 @@ int main(int argc, char **argv)
         }
     return cmd->run(argc - 1, argv + 1);
 }
-
-void cli_show_solo5_manifest(struct mk_ctx *ctx, const char *kernel)
-{
-    struct mk_solo5_manifest m;
-    char line[1024] = "";
-    size_t used = 0;
-    int r = mk_kernel_solo5_manifest(ctx, kernel, &m);
-
-    if (r < 0) {
-        cli_warn("%s", mk_errmsg(ctx));
-        return;
-    }
-    if (r == 0)
-        return;
-    for (unsigned i = 0; i < m.count && used < sizeof(line); i++) {
-        int n = snprintf(line + used, sizeof(line) - used, "%s%s '%s'", i ? ", " : "",
-                         mk_solo5_device_type_name(m.devices[i].type), m.devices[i].name);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-    fprintf(stderr, "%s: Solo5 manifest: %s\n", cli_progname, m.count ? line : "no devices");
-    if (mk_solo5_check_machine(&m, 1, 0, false, line, sizeof(line)))
-        fprintf(stderr, "%s: note: on GCE (one virtio-net NIC) %s\n", cli_progname, line);
-}

@@ -1,0 +1,109 @@
+/* solo5_cli.c: what build, inspect and push say about a Solo5 unikernel's manifest: the
+ * devices it declares, and in plain words when the machine a target gives it will make
+ * Solo5 abort at start. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+static void describe(const struct mk_solo5_manifest *m, char *line, size_t size)
+{
+    size_t used = 0;
+
+    line[0] = '\0';
+    if (m->count == 0)
+        snprintf(line, size, "no devices");
+    for (unsigned i = 0; i < m->count && used < size; i++) {
+        int n = snprintf(line + used, size - used, "%s%s '%s'", i ? ", " : "",
+                         mk_solo5_device_type_name(m->devices[i].type), m->devices[i].name);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+void cli_show_solo5_manifest(struct mk_ctx *ctx, const char *kernel)
+{
+    struct mk_solo5_manifest m;
+    char line[1024];
+    int r = mk_kernel_solo5_manifest(ctx, kernel, &m);
+
+    if (r < 0) {
+        cli_warn("%s", mk_errmsg(ctx));
+        return;
+    }
+    if (r == 0)
+        return;
+    describe(&m, line, sizeof(line));
+    fprintf(stderr, "%s: Solo5 manifest: %s\n", cli_progname, line);
+    if (mk_solo5_check_machine(&m, 1, 0, false, line, sizeof(line)))
+        fprintf(stderr, "%s: note: on GCE (one virtio-net NIC) %s\n", cli_progname, line);
+}
+
+/* The manifest of an image's kernel, as inspect reads it: 1 found, 0 not. */
+static int image_manifest(struct mk_ctx *ctx, const char *image, struct mk_solo5_manifest *m)
+{
+    char *text = NULL;
+    int problems = 0, found = 0;
+    json_t *root, *mft, *d;
+    size_t i;
+
+    if (mk_inspect_path(ctx, image, 0, &text, &problems) < 0)
+        return 0;
+    root = json_loads(text, 0, NULL);
+    free(text);
+    mft = json_object_get(json_object_get(root, "kernel"), "solo5_manifest");
+    if (json_is_object(mft)) {
+        found = 1;
+        *m = (struct mk_solo5_manifest){0};
+        json_array_foreach(json_object_get(mft, "devices"), i, d) {
+            const char *name = json_string_value(json_object_get(d, "name"));
+            const char *type = json_string_value(json_object_get(d, "type"));
+            struct mk_solo5_device *dev;
+
+            if (!name || !type || m->count >= MK_SOLO5_MAX_DEVICES)
+                continue;
+            dev = &m->devices[m->count++];
+            snprintf(dev->name, sizeof(dev->name), "%s", name);
+            dev->type = !strcmp(type, "NET_BASIC") ? MK_SOLO5_DEV_NET
+                        : !strcmp(type, "BLOCK_BASIC") ? MK_SOLO5_DEV_BLOCK : 0;
+            m->net_count += dev->type == MK_SOLO5_DEV_NET;
+            m->block_count += dev->type == MK_SOLO5_DEV_BLOCK;
+        }
+    }
+    json_decref(root);
+    return found;
+}
+
+int cli_read_solo5_manifest(struct mk_ctx *ctx, const char *file, bool is_kernel,
+                            struct mk_solo5_manifest *m)
+{
+    int r = is_kernel ? mk_kernel_solo5_manifest(ctx, file, m) : image_manifest(ctx, file, m);
+
+    return r < 0 ? 0 : r;
+}
+
+void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *cloud,
+                           const char *disk_bus, const char *vif_model)
+{
+    char line[1024];
+    unsigned net = 0, blk = 0;
+
+    if (!strcmp(cloud, "gce")) {
+        /* Every GCE instance: one virtio-net NIC, the boot disk on virtio-scsi. */
+        net = 1;
+    } else if (!strcmp(cloud, "openstack")) {
+        /* Nova's libvirt driver gives virtio for both when the image does not say. */
+        net = !vif_model || !strcmp(vif_model, "virtio");
+        blk = !disk_bus || !strcmp(disk_bus, "virtio");
+    } else {
+        return;
+    }
+    if (mk_solo5_check_machine(m, net, blk, blk > 0, line, sizeof(line)))
+        cli_warn("pushing to %s%s%s%s: %s", cloud, blk ? " (hw_disk_bus " : "",
+                 blk ? (disk_bus ? disk_bus : "virtio, Nova's default") : "", blk ? ")" : "",
+                 line);
+}
