@@ -21,7 +21,7 @@ fault '{"token_status": {"count": 1, "status": 500},
         "chunk_stall": {"count": 1, "skip": 7, "seconds": 3}}'
 "$MKIMAGE" push gce $(gce_opts) --stall-timeout 1 --name big --keep-object "$T/big.tar.gz" \
     >"$T/out" 2>"$T/err" || fail "push failed: $(cat "$T/err")"
-object_matches big.tar.gz "$T/big.tar.gz"
+object_matches "$(object_of big)" "$T/big.tar.gz"
 [ "$(state 's["faults"]')" = "{}" ] || fail "not every fault was hit: $(state 's["faults"]')"
 [ "$(state 's["counters"]["initiations"]')" = 1 ] || fail "the upload was restarted"
 [ "$(state 's["counters"]["unauthorized"] >= 1')" = True ] || fail "no 401 seen"

@@ -23,7 +23,7 @@ curl -sf -X POST "$BASE/_clear_faults" >/dev/null
 before=$(state 's["counters"]["bytes_received"]')
 "$MKIMAGE" push gce $(gce_opts) --name big --keep-object "$T/big.tar.gz" >"$T/out" 2>"$T/err" ||
     fail "the second run failed: $(cat "$T/err")"
-object_matches big.tar.gz "$T/big.tar.gz"
+object_matches "$(object_of big)" "$T/big.tar.gz"
 [ "$(state 's["counters"]["initiations"]')" = 1 ] || fail "a new session was started"
 sent=$(( $(state 's["counters"]["bytes_received"]') - before ))
 [ "$sent" = $((size - 4 * 262144)) ] || fail "the second run sent $sent bytes, not the rest"
@@ -47,7 +47,7 @@ grep -q "interrupted" "$T/err" || fail "no word of the interruption: $(cat "$T/e
 ls "$XDG_STATE_HOME"/unikernel-mkimage/gcs-*.json >/dev/null 2>&1 || fail "no state file after Ctrl-C"
 "$MKIMAGE" push gce $(gce_opts) --name big2 --keep-object "$T/big.tar.gz" >"$T/out" 2>"$T/err" ||
     fail "the run after Ctrl-C failed: $(cat "$T/err")"
-object_matches big2.tar.gz "$T/big.tar.gz"
+object_matches "$(object_of big2)" "$T/big.tar.gz"
 [ "$(state 's["counters"]["initiations"]')" = 2 ] || fail "the interrupted session was not resumed"
 [ "$(state 'sorted(s["images"])')" = "['big', 'big2']" ] || fail "images"
 no_violations

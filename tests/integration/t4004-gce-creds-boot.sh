@@ -56,7 +56,7 @@ ok "boot check fails cleanly"
 "$MKIMAGE" push gce $endpoints --credentials "$T/key.json" --name kern --keep-object \
     "$MBPROBE" -- probe=1 "two words" >"$T/out5" 2>"$T/err5" ||
     fail "push KERNEL failed: $(cat "$T/err5")"
-object_matches kern.tar.gz "$T/kern.tar.gz"
+object_matches "$(object_of kern)" "$T/kern.tar.gz"
 [ "$(state 's["images"]["kern"]["status"]')" = READY ] || fail "no image from KERNEL mode"
 ok "KERNEL mode"
 
@@ -64,7 +64,7 @@ ok "KERNEL mode"
 "$MKIMAGE" build -o "$T/disk.raw" "$MBPROBE" >/dev/null 2>&1 || fail "build raw failed"
 "$MKIMAGE" push gce $endpoints --credentials "$T/key.json" --name raw --keep-object \
     "$T/disk.raw" >"$T/out6" 2>"$T/err6" || fail "push of a raw disk failed: $(cat "$T/err6")"
-curl -sf "$BASE/_object/$BUCKET/raw.tar.gz" -o "$T/raw.tar.gz" || fail "no object raw.tar.gz"
+curl -sf "$BASE/_object/$BUCKET/$(object_of raw)" -o "$T/raw.tar.gz" || fail "no object raw.tar.gz"
 [ "$(tar -tzf "$T/raw.tar.gz")" = disk.raw ] || fail "the archive holds: $(tar -tzf "$T/raw.tar.gz")"
 tar -xzOf "$T/raw.tar.gz" disk.raw | cmp - "$T/disk.raw" || fail "disk.raw differs from the raw disk"
 [ "$(state 's["images"]["raw"]["status"]')" = READY ] || fail "no image from the raw disk"

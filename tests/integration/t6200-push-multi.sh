@@ -170,7 +170,7 @@ EOF
     rm -f s1/* s2/*
     push --spec proj/multi.yaml >out 2>err || fail "push to gce and folders: $(cat err)"
     "$MKIMAGE" build -q --spec proj/multi.yaml -o want.tar.gz --round-up
-    object_matches app-multi.tar.gz want.tar.gz
+    object_matches "$(object_of app-multi)" want.tar.gz
     cmp want.tar.gz s2/app.tar.gz || fail "the local gce archive differs"
     cmp want16.raw s1/mbprobe.raw || fail "the raw differs"
     [ "$(state 's["images"]["app-multi"]["status"]')" = READY ] || fail "image not READY"

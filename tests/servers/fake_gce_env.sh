@@ -72,6 +72,12 @@ no_violations() {
     [ "$v" = "[]" ] || fail "the server saw protocol violations: $v"
 }
 
+# object_of IMAGE: the staged object image IMAGE was made from (object names are unique
+# per push: NAME-RANDOM.tar.gz).
+object_of() {
+    state "s['images']['$1']['rawDisk']['source'].split('/', 4)[4]"
+}
+
 # The object on the server must be byte-identical to FILE, with matching checksums.
 object_matches() {
     local name=$1 file=$2

@@ -155,6 +155,7 @@ int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
     double deadline = now() + timeout;
     int r = MK_OK;
 
+    g->op_done = false;
     json_incref(op);
     mk_http_resp_init(&resp);
     for (int polls = 0;; polls++) {
@@ -164,6 +165,7 @@ int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
         const char *region = json_string_value(json_object_get(op, "region"));
 
         if (status && !strcmp(status, "DONE")) {
+            g->op_done = true;
             if (json_object_get(op, "error"))
                 r = op_error(ctx, what, op);
             break;
@@ -279,9 +281,10 @@ void gce_request_id(char id[37])
     id[36] = '\0';
 }
 
-int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image)
+int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image, bool *running)
 {
     struct mk_buf url = MK_BUF_INIT;
+    long status = 0;
     char id[40];
     int r;
 
@@ -289,7 +292,10 @@ int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image)
     gce_request_id(id);
     if (gce_project_url(&url, g, "/global/images?requestId=%s", id) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    r = gce_mutate(ctx, g, "image creation", "POST", url.buf, image, g->timeout, NULL);
+    g->op_done = false;
+    r = gce_mutate(ctx, g, "image creation", "POST", url.buf, image, g->timeout, &status);
+    /* Taken (or perhaps taken: no answer) and not seen DONE: GCE may still be at work. */
+    *running = r < 0 && (status == 200 || status == 0) && !g->op_done;
     if (r == MK_EEXIST)
         mk_error_prefix(ctx, "image '%s' already exists (use --replace)",
                         json_string_value(json_object_get(image, "name")));

@@ -172,11 +172,6 @@ static int check_settings(struct mk_ctx *ctx, struct gce *g, const struct mk_upl
             if (!isalnum((unsigned char)*p) && !strchr("._-/", *p))
                 return mk_set_error(ctx, MK_EINVAL, "--object '%s': use letters, digits and "
                                     "._-/ only", g->object);
-    } else {
-        struct mk_buf b = MK_BUF_INIT;
-        if (mk_buf_addf(&b, "%s.tar.gz", g->name) < 0)
-            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        g->object = mk_buf_detach(&b, NULL);
     }
     if (info->format != MK_FORMAT_GCE)
         return mk_set_error(ctx, MK_EUNSUPPORTED, "gce takes disk.tar.gz archives, not %s",
@@ -227,6 +222,29 @@ int gce_connect(struct mk_ctx *ctx, struct gce *g)
     return r < 0 ? r : gce_project_check(ctx, g);
 }
 
+/* The staged object: --object, or the one an interrupted run of this push was uploading
+ * (to resume its session), or a new name of its own, so that two pushes of one image name
+ * never share (and never delete) each other's objects. */
+static int choose_object(struct mk_ctx *ctx, struct gce *g)
+{
+    const char *saved = g->push ? gce_push_get(g, "object") : NULL;
+
+    if (!g->object) {
+        struct mk_buf b = MK_BUF_INIT;
+        char rnd[16];
+
+        gce_random_hex(rnd, 4);
+        if (saved ? mk_buf_adds(&b, saved) < 0
+                  : mk_buf_addf(&b, "%.40s-%s.tar.gz", g->name, rnd) < 0)
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        g->object = mk_buf_detach(&b, NULL);
+    }
+    if (g->push)
+        gce_push_set(ctx, g, "object", g->object);
+    g->object_ours = true;
+    return MK_OK;
+}
+
 static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
 {
     struct gce *g = state;
@@ -247,6 +265,11 @@ static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_i
     if (r < 0)
         return r;
 
+    r = gce_push_state_open(ctx, g, info->source_id);
+    if (r == MK_OK)
+        r = gce_push_recognise(ctx, g);
+    if (r < 0 || g->resuming)
+        return r;
     r = gce_image_get(ctx, g, g->name, &old);
     if (r == MK_OK) {
         json_decref(old);
@@ -259,6 +282,9 @@ static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_i
         return r;
     }
     r = gcs_bucket_check(ctx, g, g->create_bucket);
+    if (r < 0)
+        return r;
+    r = choose_object(ctx, g);
     if (r < 0)
         return r;
 
@@ -287,48 +313,12 @@ static int gce_write(struct mk_ctx *ctx, void *state, const void *buf, size_t le
 {
     struct gce *g = state;
 
+    if (g->resuming)
+        return MK_OK; /* uploaded by an earlier run */
     return gcs_upload_write(ctx, g, g->up, buf, len);
 }
 
 /* ---- finish ---- */
-
-static json_t *image_body(struct gce *g)
-{
-    struct mk_buf src = MK_BUF_INIT;
-    json_t *img, *labels = json_object(), *feats = json_array();
-
-    /* GCE refuses gs:// here; the https form works whatever endpoint we uploaded to. */
-    mk_buf_addf(&src, "https://storage.googleapis.com/%s/%s", g->bucket, g->object);
-    img = json_pack("{s:s, s:{s:s}, s:s, s:s}", "name", g->name, "rawDisk", "source", src.buf,
-                    "sourceType", "RAW", "architecture", "X86_64");
-    mk_buf_release(&src);
-    for (size_t i = 0; labels && i < g->n_labels; i++) {
-        char *eq = strchr(g->labels[i], '=');
-        char *key = strndup(g->labels[i], (size_t)(eq - g->labels[i]));
-        json_object_set_new(labels, key, json_string(eq + 1));
-        free(key);
-    }
-    for (size_t i = 0; feats && i < g->n_features; i++)
-        json_array_append_new(feats, json_pack("{s:s}", "type", g->features[i]));
-    if (!img || !labels || !feats) {
-        json_decref(img);
-        json_decref(labels);
-        json_decref(feats);
-        return NULL;
-    }
-    json_object_set_new(img, "guestOsFeatures", feats);
-    if (g->family)
-        json_object_set_new(img, "family", json_string(g->family));
-    if (g->description)
-        json_object_set_new(img, "description", json_string(g->description));
-    if (g->n_labels)
-        json_object_set_new(img, "labels", labels);
-    else
-        json_decref(labels);
-    if (g->storage_location)
-        json_object_set_new(img, "storageLocations", json_pack("[s]", g->storage_location));
-    return img;
-}
 
 static const char *str_or(json_t *obj, const char *key)
 {
@@ -337,30 +327,64 @@ static const char *str_or(json_t *obj, const char *key)
     return s ? s : "";
 }
 
+/* The source's md5 (hex, as a label value wants it), from the object GCS made: the mark
+ * by which a later run recognises the images of this push. */
+static int md5_hex(struct mk_ctx *ctx, struct gce *g)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *in = str_or(g->object_json, "md5Hash");
+    char hex[40] = "";
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+
+    for (; *in && *in != '=' && n < 16; in++) {
+        const char *c = strchr(b64, *in);
+
+        if (!c)
+            return mk_set_error(ctx, MK_EHTTP, "GCS returned an md5Hash that is not base64");
+        acc = acc << 6 | (uint32_t)(c - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            snprintf(hex + 2 * n++, 3, "%02x", (acc >> bits) & 0xff);
+        }
+    }
+    if (n != 16)
+        return mk_set_error(ctx, MK_EHTTP, "GCS returned no md5Hash for the object");
+    gce_push_set(ctx, g, "md5", hex);
+    return MK_OK;
+}
+
 static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
 {
     struct gce *g = state;
-    json_t *body = NULL, *res = NULL;
+    json_t *res = NULL;
     const char *status;
     char *text;
     int r;
 
-    r = gcs_upload_finish(ctx, g, g->up, &g->object_json);
+    if (g->resuming) {
+        /* The object an earlier run staged; GCE may be reading it until the image is
+         * READY. */
+        free(g->object);
+        g->object = gce_push_get(g, "object") ? strdup(gce_push_get(g, "object")) : NULL;
+        g->object_complete = g->object != NULL;
+        g->object_in_use = g->object != NULL;
+    } else {
+        r = gcs_upload_finish(ctx, g, g->up, &g->object_json);
+        if (r < 0)
+            return r;
+        g->object_complete = true;
+        mk_log(ctx, MK_LOG_INFO, "uploaded gs://%s/%s", g->bucket, g->object);
+        r = md5_hex(ctx, g);
+        if (r < 0)
+            return r;
+    }
+    r = gce_push_images(ctx, g);
     if (r < 0)
         return r;
-    g->object_complete = true;
-    mk_log(ctx, MK_LOG_INFO, "uploaded gs://%s/%s", g->bucket, g->object);
-    if (g->replace)
-        r = gce_image_delete(ctx, g, g->name);
-    if (r < 0)
-        return r;
-    body = image_body(g);
-    if (!body)
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    r = gce_image_insert(ctx, g, body);
-    json_decref(body);
-    if (r < 0)
-        return r;
+    g->object_in_use = false;
     g->image_created = true;
     r = gce_image_get(ctx, g, g->name, &g->image_json);
     if (r < 0)
@@ -369,12 +393,14 @@ static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
     if (!status || strcmp(status, "READY"))
         return mk_set_error(ctx, MK_EHTTP, "image '%s' is %s, not READY", g->name,
                             status ? status : "in no known state");
-    if (!g->keep_object) {
+    if (!g->keep_object && g->object) {
         r = gcs_object_delete(ctx, g, g->object);
         if (r < 0)
             return r;
         g->object_complete = false;
     }
+    if (g->push)
+        gce_push_forget(g);
     res = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*, s:I, s:s, s:s}", "uploader", "gce",
                     "project", g->project, "image", g->name, "selfLink",
                     str_or(g->image_json, "selfLink"), "status", status, "family", g->family,
@@ -434,10 +460,15 @@ static void gce_abort(struct mk_ctx *ctx, void *state)
         return;
     if (g->up && !g->object_complete)
         gcs_upload_cancel(&tmp, g, g->up, transient);
-    if (g->object_complete && !g->keep_object &&
+    /* Never delete an object GCE may be reading: the state stays for the next run. */
+    if (g->object_in_use)
+        return;
+    if (g->object_complete && g->object_ours && !g->keep_object &&
         gcs_object_delete(&tmp, g, g->object) < 0)
         mk_log(ctx, MK_LOG_WARN, "could not delete gs://%s/%s: %s", g->bucket, g->object,
                mk_errmsg(&tmp));
+    if (g->push && (g->object_complete || !transient))
+        gce_push_forget(g);
 }
 
 const struct mk_uploader mk_uploader_gce = {

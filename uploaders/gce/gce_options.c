@@ -56,6 +56,8 @@ void gce_destroy(void *state)
     gcs_upload_free(g->up);
     json_decref(g->object_json);
     json_decref(g->image_json);
+    json_decref(g->push);
+    free(g->push_path);
     gce_auth_free(g->auth);
     mk_http_free(g->http);
     free(g);

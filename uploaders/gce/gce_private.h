@@ -75,7 +75,37 @@ struct gce {
     bool image_created;
     json_t *object_json;
     json_t *image_json;
+    /* the push's own state across runs (push_state.c) */
+    char *push_path;
+    json_t *push;
+    bool resuming;      /* the image was asked for by an earlier run: nothing to upload */
+    bool object_in_use; /* an images.insert may be reading the staged object */
+    bool object_ours;   /* this push made the staged object (or an earlier run of it did) */
+    bool op_done;       /* the last operation waited for was seen DONE */
 };
+
+/* ---- the image steps of a push (gce_image.c) ---- */
+/* With the push state loaded: whether an earlier run of this push asked for its images
+ * (then g->resuming: nothing is uploaded, finish waits for them). */
+int gce_push_recognise(struct mk_ctx *ctx, struct gce *g);
+/* Creates the image from the staged object, or replaces an existing one without ever
+ * losing it, or finishes what an earlier run started; errors say which images exist. */
+int gce_push_images(struct mk_ctx *ctx, struct gce *g);
+
+/* ---- state across runs (push_state.c) ---- */
+/* The path of a state file for (key) in the state folder (--state-dir, $XDG_STATE_HOME or
+ * ~/.local/state /unikernel-mkimage), or NULL in (*ret) when there is none. */
+int gce_state_file(struct mk_ctx *ctx, const struct gce *g, const char *prefix,
+                   const char *key, char **ret);
+/* Writes (state) to (path) atomically, mode 0600; warns and returns MK_EIO on failure. */
+int gce_state_write(struct mk_ctx *ctx, const char *path, json_t *state);
+/* Loads the state of this push (source identity, project, image name), or starts one. */
+int gce_push_state_open(struct mk_ctx *ctx, struct gce *g, const char *identity);
+const char *gce_push_get(const struct gce *g, const char *key);
+/* Sets (or with NULL removes) a key and saves the state at once. */
+void gce_push_set(struct mk_ctx *ctx, struct gce *g, const char *key, const char *value);
+/* The push is over: its state file goes. */
+void gce_push_forget(struct gce *g);
 
 /* Sets up the endpoints, HTTP, credentials and project of (g) from its options, and checks
  * that a token can be had (gce.c). */
@@ -150,7 +180,7 @@ int gce_location_check(struct mk_ctx *ctx, struct gce *g, const char *location);
 int gce_image_get(struct mk_ctx *ctx, struct gce *g, const char *name, json_t **ret);
 int gce_image_delete(struct mk_ctx *ctx, struct gce *g, const char *name);
 /* Inserts (image) and waits until its operation is DONE; errors verbatim. */
-int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image);
+int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image, bool *running);
 /* Boots an instance from the image, reads its serial port until (text) appears or the
  * timeout passes, and deletes the instance whatever happened. */
 int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t *result);

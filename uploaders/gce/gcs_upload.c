@@ -57,90 +57,34 @@ uint64_t gcs_upload_offset(const struct gcs_upload *up)
 static int state_path(struct mk_ctx *ctx, struct gce *g, const struct gcs_params *p,
                       char **ret)
 {
-    struct mk_buf key = MK_BUF_INIT, path = MK_BUF_INIT;
-    uint8_t digest[32];
-    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    struct mk_buf key = MK_BUF_INIT;
+    int r;
 
-    if (g->state_dir)
-        mk_buf_addf(&path, "%s", g->state_dir);
-    else if (xdg && *xdg == '/')
-        mk_buf_addf(&path, "%s/unikernel-mkimage", xdg);
-    else if (home && *home)
-        mk_buf_addf(&path, "%s/.local/state/unikernel-mkimage", home);
-    else
-        return MK_OK; /* nowhere to remember: no resuming across runs */
-    mk_buf_addf(&key, "%s\n%s\n%s\n%s\n%" PRIu64, g->storage_base, g->bucket, p->object,
-                p->identity, g->chunk_size);
-    gce_gcry_init();
-    gcry_md_hash_buffer(GCRY_MD_SHA256, digest, key.buf, key.len);
-    mk_buf_release(&key);
-    mk_buf_adds(&path, "/gcs-");
-    for (int i = 0; i < 12; i++)
-        mk_buf_addf(&path, "%02x", digest[i]);
-    if (mk_buf_adds(&path, ".json") < 0) {
-        mk_buf_release(&path);
+    if (mk_buf_addf(&key, "%s\n%s\n%s\n%s\n%" PRIu64, g->storage_base, g->bucket, p->object,
+                    p->identity, g->chunk_size) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    }
-    *ret = mk_buf_detach(&path, NULL);
-    return MK_OK;
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof(tmp), "%s", path);
-
-    if (n < 0 || n >= (int)sizeof(tmp))
-        return -1;
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+    r = gce_state_file(ctx, g, "gcs", key.buf, ret);
+    mk_buf_release(&key);
+    return r;
 }
 
 /* Remembers the session so that the same command run again resumes it. Holds no token. */
 static void state_save(struct mk_ctx *ctx, struct gcs_upload *up, const struct gcs_params *p,
                        struct gce *g)
 {
-    struct mk_buf tmp = MK_BUF_INIT;
-    char *dir, *slash, *text;
     json_t *st;
-    int fd;
 
     if (!up->state_path)
         return;
-    dir = strdup(up->state_path);
-    slash = dir ? strrchr(dir, '/') : NULL;
-    if (slash)
-        *slash = '\0';
-    if (!dir || mkdir_p(dir) < 0) {
-        mk_log(ctx, MK_LOG_WARN, "cannot create %s: an interrupted upload will start over",
-               dir ? dir : "the state folder");
-        free(dir);
-        return;
-    }
-    free(dir);
     st = json_pack("{s:s, s:s, s:s, s:s, s:I}", "session", up->session, "bucket", g->bucket,
                    "object", p->object, "identity", p->identity, "total",
                    (json_int_t)p->total);
-    text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+    if (st)
+        gce_state_write(ctx, up->state_path, st);
+    /* The session URI is a credential: jansson's copy goes too. */
+    if (st)
+        mk_wipe((char *)json_string_value(json_object_get(st, "session")), strlen(up->session));
     json_decref(st);
-    mk_buf_addf(&tmp, "%s.tmp", up->state_path);
-    fd = text ? open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0 ||
-        rename(tmp.buf, up->state_path) < 0) {
-        mk_log(ctx, MK_LOG_WARN, "cannot write %s: an interrupted upload will start over",
-               up->state_path);
-        unlink(tmp.buf);
-    }
-    if (fd >= 0)
-        close(fd);
-    free(text);
-    mk_buf_release(&tmp);
 }
 
 static void state_forget(struct gcs_upload *up)
