@@ -350,9 +350,16 @@ static int report_json(struct run_state *st, const struct mk_boot_result *res,
         json_decref(devices);
     json_object_set_new(o, "warning", st->warning[0] ? json_string(st->warning) : json_null());
     json_object_set_new(o, "qemu_argv", st->argv ? json_incref(st->argv) : json_array());
-    /* The console's bytes need not be UTF-8: jansson takes them with their length. */
-    json_object_set_new(o, "serial", json_stringn_nocheck(st->out.tail ? st->out.tail : "",
-                                                          st->out.tail_len));
+    /* The console's bytes need not be text: what is not printable ASCII (or a line end or
+     * tab) becomes '?', so the report is valid JSON whatever the guest wrote. */
+    for (size_t i = 0; st->out.tail && i < st->out.tail_len; i++) {
+        unsigned char c = (unsigned char)st->out.tail[i];
+
+        if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c >= 0x7f)
+            st->out.tail[i] = '?';
+    }
+    json_object_set_new(o, "serial", json_stringn(st->out.tail ? st->out.tail : "",
+                                                  st->out.tail_len));
     char *text = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
     if (!text)

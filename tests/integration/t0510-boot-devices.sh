@@ -73,6 +73,16 @@ count disks "$VIRTIO_NET" 2
 has disks "$Q35_HOST"
 ok "--disk on virtio-blk (the default for data disks) and virtio-scsi, two NICs"
 
+# A NIC on a QEMU socket network over loopback, beside one on user networking.
+ports=$(python3 -c 'import socket
+s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+read -r p1 p2 <<<"$ports"
+boot_pci sock --net "socket:udp=127.0.0.1:$p1,localaddr=127.0.0.1:$p2" --net user
+count sock "$VIRTIO_NET" 2
+ok "--net socket:... and --net user: two virtio-net NICs"
+
 # What QEMU was asked for, from --json (also the MTU and the CPU).
 "$MKIMAGE" boot disk.raw --accel tcg --timeout 60 --expect 'MBPROBE: done' --json \
     --machine gce --disk data1.raw:ide --net user --nic-mtu 9000 --cpu qemu64 --smp 2 \
