@@ -2,8 +2,9 @@
  * against arbitrary bytes. Whatever the input, it must return 1 with a manifest whose counts
  * agree with its devices and whose names are printable, 0, or an error with a one-line
  * message; and the machine check must always produce one line.
- * seeds: for d in "" net:service block:storage "net:service net:service2 block:storage"; do python3 "$MK_SOURCE_DIR/tests/integration/solo5_note.py" "$WORK/note.bin" $d && objcopy -O elf64-x86-64 --add-section .note.solo5.manifest="$WORK/note.bin" "$MBPROBE" "$SEEDS/probe-${d// /_}.elf"; done
- * options: -max_len=65536 */
+ * seeds: for d in "" net:service block:storage "net:service net:service2 block:storage"; do python3 "$MK_SOURCE_DIR/tests/integration/solo5_note.py" "$WORK/note.bin" $d && objcopy -O elf64-x86-64 --add-section .note.solo5.manifest="$WORK/note.bin" "$MBPROBE" "$SEEDS/probe-${#d}.elf"; done
+ * options: -max_len=65536
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
