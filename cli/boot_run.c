@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -376,12 +377,17 @@ int boot_cli_run(struct boot_cli *b)
     struct mk_ctx *ctx;
     const char *verdict;
     char msg[1024];
+    struct stat stat_buf;
     int r, fd;
 
     /* Checked here too so that a wrong name is the only line printed. */
     fd = open(b->opts.image, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return cli_error("cannot open image '%s': %s", b->opts.image, strerror(errno));
+    if (fstat(fd, &stat_buf) == 0 && !S_ISREG(stat_buf.st_mode)) {
+        close(fd);
+        return cli_error("image '%s' is not a regular file", b->opts.image);
+    }
     close(fd);
     for (size_t i = 0; i < b->opts.n_disks; i++) {
         fd = open(b->opts.disks[i].path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);

@@ -10,6 +10,7 @@
 #endif
 
 #include "spec_private.h"
+#include "yaml_limits.h"
 
 #define SPEC_MAX (1u << 20)
 
@@ -238,7 +239,9 @@ int mk_spec_load(struct mk_ctx *ctx, const char *path, struct mk_spec **ret)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)b.buf, b.len);
-    if (!yaml_parser_load(&parser, &doc)) {
+    if ((r = mk_yaml_precheck(ctx, path, b.buf, b.len)) < 0) {
+        /* the message names the file and line */
+    } else if (!yaml_parser_load(&parser, &doc)) {
         const char *ctx_text = parser.context ? parser.context : "";
         r = mk_spec_error(ctx, spec,
                           (struct mk_spec_loc){(unsigned)parser.problem_mark.line + 1,
@@ -247,7 +250,9 @@ int mk_spec_load(struct mk_ctx *ctx, const char *path, struct mk_spec **ret)
                           *ctx_text ? " " : "", ctx_text);
     } else {
         loaded = true;
-        r = parse_root(&p, yaml_document_get_root_node(&doc));
+        r = mk_yaml_check_document(ctx, path, &doc);
+        if (r == MK_OK)
+            r = parse_root(&p, yaml_document_get_root_node(&doc));
         if (r == MK_OK)
             r = check_single(ctx, spec, &parser);
     }

@@ -175,27 +175,74 @@ void mk_spec_suggest(char *out, size_t size, const char *key, const char *const 
         snprintf(out + len, size - len, ")");
 }
 
+struct key_ref {
+    const char *text;
+    size_t order;
+    yaml_node_t *node;
+};
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+    const struct key_ref *x = a, *y = b;
+    int c = strcmp(x->text, y->text);
+
+    return c ? c : x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The first key (in the file's order) that repeats an earlier one, by sorting: a mapping
+ * may hold thousands of keys, and comparing each with all before it took seconds. */
+static int check_duplicates(struct mk_spec_parser *p, const yaml_node_t *map, const char *where)
+{
+    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start), dup = 0;
+    struct key_ref *refs = n ? calloc(n, sizeof(*refs)) : NULL;
+    int r = MK_OK;
+
+    if (n && !refs)
+        return mk_spec_nomem(p);
+    for (size_t i = 0; i < n; i++) {
+        refs[i].node = mk_spec_node(p, map->data.mapping.pairs.start[i].key);
+        refs[i].text = mk_spec_text(refs[i].node);
+        refs[i].order = i;
+    }
+    qsort(refs, n, sizeof(*refs), key_ref_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (!strcmp(refs[i].text, refs[i - 1].text) &&
+            (!dup || refs[i].order < refs[dup].order))
+            dup = i;
+    if (dup) {
+        size_t first = dup;
+
+        while (first > 0 && !strcmp(refs[first - 1].text, refs[dup].text))
+            first--;
+        r = mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(refs[dup].node),
+                          "duplicate key '%s' %s (first at line %u)", refs[dup].text, where,
+                          mk_spec_node_loc(refs[first].node).line);
+    }
+    free(refs);
+    return r;
+}
+
 /* Checks the keys of (map): strings, no duplicates, and when (known) is given, only those;
  * (values)[i] receives the value of known[i] (NULL when absent or null). */
 int mk_spec_check_map(struct mk_spec_parser *p, const yaml_node_t *map, const char *where,
                       const char *const *known, size_t n_known, yaml_node_t **values)
 {
     const yaml_node_pair_t *start = map->data.mapping.pairs.start;
+    int r;
 
     for (size_t i = 0; values && i < n_known; i++)
         values[i] = NULL;
     for (const yaml_node_pair_t *pair = start; pair < map->data.mapping.pairs.top; pair++) {
-        yaml_node_t *k = mk_spec_node(p, pair->key), *v = mk_spec_node(p, pair->value);
+        yaml_node_t *k = mk_spec_node(p, pair->key);
         if (k->type != YAML_SCALAR_NODE)
             return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(k),
                                  "a key %s must be a string, not %s", where, mk_spec_node_kind(k));
-        for (const yaml_node_pair_t *prev = start; prev < pair; prev++) {
-            yaml_node_t *pk = mk_spec_node(p, prev->key);
-            if (pk->type == YAML_SCALAR_NODE && !strcmp(mk_spec_text(pk), mk_spec_text(k)))
-                return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(k),
-                                     "duplicate key '%s' %s (first at line %u)", mk_spec_text(k),
-                                     where, mk_spec_node_loc(pk).line);
-        }
+    }
+    if ((r = check_duplicates(p, map, where)) < 0)
+        return r;
+    for (const yaml_node_pair_t *pair = start; pair < map->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = mk_spec_node(p, pair->key), *v = mk_spec_node(p, pair->value);
+
         if (!known)
             continue;
         size_t i = 0;

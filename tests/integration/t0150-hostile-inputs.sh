@@ -103,3 +103,32 @@ MK_INSPECT_LIMITS=16:300:900 inspect_problem "$T/disk.tar.gz" \
     "reading the image needed more than 16 MiB of memory and was stopped"
 "$MKIMAGE" inspect "$T/disk.tar.gz" >"$T/out" 2>&1 || fail "inspect: $(cat "$T/out")"
 ok "the reader's limits"
+
+# YAML that describes billions of nodes in a few hundred bytes, nests 100,000 deep or holds
+# 60,000 keys: refused at once with FILE:LINE (these are also fuzz regression inputs).
+yaml_refused() {  # yaml_refused TEXT CMD...: fails within 10 s with TEXT in one line
+    local text=$1 rc=0
+    shift
+    timeout 10 "$@" >/dev/null 2>"$T/err" || rc=$?
+    [ "$rc" = 1 ] || fail "exit $rc, not 1: $* -- $(cat "$T/err")"
+    grep -qF -- "$text" "$T/err" && [ "$(wc -l <"$T/err")" = 1 ] || fail "$*: $(cat "$T/err")"
+}
+corpus=$MK_SOURCE_DIR/tests/fuzz/corpus
+yaml_refused "alias-bomb.yaml:5:5: too many aliases: the document expands to more than" \
+    "$MKIMAGE" validate "$corpus/spec/alias-bomb.yaml"
+yaml_refused "deep-nesting.yaml:1:71: nested too deep (the limit is 64 levels)" \
+    "$MKIMAGE" validate "$corpus/spec/deep-nesting.yaml"
+/usr/bin/python3 -c "
+print('image: {kernel: k}\ntargets:\n  t:\n    type: gce')
+for i in range(60000): print('    k%d: v' % i)" >"$T/keys.yaml"
+yaml_refused "keys.yaml:10004:5: too many keys in one mapping (the limit is 10000)" \
+    "$MKIMAGE" validate "$T/keys.yaml"
+OS_CLIENT_CONFIG_FILE=$corpus/clouds_yaml/merge-bomb.yaml yaml_refused \
+    "merge-bomb.yaml:6:14: too many aliases" "$MKIMAGE" push openstack --os-cloud c "$T/disk.qcow2"
+# Duplicate keys among thousands are found in linear time, the first one named.
+/usr/bin/python3 -c "
+print('image: {kernel: k}\ntargets:\n  t:\n    type: gce')
+for i in range(9990): print('    k%d: v' % (i % 9000))" >"$T/dups.yaml"
+yaml_refused "dups.yaml:9005:5: duplicate key 'k0' in target 't' (first at line 5)" \
+    "$MKIMAGE" validate "$T/dups.yaml"
+ok "YAML bombs, deep nesting, too many keys, duplicates among thousands"

@@ -12,6 +12,7 @@
 #endif
 
 #include "clouds_private.h"
+#include "yaml_limits.h"
 
 #define CONFIG_MAX (1u << 20)
 
@@ -88,12 +89,15 @@ static int yfile_load(struct mk_ctx *ctx, struct yfile *y, const char *path)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)b.buf, b.len);
-    if (!yaml_parser_load(&parser, &y->doc)) {
+    if ((r = mk_yaml_precheck(ctx, path, b.buf, b.len)) < 0) {
+        /* the message names the file and line */
+    } else if (!yaml_parser_load(&parser, &y->doc)) {
         r = mk_set_error(ctx, MK_ECONFIG, "%s: line %zu: %s", path,
                          parser.problem_mark.line + 1,
                          parser.problem ? parser.problem : "not valid YAML");
     } else {
         y->loaded = true;
+        r = mk_yaml_check_document(ctx, path, &y->doc);
     }
     yaml_parser_delete(&parser);
     /* secure.yaml holds passwords. */
