@@ -90,7 +90,15 @@ class Deploy:
                      if f.get("status") == 429 else "backendError")
             return True
         if f:
+            # The connection is kept alive: only this request's answer is lost.
             h.reply = lost_reply(h, f.get("status", 503))
+            try:
+                return self.dispatch(h, method, rest, q, body, coll)
+            finally:
+                del h.reply
+        return self.dispatch(h, method, rest, q, body, coll)
+
+    def dispatch(self, h, method, rest, q, body, coll):
         if coll == "operations":
             if rest[0] != "regions":
                 return False

@@ -216,7 +216,7 @@ int gce_connect(struct mk_ctx *ctx, struct gce *g)
         if (!(g->project = strdup(proj)))
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
-    mk_log(ctx, MK_LOG_INFO, "using %s, project %s", gce_auth_describe(g->auth), g->project);
+    mk_log(ctx, MK_LOG_DEBUG, "using %s, project %s", gce_auth_describe(g->auth), g->project);
     /* A refused key or a wrong project fail here, before anything is sent. */
     r = gce_auth_token(ctx, g->auth, false, &tok);
     return r < 0 ? r : gce_project_check(ctx, g);
