@@ -526,8 +526,10 @@ class Groups:
 
     def create(self, g, template):
         st = self.st
+        # An even spread (targetShape EVEN): the zone with the fewest of the group's instances.
         zones = g["zones"]
-        zone = zones[st.next_id() % len(zones)]
+        zone = min(zones, key=lambda z: (sum(1 for i in self.members(g) if i["zone"] == z),
+                                         zones.index(z)))
         name = new_instance_name(st, g["base"])
         st.instances[(zone, name)] = {
             "group": "%s/%s" % (g["scope"], g["name"]), "group_path": "projects/%s/%s/"
