@@ -150,7 +150,9 @@ int cmd_run(int argc, char **argv)
         snprintf(key, sizeof(key), "%.*s", (int)(eq ? eq - arg - 2 : (long)strlen(arg + 2)),
                  arg + 2);
         own = run_own(key);
-        arity = own || gce_wide(key) ? mk_run_option_arity(key) : push_arity(argv[1], key);
+        arity = !strcmp(key, "image")      ? 1
+                : own || gce_wide(key) ? mk_run_option_arity(key)
+                                       : push_arity(argv[1], key);
         if (arity < 0) {
             rc = cli_usage_error("run", "unknown option '--%s'", key);
             goto out;
