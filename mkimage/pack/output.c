@@ -2,14 +2,86 @@
  * the dispatch from a format to its writer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "pack.h"
+
+/* Our temporaries are ".NAME.mkimage-PID.XXXXXX", locked with flock() while written: one
+ * that can be locked was left by a run that died (kill -9, power loss) and is removed. */
+#define TMP_MARK ".mkimage-"
+
+static void remove_stale_temporaries(const char *dir, const char *base)
+{
+    size_t len = strlen(base);
+    struct dirent *e;
+    DIR *d = opendir(dir);
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        int fd;
+
+        if (n[0] != '.' || strncmp(n + 1, base, len) || strncmp(n + 1 + len, TMP_MARK,
+                                                                  strlen(TMP_MARK)))
+            continue;
+        fd = openat(dirfd(d), n, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlinkat(dirfd(d), n, 0);
+        close(fd);
+    }
+    closedir(d);
+}
+
+/* The process's umask, read without changing it (umask() would, for every thread). */
+static mode_t current_umask(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    unsigned mask = 022;
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "Umask: %o", &mask) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (mode_t)mask & 0777;
+}
+
+/* Whether (st) is a file this process has open: an input of the build or pack. */
+static bool is_open_here(const struct stat *st)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    bool found = false;
+
+    while (d && !found && (e = readdir(d))) {
+        struct stat fst;
+        int fd = atoi(e->d_name);
+
+        if (e->d_name[0] != '.' && fd != dirfd(d) && fstat(fd, &fst) == 0)
+            found = fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static const char *kind_of(mode_t mode)
+{
+    return S_ISLNK(mode) ? "a symbolic link" : S_ISCHR(mode) ? "a character device"
+           : S_ISBLK(mode) ? "a block device" : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISSOCK(mode) ? "a socket" : "a directory";
+}
 
 int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
 {
@@ -27,12 +99,22 @@ int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
         goto out;
     }
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        r = mk_set_error(ctx, MK_EINVAL, "output '%s' is a directory", path);
+    /* rename() would replace a device node or a symlink (as root, -o /dev/null made
+     * /dev/null a 1 GiB file): only a regular file is ever replaced. */
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        r = mk_set_error(ctx, MK_EINVAL, "output '%s' is %s; only a regular file is replaced",
+                         path, kind_of(st.st_mode));
         goto out;
     }
+    if (lstat(path, &st) == 0 && is_open_here(&st)) {
+        r = mk_set_error(ctx, MK_EINVAL, "output '%s' is one of the inputs; not overwriting "
+                         "it", path);
+        goto out;
+    }
+    const char *dir = dirname(dir_copy), *base = basename(base_copy);
+    remove_stale_temporaries(dir, base);
     /* Same folder as the final name, so that rename() is atomic. */
-    if (mk_buf_addf(&tmp, "%s/.%s.XXXXXX", dirname(dir_copy), basename(base_copy)) < 0) {
+    if (mk_buf_addf(&tmp, "%s/.%s" TMP_MARK "%ld.XXXXXX", dir, base, (long)getpid()) < 0) {
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto out;
     }
@@ -41,7 +123,9 @@ int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
         r = mk_set_errno(ctx, MK_EIO, errno, "cannot create output '%s'", path);
         goto out;
     }
-    fchmod(of->fd, 0644 & ~(mode_t)0);
+    flock(of->fd, LOCK_EX | LOCK_NB); /* ours while we write it: see remove_stale_temporaries */
+    /* mkostemp() makes it 0600; an output is made like any file, as the umask says. */
+    fchmod(of->fd, 0666 & ~current_umask());
     of->tmp_path = mk_buf_detach(&tmp, NULL);
 out:
     free(dir_copy);

@@ -132,3 +132,39 @@ for i in range(9990): print('    k%d: v' % (i % 9000))" >"$T/dups.yaml"
 yaml_refused "dups.yaml:9005:5: duplicate key 'k0' in target 't' (first at line 5)" \
     "$MKIMAGE" validate "$T/dups.yaml"
 ok "YAML bombs, deep nesting, too many keys, duplicates among thousands"
+
+# Outputs: only a regular file is ever replaced, never an input; the umask is honoured; a
+# temporary left by a killed run is removed by the next one, a live run's is not.
+cp "$MBPROBE" "$T/kernel"
+cp "$MBPROBE" "$T/kernel.orig"
+out_refused() {  # out_refused TEXT ARGS...
+    local text=$1 rc=0
+    shift
+    "$MKIMAGE" "$@" >/dev/null 2>"$T/err" || rc=$?
+    [ "$rc" = 1 ] && grep -qF -- "$text" "$T/err" && [ "$(wc -l <"$T/err")" = 1 ] ||
+        fail "$* (exit $rc): $(cat "$T/err")"
+}
+out_refused "output '$T/kernel' is one of the inputs" build --size 3M -o "$T/kernel" "$T/kernel"
+cmp "$T/kernel" "$T/kernel.orig" || fail "the kernel was changed"
+out_refused "output '$T/disk.raw' is one of the inputs" pack "$T/disk.raw" -o "$T/disk.raw"
+ln -s "$T/victim" "$T/link"
+out_refused "output '$T/link' is a symbolic link; only a regular file is replaced" \
+    build --size 3M -o "$T/link" "$T/kernel"
+[ -L "$T/link" ] && [ ! -e "$T/victim" ] || fail "the symlink was replaced or followed"
+out_refused "output '/dev/null' is a character device" build --size 3M -o /dev/null "$T/kernel"
+[ -c /dev/null ] || fail "/dev/null is no longer a device"
+out_refused "output '$T/fifo' is a FIFO" pack "$T/disk.raw" -o "$T/fifo"
+(umask 027 && "$MKIMAGE" build --size 3M -o "$T/private.raw" "$T/kernel" >/dev/null 2>&1) ||
+    fail "build with umask 027"
+[ "$(stat -c %a "$T/private.raw")" = 640 ] || fail "umask 027 gave $(stat -c %a "$T/private.raw")"
+(umask 022 && "$MKIMAGE" pack "$T/disk.raw" -o "$T/public.qcow2" >/dev/null 2>&1) || fail "pack"
+[ "$(stat -c %a "$T/public.qcow2")" = 644 ] || fail "umask 022 gave $(stat -c %a "$T/public.qcow2")"
+mkdir "$T/outdir"
+: >"$T/outdir/.img.raw.mkimage-999999.AbCdEf"            # left by a run killed with -9
+: >"$T/outdir/.img.raw.mkimage-$$.LiVeOn"                   # being written by a live run
+exec 9<"$T/outdir/.img.raw.mkimage-$$.LiVeOn" && flock -x 9
+"$MKIMAGE" build --size 3M -o "$T/outdir/img.raw" "$T/kernel" >/dev/null 2>&1 || fail "build"
+exec 9<&-
+[ "$(ls -A "$T/outdir" | tr '\n' ' ')" = ".img.raw.mkimage-$$.LiVeOn img.raw " ] ||
+    fail "temporaries: $(ls -A "$T/outdir" | tr '\n' ' ')"
+ok "outputs: devices, symlinks and inputs refused; umask; stale temporaries removed"
