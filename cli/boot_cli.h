@@ -8,6 +8,7 @@ struct boot_cli {
     struct mk_boot_opts opts;
     const char *log_path;
     bool json;
+    bool raw; /* --raw: a terminal gets the guest's bytes unchanged */
     const char *const *expects; /* every --expect, for the report */
     size_t n_expects;
 };

@@ -1,6 +1,7 @@
 /* boot_run.c: `boot` from its parsed options to a verdict: the machine presets, what the
  * image's kernel is (a Solo5 manifest, the solo5 template), the serial console, and the
  * report in words or as JSON. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,12 +16,66 @@
 /* With --json the end of the serial output goes into the report. */
 #define SERIAL_KEEP 65536u
 
+#define GRUB_VBE_LINE "can't get controller info"
+
 struct serial_out {
     FILE *f;         /* NULL: not printed */
     char last;
     char *tail;      /* --json: the last SERIAL_KEEP bytes */
     size_t tail_len;
+    bool printable_only; /* a terminal: the guest's control sequences are dropped */
+    enum { TEXT, ESC, CSI, OSC, OSC_ESC } state;
+    size_t vbe_match;    /* bytes of GRUB_VBE_LINE matched so far */
+    bool saw_vbe;
 };
+
+/* Printable text only: escape sequences (CSI, OSC, two-byte ESC x) and other control bytes
+ * are dropped, so that a guest cannot clear or reprogram the user's terminal (GRUB clears
+ * the screen). The state survives across chunks. */
+static void write_printable(struct serial_out *out, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+
+        switch (out->state) {
+        case ESC:
+            out->state = c == '[' ? CSI : c == ']' ? OSC : TEXT;
+            continue;
+        case CSI:
+            if (c >= 0x40 && c <= 0x7e)
+                out->state = TEXT;
+            continue;
+        case OSC:
+            if (c == 0x07)
+                out->state = TEXT;
+            else if (c == 0x1b)
+                out->state = OSC_ESC;
+            continue;
+        case OSC_ESC:
+            out->state = c == '\\' ? TEXT : OSC;
+            continue;
+        case TEXT:
+            break;
+        }
+        if (c == 0x1b)
+            out->state = ESC;
+        else if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f))
+            fputc(c, out->f);
+    }
+}
+
+/* GRUB's "Can't get controller info" (no VBE video) looks like a failure and is not. */
+static void watch_vbe(struct serial_out *out, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len && !out->saw_vbe; i++) {
+        char c = (char)tolower((unsigned char)buf[i]);
+
+        out->vbe_match = c == GRUB_VBE_LINE[out->vbe_match] ? out->vbe_match + 1
+                         : c == GRUB_VBE_LINE[0]            ? 1
+                                                            : 0;
+        out->saw_vbe = out->vbe_match == strlen(GRUB_VBE_LINE);
+    }
+}
 
 struct run_state {
     struct boot_cli *b;
@@ -38,10 +93,13 @@ static void on_serial(void *opaque, const char *buf, size_t len)
 
     if (len == 0)
         return;
-    if (out->f) {
+    watch_vbe(out, buf, len);
+    if (out->f && out->printable_only)
+        write_printable(out, buf, len);
+    else if (out->f)
         fwrite(buf, 1, len, out->f);
+    if (out->f)
         fflush(out->f);
-    }
     out->last = buf[len - 1];
     if (out->tail) {
         if (len >= SERIAL_KEEP) {
@@ -361,12 +419,7 @@ static int report_json(struct run_state *st, const struct mk_boot_result *res,
     }
     json_object_set_new(o, "serial", json_stringn(st->out.tail ? st->out.tail : "",
                                                   st->out.tail_len));
-    char *text = json_dumps(o, JSON_INDENT(2));
-    json_decref(o);
-    if (!text)
-        return cli_error("out of memory");
-    puts(text);
-    free(text);
+    cli_json_result(o, status == CLI_EXIT_OK ? "ok" : "failed");
     return status;
 }
 
@@ -381,7 +434,7 @@ int boot_cli_run(struct boot_cli *b)
     int r, fd;
 
     /* Checked here too so that a wrong name is the only line printed. */
-    fd = open(b->opts.image, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    fd = open(b->opts.image, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     if (fd < 0)
         return cli_error("cannot open image '%s': %s", b->opts.image, strerror(errno));
     if (fstat(fd, &stat_buf) == 0 && !S_ISREG(stat_buf.st_mode)) {
@@ -408,17 +461,18 @@ int boot_cli_run(struct boot_cli *b)
             return cli_error("cannot create log file '%s': %s", b->log_path, strerror(errno));
         }
     }
-    ctx = cli_ctx_new(false);
+    st.out.printable_only = st.out.f && !b->raw && !b->log_path && isatty(fileno(st.out.f));
+    ctx = cli_ctx_new(cli_out.verbose);
     if (b->opts.accel == MK_ACCEL_AUTO) {
         char reason[128];
 
         b->opts.accel = mk_accel_choose(reason, sizeof(reason));
-        if (!b->json)
+        if (!b->json && !cli_out.quiet)
             fprintf(stderr, "%s: accel: %s (%s)\n", cli_progname,
                     b->opts.accel == MK_ACCEL_KVM ? "kvm" : "tcg", reason);
     }
     read_kernel(ctx, &st);
-    if (st.has_manifest && !b->json) {
+    if (st.has_manifest && !b->json && !cli_out.quiet) {
         describe_manifest(&st.manifest, msg, sizeof(msg));
         fprintf(stderr, "%s: Solo5 manifest: %s\n", cli_progname, msg);
     }
@@ -426,6 +480,8 @@ int boot_cli_run(struct boot_cli *b)
     b->opts.started = on_started;
     b->opts.opaque = &st;
     cli_cancel_on_signals(ctx);
+    cli_progress_attach(ctx);
+    cli_out.interrupt_hint = "QEMU was stopped";
     r = mk_boot(ctx, &b->opts, &res);
     /* Keeps our own messages off the end of a guest's unfinished line on a terminal. */
     if (!b->log_path && st.out.f && st.out.last != '\n' && isatty(STDOUT_FILENO))
@@ -435,10 +491,9 @@ int boot_cli_run(struct boot_cli *b)
         r = cli_error("cannot write log file '%s': %s", b->log_path, strerror(errno));
         goto out;
     }
-    if (r == MK_ECANCELED) {
-        r = cli_error("interrupted; QEMU was stopped");
-        goto out;
-    }
+    if (st.out.saw_vbe && !b->json && !cli_out.quiet)
+        fprintf(stderr, "%s: note: GRUB's \"Can't get controller info\" is harmless: the VM "
+                "has no VBE video and the console is serial\n", cli_progname);
     if (r < 0) {
         r = cli_ctx_error(ctx);
         goto out;
@@ -446,7 +501,7 @@ int boot_cli_run(struct boot_cli *b)
     r = judge(b, &res, &verdict, msg, sizeof(msg));
     if (b->json)
         r = report_json(&st, &res, verdict, r, msg);
-    else if (r == CLI_EXIT_OK)
+    else if (r == CLI_EXIT_OK && !cli_out.quiet)
         fprintf(stderr, "%s: %s\n", cli_progname, msg);
     else
         cli_error("%s", msg);

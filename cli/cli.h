@@ -7,11 +7,14 @@
 
 #include <unikernel-mkimage/mkimage.h>
 
+#include "output.h"
+
 /* Exit statuses, documented in the README and the man page. */
 enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_FAIL = 1,  /* the work failed, or a check it was asked for did not pass */
     CLI_EXIT_USAGE = 2, /* the command line is wrong */
+    CLI_EXIT_INTERRUPTED = 130, /* Ctrl-C (128 + SIGINT), as shells report it */
 };
 
 struct cli_command {
@@ -25,7 +28,8 @@ extern const char *cli_progname;
 
 /* "unikernel-mkimage: error: MESSAGE" on stderr, one line. Returns CLI_EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The context's message as an error. Returns CLI_EXIT_FAIL. */
+/* The context's message as an error. Returns CLI_EXIT_FAIL, or CLI_EXIT_INTERRUPTED (with
+ * "interrupted" and cli_out.interrupt_hint) when the context was cancelled. */
 int cli_ctx_error(struct mk_ctx *ctx);
 /* A usage error naming the command, with a hint to --help. Returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...)
@@ -34,6 +38,9 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a command's help to (f). */
 void cli_print_help(const struct cli_command *cmd, FILE *f);
 const struct cli_command *cli_find_command(const char *name);
+/* The candidate closest to (word) by edit distance, when close enough to be a typo; NULL
+ * otherwise. (candidates) ends with NULL. */
+const char *cli_did_you_mean(const char *word, const char *const *candidates);
 /* A context whose log messages go to stderr (warnings and errors only unless verbose). */
 struct mk_ctx *cli_ctx_new(bool verbose);
 /* Makes SIGINT/SIGTERM cancel (ctx) instead of killing the process, so that temporary
@@ -50,6 +57,11 @@ int cli_read_solo5_manifest(struct mk_ctx *ctx, const char *file, bool is_kernel
  * OpenStack's disk bus and NIC model (NULL: Nova's default, virtio). */
 void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *cloud,
                            const char *disk_bus, const char *vif_model);
+/* Reports the file build or pack wrote (report_written.c): format, disk size (rounded
+ * when --round-up grew it), bytes of data, file size and SHA-256 (a raw file only when
+ * (hash_raw)), as a line on stderr or the JSON result. Returns an exit status. */
+int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
+                       const struct mk_pack_opts *pack, const char *output, bool hash_raw);
 
 /* Runs as Solo5's solo5-virtio-mkimage script (solo5_compat.c). */
 int cli_solo5_compat(int argc, char **argv);
@@ -61,6 +73,12 @@ extern const char cmd_inspect_usage[];
 int cmd_boot(int argc, char **argv);
 extern const char cmd_boot_usage[];
 int cmd_push(int argc, char **argv);
+/* Prints `push CLOUD --help`; -1 when CLOUD is unknown. */
+int cli_push_cloud_help(const char *cloud, FILE *f);
+/* A usage error for an unknown option (arg) of (command), with "did you mean" among
+ * (longopts) (getopt's table, ending with a NULL name). Returns CLI_EXIT_USAGE. */
+struct option;
+int cli_unknown_option(const char *command, const char *arg, const struct option *longopts);
 extern const char cmd_push_usage[];
 /* One push (argv: "push CLOUD [OPTIONS] FILE [-- ARGS]"); with (ret_result), the result's
  * JSON is handed back (malloc'ed) instead of printed. Returns an exit status. */

@@ -53,6 +53,12 @@ const char cmd_boot_usage[] =
     "  --log FILE              write the serial output to FILE instead of stdout\n"
     "  --json                  print the verdict as JSON on stdout (the serial output goes\n"
     "                          only to --log, and its end into the JSON)\n"
+    "  --raw                   pass the guest's bytes to a terminal unchanged; by default\n"
+    "                          a terminal gets printable text only, so that the guest's\n"
+    "                          control sequences cannot clear or reprogram it (files and\n"
+    "                          pipes always get the bytes unchanged)\n"
+    "  -q, --quiet             no accel line, no result line\n"
+    "  -v, --verbose           say more\n"
     "\n"
     "Before booting, the image's kernel is read: a Solo5 unikernel (one with a Solo5\n"
     "manifest, or built with the solo5 template) is judged by Solo5's last lines\n"
@@ -67,8 +73,11 @@ const char cmd_boot_usage[] =
     "ended by itself before the timeout (through isa-debug-exit with any code, or QEMU\n"
     "exiting 0 on power-off or a triple fault), and for a Solo5 unikernel only when it\n"
     "called solo5_exit(0). 1 on a --fail text, a GRUB error, a Solo5 exit code other than\n"
-    "0 or an abort, a guest that ended without the expected text, the timeout, QEMU failing\n"
-    "or Ctrl-C; 2 for a command-line error.\n";
+    "0 or an abort, a guest that ended without the expected text, the timeout or QEMU\n"
+    "failing; 130 on Ctrl-C; 2 for a command-line error.\n"
+    "\n"
+    "GRUB may print \"Can't get controller info\": it is harmless (the VM has no VBE\n"
+    "video; the console is serial), and a note says so.\n";
 
 #define MAX_LIST 64
 
@@ -201,7 +210,7 @@ int cmd_boot(int argc, char **argv)
 {
     enum {
         OPT_EXPECT = 256, OPT_TIMEOUT, OPT_ACCEL, OPT_BUS, OPT_MEM, OPT_LOG, OPT_MACHINE,
-        OPT_NET, OPT_MTU, OPT_DISK, OPT_CPU, OPT_SMP, OPT_QEMU_ARG, OPT_FAIL, OPT_JSON,
+        OPT_NET, OPT_MTU, OPT_DISK, OPT_CPU, OPT_SMP, OPT_QEMU_ARG, OPT_FAIL, OPT_JSON, OPT_RAW,
     };
     static const struct option longopts[] = {
         {"expect", required_argument, NULL, OPT_EXPECT},
@@ -219,19 +228,22 @@ int cmd_boot(int argc, char **argv)
         {"qemu-arg", required_argument, NULL, OPT_QEMU_ARG},
         {"fail", required_argument, NULL, OPT_FAIL},
         {"json", no_argument, NULL, OPT_JSON},
+        {"raw", no_argument, NULL, OPT_RAW},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
     struct boot_cli b = {.opts = {.timeout = 60, .mem_mib = 128}};
     const char *expects[MAX_LIST], *fails[MAX_LIST], *qemu_args[MAX_LIST], *machine = NULL;
-    struct mk_boot_disk disks[MAX_LIST];
-    struct mk_boot_net nets[MAX_LIST];
+    struct mk_boot_disk disks[MAX_LIST] = {{0}};
+    struct mk_boot_net nets[MAX_LIST] = {{0}}; /* the gce machine fills one field */
     size_t n_expects = 0, n_fails = 0, n_qemu_args = 0, n_disks = 0, n_nets = 0;
     bool bus_given = false;
     int c, r = CLI_EXIT_USAGE;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":qv", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_EXPECT:
         case OPT_FAIL:
@@ -331,13 +343,18 @@ int cmd_boot(int argc, char **argv)
                 goto out;
             break;
         case OPT_JSON:
-            b.json = true;
+            b.json = cli_out.json = true;
+            break;
+        case OPT_RAW:
+            b.raw = true;
             break;
         case ':':
             r = cli_usage_error("boot", "%s needs a value", argv[optind - 1]);
             goto out;
         default:
-            r = cli_usage_error("boot", "unknown option '%s'", argv[optind - 1]);
+            if (cli_out_getopt(c))
+                break;
+            r = cli_unknown_option("boot", argv[optind - 1], longopts);
             goto out;
         }
     }

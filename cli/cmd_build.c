@@ -33,17 +33,22 @@ const char cmd_build_usage[] =
     "  -l, --level N            gzip level 1-9 (default 6)\n"
     "      --round-up           gce: round the disk size up to a whole GiB\n"
     "      --print-config       print the grub.cfg that would be written, and stop\n"
-    "      --json               print the result as JSON on stdout\n"
-    "  -q, --quiet              print nothing on success\n"
+    "      --sha256             hash a raw output too (gce and qcow2 always are; a raw\n"
+    "                           disk's holes cost about a second per GiB to hash)\n"
+    "      --json               print the result as JSON on stdout (also on failure)\n"
+    "  -q, --quiet              print nothing on success, no progress\n"
     "  -v, --verbose            say more\n"
     "\n"
+    "The result line names the format, the disk's size, the data it holds (the bytes of\n"
+    "its allocated blocks: MBR, GRUB, filesystem metadata and files), the file's size and\n"
+    "its SHA-256.\n"
     "Timestamps come from SOURCE_DATE_EPOCH (else 0): the same inputs give the same bytes.\n"
     "Exit status: 0 built, 1 failed (nothing written), 2 command-line error.\n"
     "\n"
     "Example:\n"
     "  unikernel-mkimage build -o disk.raw --size 1G hello.virtio -- --ipv4=10.0.0.2/24\n";
 
-enum { OPT_ROUND_UP = 0x2000, OPT_JSON, OPT_PRINT_CONFIG, OPT_SPEC };
+enum { OPT_ROUND_UP = 0x2000, OPT_PRINT_CONFIG, OPT_SPEC, OPT_SHA256 };
 
 static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
@@ -52,9 +57,8 @@ static const struct option long_options[] = {
     {"level", required_argument, NULL, 'l'},
     {"round-up", no_argument, NULL, OPT_ROUND_UP},
     {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
+    {"sha256", no_argument, NULL, OPT_SHA256},
+    CLI_OUT_LONGOPTS,
     {"spec", required_argument, NULL, OPT_SPEC},
     CLI_BUILD_LONGOPTS,
     {NULL, 0, NULL, 0},
@@ -77,7 +81,7 @@ int cmd_build(int argc, char **argv)
     struct cli_build_args a;
     struct mk_pack_opts pack = {0};
     const char *output = NULL, *format_name = NULL, *spec_path = NULL;
-    bool quiet = false, verbose = false, json = false, print_config = false;
+    bool print_config = false, hash_raw = false;
     struct mk_disk *disk = NULL;
     struct mk_ctx *ctx = NULL;
     enum mk_format fmt;
@@ -87,7 +91,8 @@ int cmd_build(int argc, char **argv)
 
     cli_build_args_init(&a);
     optind = 1;
-    while ((opt = getopt_long(nopts, argv, "o:f:j:l:qv" CLI_BUILD_SHORTOPTS, long_options,
+    opterr = 0;
+    while ((opt = getopt_long(nopts, argv, ":o:f:j:l:qv" CLI_BUILD_SHORTOPTS, long_options,
                               NULL)) != -1) {
         int handled = cli_build_option(&a, "build", opt, optarg);
         if (handled < 0)
@@ -115,20 +120,17 @@ int cmd_build(int argc, char **argv)
         case OPT_PRINT_CONFIG:
             print_config = true;
             break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'v':
-            verbose = true;
+        case OPT_SHA256:
+            hash_raw = true;
             break;
         case OPT_SPEC:
             spec_path = optarg;
             break;
         default:
-            rc = cli_usage_error("build", "unknown option");
+            if (cli_out_getopt(opt))
+                break;
+            rc = opt == ':' ? cli_usage_error("build", "%s needs a value", argv[optind - 1])
+                            : cli_unknown_option("build", argv[optind - 1], long_options);
             goto out;
         }
     }
@@ -136,7 +138,8 @@ int cmd_build(int argc, char **argv)
         struct cli_spec_build sb = {
             .spec_path = spec_path, .kernel = optind < nopts ? argv[optind] : NULL,
             .kargs_given = nopts < argc, .output = output, .format_name = format_name,
-            .pack = pack, .quiet = quiet, .verbose = verbose, .json = json,
+            .pack = pack, .quiet = cli_out.quiet, .verbose = cli_out.verbose,
+            .json = cli_out.json,
             .print_config = print_config,
         };
         if (optind + 1 < nopts) {
@@ -158,7 +161,7 @@ int cmd_build(int argc, char **argv)
         goto out;
     }
     cli_build_set_kernel(&a, argv[optind], kargs, nkargs);
-    ctx = cli_ctx_new(verbose);
+    ctx = cli_ctx_new(cli_out.verbose);
     if (print_config) {
         rc = cli_print_config(ctx, &a.opts);
         goto out;
@@ -176,27 +179,17 @@ int cmd_build(int argc, char **argv)
         fmt = mk_format_from_path(output);
     }
     cli_cancel_on_signals(ctx);
+    cli_progress_attach(ctx);
+    cli_out.interrupt_hint = "nothing was written";
     rc = CLI_EXIT_FAIL;
     if (mk_build(ctx, &a.opts, &disk) < 0 ||
         mk_disk_write_file(ctx, disk, fmt, &pack, output) < 0) {
         rc = cli_ctx_error(ctx);
         goto out;
     }
-    uint64_t data = 0;
-    mk_disk_data_bytes(ctx, disk, &data);
-    if (json) {
-        json_t *res = json_pack("{s:s, s:s, s:I, s:I}", "output", output, "format",
-                                mk_format_name(fmt), "disk_size", (json_int_t)mk_disk_size(disk),
-                                "data_bytes", (json_int_t)data);
-        json_dumpf(res, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(res);
-    } else if (!quiet) {
-        fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk, %" PRIu64 " KiB of data)\n",
-                cli_progname, output, mk_format_name(fmt), mk_disk_size(disk) >> 20, data >> 10);
+    rc = cli_report_written(ctx, disk, fmt, &pack, output, hash_raw);
+    if (rc == CLI_EXIT_OK && !cli_out.json && !cli_out.quiet)
         cli_show_solo5_manifest(ctx, a.opts.kernel);
-    }
-    rc = CLI_EXIT_OK;
 out:
     mk_disk_free(disk);
     mk_ctx_free(ctx);

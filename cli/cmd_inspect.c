@@ -1,6 +1,7 @@
 /* cmd_inspect.c: `unikernel-mkimage inspect`: describe and check a disk image. */
 #include <inttypes.h>
 #include <jansson.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 const char cmd_inspect_usage[] =
     "usage: unikernel-mkimage inspect IMAGE [--json] [--deep] [--no-files] [--ignore-checksums]\n"
+    "                                 [-q] [-v]\n"
     "\n"
     "Describes and checks a disk image, built by this tool or not: raw, qcow2 or a GCE\n"
     "disk.tar.gz. Shows the partition table, the filesystem and its files, grub.cfg,\n"
@@ -19,7 +21,10 @@ const char cmd_inspect_usage[] =
     "signature, a bootable partition, boot code) without unpacking to disk.\n"
     "\n"
     "Options:\n"
-    "  --json       print the report as JSON\n"
+    "  --json       print the report as JSON (with \"status\": \"ok\" or \"failed\" when\n"
+    "               there are problems; also on errors)\n"
+    "  -q, --quiet  print nothing; the exit status tells\n"
+    "  -v, --verbose  say more\n"
     "  --deep       add a second opinion through libguestfs (slow; boots a small VM)\n"
     "  --files      list every file (the default)\n"
     "  --no-files   leave out the file list\n"
@@ -259,18 +264,23 @@ static int print_text(const char *text)
     return CLI_EXIT_OK;
 }
 
+static const struct option inspect_options[] = {
+    {"deep", no_argument, NULL, 0}, {"files", no_argument, NULL, 0},
+    {"no-files", no_argument, NULL, 0}, {"ignore-checksums", no_argument, NULL, 0},
+    CLI_OUT_LONGOPTS, {NULL, 0, NULL, 0},
+};
+
 int cmd_inspect(int argc, char **argv)
 {
     const char *image = NULL;
-    bool json = false;
     unsigned flags = MK_INSPECT_FILES;
     struct mk_ctx *ctx;
     char *report = NULL;
     int problems = 0, r;
 
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            json = true;
+        if (cli_out_arg(argv[i]))
+            continue;
         else if (!strcmp(argv[i], "--deep"))
             flags |= MK_INSPECT_DEEP;
         else if (!strcmp(argv[i], "--files"))
@@ -280,7 +290,7 @@ int cmd_inspect(int argc, char **argv)
         else if (!strcmp(argv[i], "--ignore-checksums"))
             flags |= MK_INSPECT_IGNORE_CHECKSUMS;
         else if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("inspect", "unknown option '%s'", argv[i]);
+            return cli_unknown_option("inspect", argv[i], inspect_options);
         else if (image)
             return cli_usage_error("inspect", "more than one image given ('%s', '%s')", image,
                                    argv[i]);
@@ -290,18 +300,21 @@ int cmd_inspect(int argc, char **argv)
     if (!image)
         return cli_usage_error("inspect", "no image given");
 
-    ctx = cli_ctx_new(false);
+    ctx = cli_ctx_new(cli_out.verbose);
     cli_cancel_on_signals(ctx);
+    cli_progress_attach(ctx);
     r = mk_inspect_path(ctx, image, flags, &report, &problems);
     if (r < 0) {
-        cli_ctx_error(ctx);
+        r = cli_ctx_error(ctx);
         mk_ctx_free(ctx);
-        return CLI_EXIT_FAIL;
+        return r;
     }
     mk_ctx_free(ctx);
-    if (json) {
-        fputs(report, stdout);
-        putchar('\n');
+    cli_progress_end();
+    if (cli_out.json) {
+        cli_json_result(json_loads(report, 0, NULL), problems ? "failed" : "ok");
+        r = CLI_EXIT_OK;
+    } else if (cli_out.quiet) {
         r = CLI_EXIT_OK;
     } else {
         r = print_text(report);

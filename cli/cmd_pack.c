@@ -24,7 +24,10 @@ const char cmd_pack_usage[] =
     "  -l, --level N           gce: gzip level 1 (fastest) to 9 (smallest), default 6\n"
     "      --round-up          gce: pad the disk to the next whole GiB, as GCE requires,\n"
     "                          instead of failing\n"
-    "  -q, --quiet             print nothing on success\n"
+    "      --sha256            hash a raw output too (gce and qcow2 always are)\n"
+    "      --json              print the result as JSON on stdout (also on failure)\n"
+    "  -q, --quiet             print nothing on success, no progress\n"
+    "  -v, --verbose           say more\n"
     "\n"
     "Formats:\n"
     "  gce    disk.tar.gz for Google Compute Engine: one sparse disk.raw in a GNU oldgnu\n"
@@ -33,7 +36,8 @@ const char cmd_pack_usage[] =
     "  raw    a sparse raw disk image\n"
     "\n"
     "What was written goes to stderr, e.g.\n"
-    "  unikernel-mkimage: wrote disk.tar.gz (gce, 1024 MiB disk, 284 KiB of data)\n"
+    "  unikernel-mkimage: wrote disk.tar.gz (gce, 1024 MiB disk holding 284 KiB of data;\n"
+    "  file 147 KiB, sha256 8a1a...)\n"
     "Exit status: 0 written, 1 failed (nothing written), 2 command-line error.\n"
     "\n"
     "Example:\n"
@@ -56,14 +60,15 @@ static int parse_int(const char *s, int lo, int hi, int *ret)
 
 int cmd_pack(int argc, char **argv)
 {
-    enum { OPT_ROUND_UP = 256 };
+    enum { OPT_ROUND_UP = 256, OPT_SHA256 };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
         {"jobs", required_argument, NULL, 'j'},
         {"level", required_argument, NULL, 'l'},
         {"round-up", no_argument, NULL, OPT_ROUND_UP},
-        {"quiet", no_argument, NULL, 'q'},
+        {"sha256", no_argument, NULL, OPT_SHA256},
+        CLI_OUT_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     struct mk_pack_opts opts = {0};
@@ -71,13 +76,12 @@ int cmd_pack(int argc, char **argv)
     enum mk_format fmt;
     struct mk_disk *disk = NULL;
     struct mk_ctx *ctx;
-    uint64_t data = 0;
-    bool quiet = false;
+    bool hash_raw = false;
     int c, r;
 
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":o:f:j:l:q", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:f:j:l:qv", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             output = optarg;
@@ -97,13 +101,15 @@ int cmd_pack(int argc, char **argv)
         case OPT_ROUND_UP:
             opts.round_up = 1;
             break;
-        case 'q':
-            quiet = true;
+        case OPT_SHA256:
+            hash_raw = true;
             break;
         case ':':
             return cli_usage_error("pack", "%s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("pack", "unknown option '%s'", argv[optind - 1]);
+            if (cli_out_getopt(c))
+                break;
+            return cli_unknown_option("pack", argv[optind - 1], longopts);
         }
     }
     if (optind >= argc)
@@ -113,7 +119,7 @@ int cmd_pack(int argc, char **argv)
     if (!output)
         return cli_usage_error("pack", "no output given (-o FILE)");
 
-    ctx = cli_ctx_new(false);
+    ctx = cli_ctx_new(cli_out.verbose);
     if (format) {
         if (mk_format_from_name(ctx, format, &fmt) < 0) {
             r = cli_usage_error("pack", "%s", mk_errmsg(ctx));
@@ -124,22 +130,12 @@ int cmd_pack(int argc, char **argv)
         fmt = mk_format_from_path(output);
     }
     cli_cancel_on_signals(ctx);
+    cli_progress_attach(ctx);
+    cli_out.interrupt_hint = "nothing was written";
     r = mk_disk_open(ctx, argv[optind], &disk);
     if (r == MK_OK)
         r = mk_disk_write_file(ctx, disk, fmt, &opts, output);
-    if (r == MK_OK)
-        r = mk_disk_data_bytes(ctx, disk, &data);
-    if (r == MK_ECANCELED) {
-        r = cli_error("interrupted; nothing was written");
-    } else if (r < 0) {
-        r = cli_ctx_error(ctx);
-    } else {
-        if (!quiet)
-            fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk, %" PRIu64
-                    " KiB of data)\n", cli_progname, output, mk_format_name(fmt),
-                    mk_disk_size(disk) >> 20, data >> 10);
-        r = CLI_EXIT_OK;
-    }
+    r = r < 0 ? cli_ctx_error(ctx) : cli_report_written(ctx, disk, fmt, &opts, output, hash_raw);
     mk_disk_free(disk);
     mk_ctx_free(ctx);
     return r;

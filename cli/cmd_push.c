@@ -107,78 +107,6 @@ static int list_uploaders(void)
     return CLI_EXIT_OK;
 }
 
-/* ---- progress ---- */
-
-struct progress {
-    bool tty;
-    double start, last;
-    uint64_t last_pct;
-    bool drawn;
-};
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void human(char *buf, size_t size, double bytes)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-
-    while (bytes >= 1024 && u < 4) {
-        bytes /= 1024;
-        u++;
-    }
-    snprintf(buf, size, "%.1f %s", bytes, units[u]);
-}
-
-static void on_progress(void *opaque, const char *phase, uint64_t done, uint64_t total)
-{
-    struct progress *p = opaque;
-    double t = now(), rate = done / (t - p->start > 0.001 ? t - p->start : 0.001);
-    char d[32], tot[32], r[32], eta[32] = "";
-    uint64_t pct = total ? done * 100 / total : 0;
-
-    /* The pre-flight's reading and the packing report too; the upload is what takes long. */
-    if (strcmp(phase, "upload"))
-        return;
-    if (p->tty ? t - p->last < 0.2 && done != total
-               : (total ? pct / 10 == p->last_pct / 10 && done != total : t - p->last < 5))
-        return;
-    p->last = t;
-    p->last_pct = pct;
-    human(d, sizeof(d), (double)done);
-    human(tot, sizeof(tot), (double)total);
-    human(r, sizeof(r), rate);
-    if (total && rate > 0 && done < total) {
-        unsigned s = (unsigned)((total - done) / rate);
-        snprintf(eta, sizeof(eta), " ETA %u:%02u", s / 60, s % 60);
-    }
-    if (p->tty) {
-        char bar[31];
-        size_t fill = total ? (size_t)(pct * 30 / 100) : 0;
-
-        memset(bar, '#', fill);
-        memset(bar + fill, '-', 30 - fill);
-        bar[30] = '\0';
-        if (total)
-            fprintf(stderr, "\r%s [%s] %3" PRIu64 "%% %s / %s  %s/s%s\033[K", phase, bar, pct, d,
-                    tot, r, eta);
-        else
-            fprintf(stderr, "\r%s %s  %s/s\033[K", phase, d, r);
-        p->drawn = true;
-    } else if (total) {
-        fprintf(stderr, "%s: %s: %" PRIu64 "%% (%s of %s, %s/s)\n", cli_progname, phase, pct, d,
-                tot, r);
-    } else {
-        fprintf(stderr, "%s: %s: %s (%s/s)\n", cli_progname, phase, d, r);
-    }
-}
-
 /* ---- the identity of a build's bytes, so that an interrupted upload can resume ---- */
 
 static void hash_file(gcry_md_hd_t md, const char *path)
@@ -243,6 +171,50 @@ static bool is_elf(const char *path)
     return yes;
 }
 
+/* `push CLOUD --help`: the cloud's own options. -1 when CLOUD is unknown. */
+int cli_push_cloud_help(const char *cloud, FILE *f)
+{
+    const char *desc = mk_uploader_description(cloud), *usage = mk_uploader_usage(cloud);
+
+    if (!desc)
+        return -1;
+    fprintf(f, "usage: %s push %s [OPTIONS] ARCHIVE\n"
+               "       %s push %s [OPTIONS] [BUILD OPTIONS] KERNEL [-- KERNEL_ARGS...]\n\n"
+               "%s.\n\n%s options:\n%s\n"
+               "Common options: --json, -q, -v; the build options of KERNEL mode are in\n"
+               "'%s build --help'. See also '%s push --help'.\n",
+            cli_progname, cloud, cli_progname, cloud, desc, cloud, usage ? usage : "",
+            cli_progname, cli_progname);
+    return 0;
+}
+
+/* The option names of (cloud) (from its help text) and of the build, for "did you mean";
+ * the strings live until the next call. */
+static const char **option_names(const char *cloud)
+{
+    static char *copy;
+    static const char *names[129];
+    const char *usage = mk_uploader_usage(cloud);
+    char *save = NULL;
+    size_t n = 0;
+
+    free(copy);
+    copy = strdup(usage ? usage : "");
+    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line && n < 100;
+         line = strtok_r(NULL, "\n", &save)) {
+        line += strspn(line, " ");
+        if (strncmp(line, "--", 2))
+            continue;
+        line += 2;
+        line[strcspn(line, " ")] = '\0';
+        names[n++] = line;
+    }
+    for (const struct option *o = build_options; o->name && n < 128; o++)
+        names[n++] = o->name;
+    names[n] = NULL;
+    return names;
+}
+
 static const struct option *find_build_option(const char *name, size_t len)
 {
     for (const struct option *o = build_options; o->name; o++)
@@ -257,8 +229,17 @@ static void print_result(const char *result, bool json)
     const char *keys[] = {"selfLink", "url", "id", "image"};
 
     if (json) {
-        json_dumpf(r, stdout, JSON_INDENT(2));
-        putchar('\n');
+        json_t *status = json_object_get(r, "status");
+
+        /* "status" is ours (ok/failed...); the cloud's word for the image (READY, active)
+         * is image_status. */
+        if (json_is_object(r) && json_is_string(status) &&
+            strcmp(json_string_value(status), "ok") && strcmp(json_string_value(status), "failed"))
+            json_object_set(r, "image_status", status);
+        if (json_is_object(r))
+            json_object_del(r, "status");
+        cli_json_result(r, "ok");
+        return;
     } else {
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
             if (json_is_string(json_object_get(r, keys[i]))) {
@@ -277,8 +258,8 @@ int cmd_push(int argc, char **argv)
 int cli_push_one(int argc, char **argv, char **ret_result)
 {
     struct cli_build_args a;
-    struct progress prog = {0};
-    bool quiet = false, verbose = false, json = false, build_opts = false;
+    bool build_opts = false;
+    char where[80];
     const char *cloud = NULL, *file = NULL;
     struct mk_upload *up = NULL;
     struct mk_disk *disk = NULL;
@@ -304,29 +285,32 @@ int cli_push_one(int argc, char **argv, char **ret_result)
     cloud = argv[1];
     ctx = cli_ctx_new(false);
     if (mk_upload_new(ctx, cloud, &up) < 0) {
-        rc = cli_usage_error("push", "%s", mk_errmsg(ctx));
+        const char *guess = cli_did_you_mean(cloud, (const char *const[]){"gce", "gcp",
+                                             "openstack", NULL});
+        if (guess)
+            rc = cli_usage_error("push", "unknown cloud '%s'; did you mean '%s'?", cloud, guess);
+        else
+            rc = cli_usage_error("push", "%s", mk_errmsg(ctx));
         goto out;
     }
+    /* Option errors point at the cloud's own help. */
+    snprintf(where, sizeof(where), "push %s", cloud);
     for (int i = 2; i < nopts; i++) {
         const char *arg = argv[i], *eq, *value = NULL;
         const struct option *bo;
         char key[64];
         int arity;
 
-        if (!strcmp(arg, "--json")) {
-            json = true;
-        } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
-            quiet = true;
-        } else if (!strcmp(arg, "--verbose") || !strcmp(arg, "-v")) {
-            verbose = true;
+        if (cli_out_arg(arg)) {
+            continue;
         } else if (arg[0] == '-' && arg[1] && arg[1] != '-' && strchr("stm", arg[1])) {
             /* -s SIZE, -sSIZE and the other short build options */
             value = arg[2] ? arg + 2 : (i + 1 < nopts ? argv[++i] : NULL);
             if (!value) {
-                rc = cli_usage_error("push", "option -%c needs a value", arg[1]);
+                rc = cli_usage_error(where, "option -%c needs a value", arg[1]);
                 goto out;
             }
-            if (cli_build_option(&a, "push", arg[1], value) < 0)
+            if (cli_build_option(&a, where, arg[1], value) < 0)
                 goto out;
             build_opts = true;
         } else if (!strncmp(arg, "--", 2) && arg[2]) {
@@ -334,8 +318,7 @@ int cli_push_one(int argc, char **argv, char **ret_result)
             size_t klen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
 
             if (klen >= sizeof(key)) {
-                rc = cli_usage_error("push", "unknown option '%s' for uploader '%s'", arg,
-                                     cloud);
+                rc = cli_usage_error(where, "unknown option '%s' for %s", arg, cloud);
                 goto out;
             }
             memcpy(key, arg + 2, klen);
@@ -343,52 +326,54 @@ int cli_push_one(int argc, char **argv, char **ret_result)
             bo = find_build_option(key, klen);
             arity = bo ? bo->has_arg == required_argument : mk_uploader_option_arity(cloud, key);
             if (arity < 0) {
-                rc = cli_usage_error("push", "unknown option '--%s' for uploader '%s'", key,
-                                     cloud);
+                const char *guess = cli_did_you_mean(key, option_names(cloud));
+
+                if (guess)
+                    rc = cli_usage_error(where, "unknown option '--%s' for %s; did you mean "
+                                         "'--%s'?", key, cloud, guess);
+                else
+                    rc = cli_usage_error(where, "unknown option '--%s' for %s", key, cloud);
                 goto out;
             }
             if (eq)
                 value = eq + 1;
             else if (arity) {
                 if (i + 1 >= nopts) {
-                    rc = cli_usage_error("push", "option --%s needs a value", key);
+                    rc = cli_usage_error(where, "option --%s needs a value", key);
                     goto out;
                 }
                 value = argv[++i];
             }
             if (bo) {
-                if (cli_build_option(&a, "push", bo->val, value) < 0)
+                if (cli_build_option(&a, where, bo->val, value) < 0)
                     goto out;
                 build_opts = true;
             } else if (mk_upload_set_option(ctx, up, key, value) < 0) {
-                rc = cli_usage_error("push", "%s", mk_errmsg(ctx));
+                rc = cli_usage_error(where, "%s", mk_errmsg(ctx));
                 goto out;
             } else {
                 note_machine_option(&machine, key, value);
             }
         } else if (arg[0] == '-' && arg[1]) {
-            rc = cli_usage_error("push", "unknown option '%s'", arg);
+            rc = cli_usage_error(where, "unknown option '%s'", arg);
             goto out;
         } else if (!file) {
             file = arg;
         } else {
-            rc = cli_usage_error("push", "unexpected argument '%s' (put the kernel's command "
+            rc = cli_usage_error(where, "unexpected argument '%s' (put the kernel's command "
                                  "line after --)", arg);
             goto out;
         }
     }
     if (!file) {
-        rc = cli_usage_error("push", "no ARCHIVE or KERNEL given");
+        rc = cli_usage_error(where, "no ARCHIVE or KERNEL given");
         goto out;
     }
     mk_ctx_free(ctx);
-    ctx = cli_ctx_new(verbose);
-    if (!quiet) {
-        prog.tty = isatty(STDERR_FILENO);
-        prog.start = now();
-        mk_ctx_set_progress(ctx, on_progress, &prog);
-    }
+    ctx = cli_ctx_new(cli_out.verbose);
+    cli_progress_attach(ctx);
     cli_cancel_on_signals(ctx);
+    cli_out.interrupt_hint = "run the same command again to resume the upload";
     rc = CLI_EXIT_FAIL;
     {
         struct mk_solo5_manifest m;
@@ -411,17 +396,14 @@ int cli_push_one(int argc, char **argv, char **ret_result)
     } else if (mk_upload_file(ctx, up, file) < 0) {
         goto fail;
     }
-    if (prog.drawn)
-        fputc('\n', stderr);
+    cli_progress_end();
     if (ret_result)
         *ret_result = strdup(mk_upload_result(up));
-    else if (json || !quiet)
-        print_result(mk_upload_result(up), json);
+    else if (cli_out.json || !cli_out.quiet)
+        print_result(mk_upload_result(up), cli_out.json);
     rc = ret_result && !*ret_result ? cli_error("out of memory") : CLI_EXIT_OK;
     goto out;
 fail:
-    if (prog.drawn)
-        fputc('\n', stderr);
     rc = cli_ctx_error(ctx);
 out:
     free(id);

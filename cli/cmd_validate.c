@@ -17,6 +17,7 @@ const char cmd_validate_usage[] =
     "unikernel-mkimage-uploader-TYPE on PATH. Errors give the file, line and column.\n"
     "\n"
     "      --spec FILE          the spec to check (also accepted as the only argument)\n"
+    "      --json               print the result as JSON on stdout (also on failure)\n"
     "  -q, --quiet              print nothing when the spec is valid\n"
     "  -v, --verbose            say more\n"
     "\n"
@@ -30,8 +31,7 @@ enum { OPT_SPEC = 0x3000 };
 
 static const struct option long_options[] = {
     {"spec", required_argument, NULL, OPT_SPEC},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
+    CLI_OUT_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -62,23 +62,21 @@ int cmd_validate(int argc, char **argv)
     const char *given = NULL, *path;
     struct mk_spec *spec = NULL;
     struct mk_ctx *ctx;
-    bool quiet = false, verbose = false;
     int opt, rc;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "qv", long_options, NULL)) != -1) {
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":qv", long_options, NULL)) != -1) {
         switch (opt) {
         case OPT_SPEC:
             given = optarg;
             break;
-        case 'q':
-            quiet = true;
-            break;
-        case 'v':
-            verbose = true;
-            break;
+        case ':':
+            return cli_usage_error("validate", "%s needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error("validate", "unknown option");
+            if (cli_out_getopt(opt))
+                break;
+            return cli_unknown_option("validate", argv[optind - 1], long_options);
         }
     }
     if (optind < argc) {
@@ -88,11 +86,15 @@ int cmd_validate(int argc, char **argv)
     }
     if (!(path = cli_spec_choose("validate", given)))
         return CLI_EXIT_USAGE;
-    ctx = cli_ctx_new(verbose);
+    ctx = cli_ctx_new(cli_out.verbose);
     if (mk_spec_load(ctx, path, &spec) < 0 || mk_spec_validate(ctx, spec) < 0) {
         rc = cli_ctx_error(ctx);
     } else {
-        if (!quiet)
+        if (cli_out.json)
+            cli_json_result(json_pack("{s:s, s:I, s:I}", "spec", mk_spec_path(spec), "outputs",
+                                      (json_int_t)mk_spec_n_outputs(spec), "targets",
+                                      (json_int_t)mk_spec_n_targets(spec)), "ok");
+        else if (!cli_out.quiet)
             summary(spec);
         rc = CLI_EXIT_OK;
     }

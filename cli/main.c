@@ -1,4 +1,5 @@
 /* main.c: the unikernel-mkimage command: dispatch to subcommands, help and version. */
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,33 +44,69 @@ void cli_print_help(const struct cli_command *cmd, FILE *f)
     fputs(cmd->usage, f);
 }
 
+/* One error line on stderr and, with --json, the failure object on stdout. */
+static void report_error(const char *status, const char *kind, const char *suffix,
+                         const char *fmt, va_list ap)
+{
+    char msg[2048];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    cli_progress_end();
+    fprintf(stderr, "%s: error: %s%s\n", cli_progname, msg, suffix ? suffix : "");
+    cli_json_failure(status, msg, kind);
+}
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(stderr, "%s: error: ", cli_progname);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report_error("failed", NULL, NULL, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CLI_EXIT_FAIL;
+}
+
+static int ctx_error(const char *kind, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    report_error("failed", kind, NULL, fmt, ap);
+    va_end(ap);
+    return CLI_EXIT_FAIL;
+}
+
+static int interrupted(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    report_error("interrupted", "interrupted", NULL, fmt, ap);
+    va_end(ap);
+    return CLI_EXIT_INTERRUPTED;
 }
 
 int cli_ctx_error(struct mk_ctx *ctx)
 {
     const char *msg = mk_errmsg(ctx);
-    return cli_error("%s", *msg ? msg : mk_strerror(mk_errcode(ctx)));
+    int code = mk_errcode(ctx);
+
+    if (code == MK_ECANCELED)
+        return interrupted("interrupted%s%s", cli_out.interrupt_hint ? "; " : "",
+                           cli_out.interrupt_hint ? cli_out.interrupt_hint : "");
+    return ctx_error(mk_strerror(code), "%s", *msg ? msg : mk_strerror(code));
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...)
 {
+    char suffix[128];
     va_list ap;
 
-    fprintf(stderr, "%s: error: ", cli_progname);
+    snprintf(suffix, sizeof(suffix), " (see '%s%s%s --help')", cli_progname,
+             command ? " " : "", command ? command : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report_error("usage_error", "usage", suffix, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see '%s help %s')\n", cli_progname, command);
     return CLI_EXIT_USAGE;
 }
 
@@ -77,6 +114,7 @@ void cli_warn(const char *fmt, ...)
 {
     va_list ap;
 
+    cli_progress_erase();
     fprintf(stderr, "%s: warning: ", cli_progname);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -84,13 +122,74 @@ void cli_warn(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* Optimal string alignment distance, for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d[64][64];
+
+    if (la >= 64 || lb >= 64)
+        return (size_t)-1;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+int cli_unknown_option(const char *command, const char *arg, const struct option *longopts)
+{
+    const char *names[128], *guess;
+    size_t n = 0;
+    char word[64];
+
+    snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + strspn(arg, "-"), "="),
+             arg + strspn(arg, "-"));
+    for (const struct option *o = longopts; o && o->name && n < 127; o++)
+        names[n++] = o->name;
+    names[n] = NULL;
+    guess = arg[0] == '-' && arg[1] == '-' ? cli_did_you_mean(word, names) : NULL;
+    if (guess)
+        return cli_usage_error(command, "unknown option '%s'; did you mean '--%s'?", arg, guess);
+    return cli_usage_error(command, "unknown option '%s'", arg);
+}
+
+const char *cli_did_you_mean(const char *word, const char *const *candidates)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1, len = strlen(word);
+
+    for (size_t i = 0; candidates && candidates[i]; i++) {
+        size_t d = edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    /* A third of the word, at least one edit, at most three. */
+    return best && best_d <= (len >= 9 ? 3 : len >= 5 ? 2 : 1) ? best : NULL;
+}
+
 static void log_to_stderr(void *opaque, enum mk_log_level level, const char *msg)
 {
     bool verbose = opaque != NULL;
     static const char *const names[] = {"error", "warning", "info", "debug"};
 
-    if (level <= MK_LOG_WARN || verbose)
+    if (level <= MK_LOG_WARN || verbose) {
+        cli_progress_erase(); /* never glued to a bar; the bar comes back on its next update */
         fprintf(stderr, "%s: %s: %s\n", cli_progname, names[level], msg);
+    }
 }
 
 struct mk_ctx *cli_ctx_new(bool verbose)
@@ -152,6 +251,11 @@ static int cmd_help(int argc, char **argv)
     cmd = cli_find_command(argv[1]);
     if (!cmd)
         return cli_usage_error("help", "unknown command '%s'", argv[1]);
+    if (argc > 2 && !strcmp(cmd->name, "push")) {
+        if (cli_push_cloud_help(argv[2], stdout) < 0)
+            return cli_usage_error("help", "unknown cloud '%s'", argv[2]);
+        return CLI_EXIT_OK;
+    }
     cli_print_help(cmd, stdout);
     return CLI_EXIT_OK;
 }
@@ -177,11 +281,25 @@ int main(int argc, char **argv)
     }
     cmd = cli_find_command(argv[1]);
     if (!cmd) {
-        cli_error("unknown command '%s' (see '%s --help')", argv[1], cli_progname);
-        return CLI_EXIT_USAGE;
+        const char *names[sizeof(commands) / sizeof(commands[0]) + 1] = {NULL};
+        const char *guess;
+
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            names[i] = commands[i].name;
+        cli_out_scan(NULL, argc, argv);
+        guess = cli_did_you_mean(argv[1], names);
+        if (guess)
+            return cli_usage_error(NULL, "unknown command '%s'; did you mean '%s'?", argv[1],
+                                   guess);
+        return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
     }
+    cli_out_scan(cmd->name, argc - 1, argv + 1);
     for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            /* `push CLOUD --help` is the cloud's own page. */
+            if (!strcmp(cmd->name, "push") && argc > 2 && argv[2][0] != '-' &&
+                cli_push_cloud_help(argv[2], stdout) == 0)
+                return CLI_EXIT_OK;
             cli_print_help(cmd, stdout);
             return CLI_EXIT_OK;
         }

@@ -142,14 +142,19 @@ void push_report(struct push_run *run, bool json)
             json_object_set(o, "result", r ? r : json_null());
         } else {
             json_object_set_new(o, "error", json_string(t->error));
+            if (json)
+                cli_out.json_done = true; /* the error is in the targets' JSON */
             cli_error("target '%s': %s", t->name, t->error);
         }
         json_decref(r);
         json_array_append_new(all, o);
     }
     if (json) {
-        json_dumpf(all, stdout, JSON_INDENT(2));
-        putchar('\n');
+        bool all_ok = true;
+
+        for (size_t i = 0; i < run->n; i++)
+            all_ok = all_ok && run->t[i].ok;
+        cli_json_result(json_pack("{s:o}", "targets", json_incref(all)), all_ok ? "ok" : "failed");
     } else if (!run->quiet) {
         printf("%-16s %-10s %-40s %-7s %s\n", "TARGET", "UPLOADER", "IMAGE", "STATUS", "TIME");
         for (size_t i = 0; i < run->n; i++) {

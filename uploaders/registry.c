@@ -15,8 +15,18 @@ const struct mk_uploader *const mk_uploaders[] = {
     NULL,
 };
 
+/* Other names users know the clouds by. */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {
+    {"gcp", "gce"},
+};
+
 const struct mk_uploader *mk_uploader_find(const char *name)
 {
+    for (size_t i = 0; i < MK_ARRAY_SIZE(aliases); i++)
+        if (!strcmp(name, aliases[i].alias))
+            name = aliases[i].name;
     for (size_t i = 0; mk_uploaders[i]; i++)
         if (!strcmp(mk_uploaders[i]->name, name))
             return mk_uploaders[i];
@@ -56,8 +66,8 @@ char *mk_uploader_options_text(const struct mk_uploader_option *opts)
     int r = 0;
 
     for (const struct mk_uploader_option *o = opts; o && o->name; o++)
-        if (o->help && label_len(o) > width)
-            width = label_len(o) < OPTIONS_TEXT_MAX_WIDTH ? label_len(o) : OPTIONS_TEXT_MAX_WIDTH;
+        if (o->help && label_len(o) > width && label_len(o) <= OPTIONS_TEXT_MAX_WIDTH)
+            width = label_len(o);
     for (const struct mk_uploader_option *o = opts; r >= 0 && o && o->name; o++) {
         const char *h = o->help, *nl;
         size_t pad = label_len(o) < width ? width - label_len(o) : 0;
@@ -65,7 +75,10 @@ char *mk_uploader_options_text(const struct mk_uploader_option *opts)
         if (!h)
             continue;
         r = mk_buf_addf(&b, "  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        if (r >= 0 && (*h || o->repeat))
+        /* A label too long for the column gets a line of its own. */
+        if (r >= 0 && (*h || o->repeat) && label_len(o) > width)
+            r = mk_buf_addf(&b, "\n%*s", (int)(width + 4), "");
+        else if (r >= 0 && (*h || o->repeat))
             r = mk_buf_addf(&b, "%*s  ", (int)pad, "");
         for (; r >= 0 && (nl = strchr(h, '\n')); h = nl + 1)
             r = mk_buf_addf(&b, "%.*s\n%*s", (int)(nl - h), h, (int)(width + 4), "");

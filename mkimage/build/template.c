@@ -4,52 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <pthread.h>
 #include <sys/stat.h>
 
 #include "template.h"
-
-#ifndef MK_TEMPLATE_INSTALL_DIR
-#define MK_TEMPLATE_INSTALL_DIR "/usr/local/share/unikernel-mkimage/templates"
-#endif
 
 #define TEMPLATE_MAX (1u << 20)
 #define BUILTIN_LIST "multiboot, solo5, hermit"
 #define KNOWN_LIST "@MULTIBOOT@, @MODULE@, @KERNEL@, @KERNEL_NAME@, @ARGS@, @MODULES@, @@"
 
-static const char *const builtin_templates[] = {"multiboot", "solo5", "hermit"};
-
-/* An installation moved or made with `cmake --install --prefix` keeps its templates beside
- * the binary (PREFIX/bin/x -> PREFIX/share/...), so look there before the configured path. */
-static char relative_dir[4096];
-
-static void find_relative_dir(void)
-{
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    char *slash;
-    struct stat st;
-
-    if (n <= 0)
-        return;
-    exe[n] = '\0';
-    for (int up = 0; up < 2 && (slash = strrchr(exe, '/')); up++)
-        *slash = '\0';
-    if ((size_t)snprintf(relative_dir, sizeof(relative_dir),
-                         "%s/share/unikernel-mkimage/templates", exe) >= sizeof(relative_dir) ||
-        stat(relative_dir, &st) < 0 || !S_ISDIR(st.st_mode))
-        relative_dir[0] = '\0';
-}
-
 const char *mk_template_default_dir(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
     const char *dir = getenv("MK_TEMPLATE_DIR");
 
-    if (dir && *dir)
-        return dir;
-    pthread_once(&once, find_relative_dir);
-    return relative_dir[0] ? relative_dir : MK_TEMPLATE_INSTALL_DIR;
+    return dir && *dir ? dir : NULL;
 }
 
 /* Bytes that GRUB's script lexer gives no meaning to in an argument, so a word made only of
@@ -284,22 +251,25 @@ static int render_line(struct render *rd, struct mk_buf *out, const char *s, siz
     return MK_OK;
 }
 
-static int is_builtin(const char *name)
+static const struct mk_builtin_template *find_builtin(const char *name)
 {
-    for (size_t i = 0; i < MK_ARRAY_SIZE(builtin_templates); i++)
-        if (!strcmp(name, builtin_templates[i]))
-            return 1;
-    return 0;
+    for (const struct mk_builtin_template *t = mk_builtin_templates; t->name; t++)
+        if (!strcmp(name, t->name))
+            return t;
+    return NULL;
 }
 
 /* A name is a template in the folder only when it is a plain word; "x/y" or "y.cfg" is a
- * file path. */
-static int resolve(struct mk_ctx *ctx, const char *dir, const char *name, struct mk_buf *path)
+ * file path. Sets (*builtin) instead of (path) for a built-in name that the folder (the
+ * user's override) does not hold. */
+static int resolve(struct mk_ctx *ctx, const char *dir, const char *name, struct mk_buf *path,
+                   const struct mk_builtin_template **builtin)
 {
     size_t n = strlen(name);
     int is_path = strchr(name, '/') || (n >= 4 && !strcmp(name + n - 4, ".cfg"));
     struct stat st;
 
+    *builtin = NULL;
     if (is_path) {
         if (mk_buf_adds(path, name) < 0)
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
@@ -315,26 +285,26 @@ static int resolve(struct mk_ctx *ctx, const char *dir, const char *name, struct
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '-' || *p == '_'))
             plain = 0;
-    if (plain && mk_buf_addf(path, "%s/%s.cfg", dir, name) < 0)
+    if (plain && dir && mk_buf_addf(path, "%s/%s.cfg", dir, name) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    if (!plain || stat(path->buf, &st) < 0 || !S_ISREG(st.st_mode)) {
-        if (plain && is_builtin(name))
-            return mk_set_error(ctx, MK_ENOTFOUND,
-                                "built-in template '%s' is missing: no file '%s' (set "
-                                "MK_TEMPLATE_DIR to the templates folder)",
-                                name, path->buf);
+    if (plain && dir && stat(path->buf, &st) == 0 && S_ISREG(st.st_mode))
+        return MK_OK;
+    if (plain && (*builtin = find_builtin(name)))
+        return MK_OK;
+    if (plain && dir)
         return mk_set_error(ctx, MK_ENOTFOUND,
                             "unknown template '%s' (built-in: " BUILTIN_LIST
-                            "; or give a path to a .cfg file)",
-                            name);
-    }
-    return MK_OK;
+                            "; or give a path to a .cfg file); not in %s", name, dir);
+    return mk_set_error(ctx, MK_ENOTFOUND,
+                        "unknown template '%s' (built-in: " BUILTIN_LIST
+                        "; or give a path to a .cfg file)", name);
 }
 
 int mk_template_render(struct mk_ctx *ctx, const char *template_dir, const char *name,
                        const struct mk_template_vars *vars, struct mk_buf *out)
 {
     struct mk_buf path = MK_BUF_INIT, text = MK_BUF_INIT;
+    const struct mk_builtin_template *builtin;
     int r;
 
     if (!name || !vars || !vars->kernel_path || (vars->nargs && !vars->args) ||
@@ -342,9 +312,17 @@ int mk_template_render(struct mk_ctx *ctx, const char *template_dir, const char 
         return mk_set_error(ctx, MK_EINVAL, "mk_template_render: missing template or values");
     if (!template_dir)
         template_dir = mk_template_default_dir();
-    if ((r = resolve(ctx, template_dir, name, &path)) < 0)
+    if ((r = resolve(ctx, template_dir, name, &path, &builtin)) < 0)
         goto out;
-    if ((r = mk_buf_read_file(ctx, &text, path.buf, TEMPLATE_MAX)) < 0) {
+    if (builtin) {
+        r = mk_buf_add(&text, builtin->text, builtin->len);
+        if (r == MK_OK)
+            r = mk_buf_addf(&path, "built-in template '%s'", builtin->name);
+        if (r < 0) {
+            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+            goto out;
+        }
+    } else if ((r = mk_buf_read_file(ctx, &text, path.buf, TEMPLATE_MAX)) < 0) {
         mk_error_prefix(ctx, "template");
         goto out;
     }

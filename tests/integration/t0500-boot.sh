@@ -100,7 +100,7 @@ if kill -0 "$pid" 2>/dev/null; then
 fi
 rc=0
 wait "$pid" || rc=$?
-[ "$rc" -ne 0 ] || fail "boot exited 0 after SIGINT"
+[ "$rc" -eq 130 ] || fail "boot exited $rc after SIGINT, not 130"
 grep -qF "interrupted" "$T/err" || fail "no interruption message: $(cat "$T/err")"
 no_qemu_left "$T/hang.raw"
 ok "SIGINT"

@@ -29,10 +29,10 @@ object_matches "$obj" "$T/app.tar.gz"
 import base64, hashlib, json, os, sys
 r = json.load(open(sys.argv[1]))
 data = open(sys.argv[2], "rb").read()
-assert r["image"] == "app-v1" and r["status"] == "READY", r
-assert r["selfLink"].endswith("/global/images/app-v1"), r
+assert r["image"] == "app-v1" and r["status"] == "ok" and r["image_status"] == "READY", r
+assert r["self_link"].endswith("/global/images/app-v1"), r
 assert r["bytes"] == len(data), r
-assert r["md5Hash"] == base64.b64encode(hashlib.md5(data).digest()).decode(), r
+assert r["md5_hash"] == base64.b64encode(hashlib.md5(data).digest()).decode(), r
 assert r["object"] == "gs://test-bucket/" + sys.argv[3], r
 PY
 ok "push with --json, labels, family, features"

@@ -52,7 +52,7 @@ check "bucket 'nope' does not exist" --credentials "$T/key.json" --bucket nope "
 check "invalid --label" --credentials "$T/key.json" --label Bad=1 "$T/app.tar.gz"
 check "unknown --guest-os-feature" --credentials "$T/key.json" --guest-os-feature FAST \
     "$T/app.tar.gz"
-check "--boot-check needs --zone" --credentials "$T/key.json" --boot-check hi "$T/app.tar.gz"
+check "--boot-check needs a zone" --credentials "$T/key.json" --boot-check hi "$T/app.tar.gz"
 # Archives GCE would refuse: a disk that is not a whole GiB, and a corrupt gzip.
 mkdir "$T/bad" && truncate -s 10M "$T/bad/disk.raw"
 (cd "$T/bad" && tar --format=oldgnu -cSzf "$T/small.tar.gz" disk.raw)
@@ -73,7 +73,7 @@ ok "$n bad inputs refused"
 # The usage errors come with exit status 2.
 rc=0
 "$MKIMAGE" push gce --bogus-option x "$T/app.tar.gz" 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -qF "unknown option '--bogus-option' for uploader 'gce'" "$T/err" ||
+[ "$rc" = 2 ] && grep -qF "unknown option '--bogus-option' for gce" "$T/err" ||
     fail "bad option: rc=$rc $(cat "$T/err")"
 # The option table, not the help text, says what takes a value: a flag leaves the file alone,
 # a flag's key with =VALUE works too, and a missing value is named.

@@ -30,7 +30,8 @@ sent=$(( $(state 's["counters"]["bytes_received"]') - before ))
 ls -A "$XDG_STATE_HOME/unikernel-mkimage" | grep -q . && fail "state file left after success"
 ok "resumed after a failed run"
 
-# 2. Ctrl-C during a stalled chunk: exit 1, the session kept; the next run resumes it.
+# 2. Ctrl-C during a stalled chunk: exit 130, the session kept and the user told that
+#    running the command again resumes; the next run resumes it.
 fault '{"chunk_stall": {"count": 1, "skip": 2, "seconds": 30}}'
 "$MKIMAGE" push gce $(gce_opts) --name big2 "$T/big.tar.gz" >"$T/out" 2>"$T/err" &
 pid=$!
@@ -42,8 +43,9 @@ sleep 0.3
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
-[ "$rc" = 1 ] || fail "Ctrl-C gave exit status $rc: $(cat "$T/err")"
+[ "$rc" = 130 ] || fail "Ctrl-C gave exit status $rc: $(cat "$T/err")"
 grep -q "interrupted" "$T/err" || fail "no word of the interruption: $(cat "$T/err")"
+grep -q "run the same command again to resume" "$T/err" || fail "no word of resuming: $(cat "$T/err")"
 ls "$XDG_STATE_HOME"/unikernel-mkimage/gcs-*.json >/dev/null 2>&1 || fail "no state file after Ctrl-C"
 "$MKIMAGE" push gce $(gce_opts) --name big2 --keep-object "$T/big.tar.gz" >"$T/out" 2>"$T/err" ||
     fail "the run after Ctrl-C failed: $(cat "$T/err")"

@@ -17,12 +17,17 @@ cat >"$HOME/.config/gcloud/application_default_credentials.json" <<EOT
  "client_secret": "user-secret-xyz", "refresh_token": "1//refresh-token-xyz",
  "token_uri": "$BASE/token", "quota_project_id": "$PROJECT"}
 EOT
+# The file's quota_project_id is not the project (Google's libraries agree): gcloud's
+# configuration names it.
+mkdir -p "$HOME/.config/gcloud/configurations"
+printf '[core]\nproject = %s\n' "$PROJECT" >"$HOME/.config/gcloud/configurations/config_default"
 # The endpoints come from the environment variables Google's tools use, this time.
 STORAGE_EMULATOR_HOST=127.0.0.1:$PORT CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE=$BASE/compute/v1/ \
     "$MKIMAGE" push gce --bucket "$BUCKET" --backoff 0.01 --name adc "$T/app.tar.gz" \
     >"$T/out1" 2>"$T/err1" || fail "push with ADC failed: $(cat "$T/err1")"
 [ "$(state 's["images"]["adc"]["status"]')" = READY ] || fail "no image from ADC credentials"
-rm "$HOME/.config/gcloud/application_default_credentials.json"
+rm "$HOME/.config/gcloud/application_default_credentials.json" \
+    "$HOME/.config/gcloud/configurations/config_default"
 ok "authorized_user ADC file"
 
 # 2. The metadata server (GCE_METADATA_HOST), which also names the project.

@@ -117,7 +117,7 @@ push folder --dir "$T/store" --name v.img --json -v app.img >out.json 2>err ||
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r == {"status": "ok", "image": "v.img", "url": "file://%s/store/v.img" % sys.argv[2],
-             "bytes": 16777216, "uploader": "folder"}, r
+             "bytes": 16777216, "uploader": "folder", "command": "push"}, r
 PY
 grep -qF "info: folder: storing v.img" err || fail "-v did not show the plugin's messages"
 ok "--json passes the result through, -v shows the plugin's stderr"

@@ -95,6 +95,8 @@ cmp want.qcow2 s2/app.qcow2 || fail "two's qcow2 differs"
 /usr/bin/python3 - out.json "$T" <<'PY' || fail "bad --json: $(cat out.json)"
 import json, sys
 r = json.load(open(sys.argv[1]))
+assert r["command"] == "push" and r["status"] == "ok", r
+r = r["targets"]
 assert len(r) == 1 and r[0]["target"] == "two" and r[0]["status"] == "ok", r
 assert r[0]["uploader"] == "folderq" and r[0]["format"] == "qcow2", r
 assert r[0]["image"] == "app.qcow2", r
@@ -104,6 +106,8 @@ push --spec proj/unikernel-mkimage.yaml one bad --json -q >out.json 2>err && fai
 /usr/bin/python3 - out.json <<'PY' || fail "bad --json: $(cat out.json)"
 import json, sys
 r = json.load(open(sys.argv[1]))
+assert r["command"] == "push" and r["status"] == "failed", r
+r = r["targets"]
 assert [t["target"] for t in r] == ["one", "bad"], r
 assert r[0]["status"] == "ok" and r[1]["status"] == "failed", r
 assert r[1]["error"] == "broken: the server said no", r

@@ -29,6 +29,7 @@ import time
 import urllib.parse
 
 import fake_gce_deploy
+import fake_gce_sts
 
 CHUNK_UNIT = 256 * 1024
 GIB = 1 << 30
@@ -238,6 +239,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             u = urllib.parse.urlsplit(self.path)
             q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
             path = u.path
+            if fake_gce_sts.handles(path):
+                return fake_gce_sts.route(self, method, path, q)
             if path.startswith("/_"):
                 return self.control(method, path, q)
             if self.retry_after(method, path):

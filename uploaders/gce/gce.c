@@ -163,8 +163,15 @@ static int check_settings(struct mk_ctx *ctx, struct gce *g, const struct mk_upl
         for (char *p = l; *p; p++)
             *p = (char)tolower((unsigned char)*p);
     }
+    r = gce_gcloud_load(ctx, &g->gcloud);
+    if (r < 0)
+        return r;
+    if (!g->zone && g->gcloud.zone && !(g->zone = strdup(g->gcloud.zone)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     if (g->boot_check && !g->zone)
-        return mk_set_error(ctx, MK_EINVAL, "--boot-check needs --zone");
+        return mk_set_error(ctx, MK_EINVAL, "--boot-check needs a zone: pass --zone, set "
+                            "CLOUDSDK_COMPUTE_ZONE or run 'gcloud config set compute/zone "
+                            "%s-b'", g->gcloud.region ? g->gcloud.region : "REGION");
     if (g->boot_check && !g->machine_type && !(g->machine_type = strdup("e2-small")))
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     if (g->object) {
@@ -201,9 +208,13 @@ int gce_connect(struct mk_ctx *ctx, struct gce *g)
         r = mk_http_new(ctx, &hopts, &g->http);
     if (r == MK_OK)
         r = gce_auth_new(ctx, g->http, g->credentials, &g->auth);
+    if (r == MK_OK && (g->impersonate || g->gcloud.impersonate))
+        r = gce_auth_impersonate(ctx, &g->auth,
+                                 g->impersonate ? g->impersonate : g->gcloud.impersonate);
     if (r < 0)
         return r;
     if (!g->project) {
+        /* Google's libraries' order, then gcloud's own configuration. */
         const char *proj = getenv("GOOGLE_CLOUD_PROJECT");
 
         if (!proj || !*proj)
@@ -211,8 +222,11 @@ int gce_connect(struct mk_ctx *ctx, struct gce *g)
         if (!proj || !*proj)
             proj = gce_auth_project(g->auth);
         if (!proj || !*proj)
-            return mk_set_error(ctx, MK_EINVAL, "no project: pass --project or set "
-                                                "GOOGLE_CLOUD_PROJECT");
+            proj = g->gcloud.project;
+        if (!proj || !*proj)
+            return mk_set_error(ctx, MK_EINVAL, "no project: pass --project, set "
+                                "GOOGLE_CLOUD_PROJECT or run 'gcloud config set project "
+                                "PROJECT'");
         if (!(g->project = strdup(proj)))
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
@@ -229,14 +243,19 @@ static int choose_object(struct mk_ctx *ctx, struct gce *g)
 {
     const char *saved = g->push ? gce_push_get(g, "object") : NULL;
 
-    if (!g->object) {
+    /* --bucket gs://B/PREFIX/ puts the object under PREFIX/. */
+    const char *prefix = g->object_prefix ? g->object_prefix : "";
+
+    if (!g->object || (*prefix && !saved)) {
         struct mk_buf b = MK_BUF_INIT;
         char rnd[16];
 
         gce_random_hex(rnd, 4);
         if (saved ? mk_buf_adds(&b, saved) < 0
-                  : mk_buf_addf(&b, "%.40s-%s.tar.gz", g->name, rnd) < 0)
+            : g->object ? mk_buf_addf(&b, "%s%s", prefix, g->object) < 0
+                        : mk_buf_addf(&b, "%s%.40s-%s.tar.gz", prefix, g->name, rnd) < 0)
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        free(g->object);
         g->object = mk_buf_detach(&b, NULL);
     }
     if (g->push)

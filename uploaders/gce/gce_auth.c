@@ -7,31 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gce_private.h"
+#include "gce_auth_private.h"
 
 #define KEY_FILE_MAX (1u << 20)
 #define TOKEN_MARGIN 60 /* refresh this many seconds before expiry */
 #define TOKEN_DEADLINE 20.0 /* seconds for a whole token request, retries included */
-
-enum auth_kind { AUTH_SERVICE_ACCOUNT = 1, AUTH_USER, AUTH_METADATA };
-
-struct gce_auth {
-    enum auth_kind kind;
-    struct mk_http *http;
-    char *describe;
-    char *project;
-    char *token_uri;
-    char *client_email;
-    char *key_id;
-    char *client_id;
-    char *metadata_base; /* http://HOST/computeMetadata/v1/ */
-    /* secrets: wiped when freed */
-    char *private_key;
-    char *client_secret;
-    char *refresh_token;
-    char *token;
-    time_t expiry;
-};
 
 static double mono_now(void)
 {
@@ -41,7 +21,7 @@ static double mono_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void free_secret(char **s)
+void gce_auth_free_secret(char **s)
 {
     if (*s) {
         mk_wipe(*s, strlen(*s));
@@ -54,17 +34,20 @@ void gce_auth_free(struct gce_auth *a)
 {
     if (!a)
         return;
-    free(a->describe);
-    free(a->project);
-    free(a->token_uri);
-    free(a->client_email);
-    free(a->key_id);
-    free(a->client_id);
-    free(a->metadata_base);
-    free_secret(&a->private_key);
-    free_secret(&a->client_secret);
-    free_secret(&a->refresh_token);
-    free_secret(&a->token);
+    char **strs[] = {&a->describe, &a->project, &a->token_uri, &a->client_email, &a->key_id,
+                     &a->client_id, &a->metadata_base, &a->audience, &a->subject_token_type,
+                     &a->subject_file, &a->subject_url, &a->subject_field,
+                     &a->impersonate_url, &a->impersonate_body};
+    for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
+        free(*strs[i]);
+    for (char **h = a->subject_headers; h && *h; h++)
+        gce_auth_free_secret(h);
+    free(a->subject_headers);
+    gce_auth_free(a->source);
+    gce_auth_free_secret(&a->private_key);
+    gce_auth_free_secret(&a->client_secret);
+    gce_auth_free_secret(&a->refresh_token);
+    gce_auth_free_secret(&a->token);
     free(a);
 }
 
@@ -78,11 +61,91 @@ const char *gce_auth_describe(const struct gce_auth *a)
     return a->describe;
 }
 
-static char *dup_field(json_t *root, const char *key)
+char *gce_auth_dup_field(json_t *root, const char *key)
 {
     const char *v = json_string_value(json_object_get(root, key));
 
     return v && *v ? strdup(v) : NULL;
+}
+
+static int load_service_account(struct mk_ctx *ctx, struct gce_auth *a, json_t *root,
+                                const char *path)
+{
+    char *jwt = NULL;
+    int r;
+
+    a->kind = AUTH_SERVICE_ACCOUNT;
+    a->client_email = gce_auth_dup_field(root, "client_email");
+    a->private_key = gce_auth_dup_field(root, "private_key");
+    a->key_id = gce_auth_dup_field(root, "private_key_id");
+    a->project = gce_auth_dup_field(root, "project_id");
+    a->token_uri = gce_auth_dup_field(root, "token_uri");
+    if (!a->client_email || !a->private_key)
+        return mk_set_error(ctx, MK_EAUTH, "%s: service account key without %s", path,
+                            a->client_email ? "private_key" : "client_email");
+    /* Check the key now, so a broken one fails before anything touches the network. */
+    r = gce_jwt_sign(ctx, a->private_key, NULL, "{}", &jwt);
+    if (jwt) {
+        mk_wipe(jwt, strlen(jwt));
+        free(jwt);
+    }
+    if (r < 0) {
+        mk_error_prefix(ctx, "%s", path);
+        ctx->code = MK_EAUTH;
+        return MK_EAUTH;
+    }
+    return MK_OK;
+}
+
+/* Google's libraries take no project from an authorized_user file: its quota_project_id
+ * names the project billed for quota, which need not be the one to work in. */
+static int load_user(struct mk_ctx *ctx, struct gce_auth *a, json_t *root, const char *path)
+{
+    a->kind = AUTH_USER;
+    a->client_id = gce_auth_dup_field(root, "client_id");
+    a->client_secret = gce_auth_dup_field(root, "client_secret");
+    a->refresh_token = gce_auth_dup_field(root, "refresh_token");
+    a->token_uri = gce_auth_dup_field(root, "token_uri");
+    if (!a->client_id || !a->client_secret || !a->refresh_token)
+        return mk_set_error(ctx, MK_EAUTH, "%s: authorized_user credentials without %s", path,
+                            !a->client_id ? "client_id"
+                            : !a->client_secret ? "client_secret" : "refresh_token");
+    return MK_OK;
+}
+
+int gce_auth_load_json(struct mk_ctx *ctx, struct gce_auth *a, json_t *root,
+                       const char *path)
+{
+    const char *type = json_string_value(json_object_get(root, "type"));
+    struct mk_buf text = MK_BUF_INIT;
+    int r;
+
+    if (!type)
+        return mk_set_error(ctx, MK_EAUTH, "%s: credentials without a \"type\"", path);
+    if (!strcmp(type, "service_account"))
+        r = load_service_account(ctx, a, root, path);
+    else if (!strcmp(type, "authorized_user"))
+        r = load_user(ctx, a, root, path);
+    else if (!strcmp(type, "external_account"))
+        return gce_auth_load_external(ctx, a, root, path);
+    else if (!strcmp(type, "impersonated_service_account"))
+        return gce_auth_load_impersonated(ctx, a, root, path);
+    else
+        return mk_set_error(ctx, MK_EUNSUPPORTED,
+                            "%s: credentials type '%s' is not supported (service_account, "
+                            "authorized_user, external_account and "
+                            "impersonated_service_account are)", path, type);
+    if (r < 0)
+        return r;
+    if (!a->token_uri && !(a->token_uri = strdup(GCE_DEFAULT_TOKEN_URI)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = mk_buf_addf(&text, "%s %s (from %s)",
+                    a->kind == AUTH_SERVICE_ACCOUNT ? "service account" : "user credentials",
+                    a->kind == AUTH_SERVICE_ACCOUNT ? a->client_email : a->client_id, path);
+    if (r < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    a->describe = mk_buf_detach(&text, NULL);
+    return MK_OK;
 }
 
 /* Reads a credentials file. Parse errors name the line only: jansson's own text quotes
@@ -92,7 +155,6 @@ static int load_file(struct mk_ctx *ctx, struct gce_auth *a, const char *path)
     struct mk_buf text = MK_BUF_INIT;
     json_error_t jerr;
     json_t *root;
-    const char *type;
     int r;
 
     r = mk_buf_read_file(ctx, &text, path, KEY_FILE_MAX);
@@ -106,66 +168,7 @@ static int load_file(struct mk_ctx *ctx, struct gce_auth *a, const char *path)
         return mk_set_error(ctx, MK_EAUTH, "%s: not a JSON credentials file (line %d)", path,
                             jerr.line);
     }
-    type = json_string_value(json_object_get(root, "type"));
-    if (type && !strcmp(type, "service_account")) {
-        a->kind = AUTH_SERVICE_ACCOUNT;
-        a->client_email = dup_field(root, "client_email");
-        a->private_key = dup_field(root, "private_key");
-        a->key_id = dup_field(root, "private_key_id");
-        a->project = dup_field(root, "project_id");
-        a->token_uri = dup_field(root, "token_uri");
-        if (!a->client_email || !a->private_key) {
-            r = mk_set_error(ctx, MK_EAUTH, "%s: service account key without %s", path,
-                             a->client_email ? "private_key" : "client_email");
-            goto out;
-        }
-    } else if (type && !strcmp(type, "authorized_user")) {
-        a->kind = AUTH_USER;
-        a->client_id = dup_field(root, "client_id");
-        a->client_secret = dup_field(root, "client_secret");
-        a->refresh_token = dup_field(root, "refresh_token");
-        a->project = dup_field(root, "quota_project_id");
-        a->token_uri = dup_field(root, "token_uri");
-        if (!a->client_id || !a->client_secret || !a->refresh_token) {
-            r = mk_set_error(ctx, MK_EAUTH, "%s: authorized_user credentials without %s", path,
-                             !a->client_id ? "client_id"
-                             : !a->client_secret ? "client_secret" : "refresh_token");
-            goto out;
-        }
-    } else {
-        r = mk_set_error(ctx, type ? MK_EUNSUPPORTED : MK_EAUTH,
-                         "%s: credentials type '%s' is not supported (service_account and "
-                         "authorized_user are)", path, type ? type : "(none)");
-        goto out;
-    }
-    if (!a->token_uri && !(a->token_uri = strdup(GCE_DEFAULT_TOKEN_URI))) {
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (a->kind == AUTH_SERVICE_ACCOUNT) {
-        /* Check the key now, so a broken one fails before anything touches the network. */
-        char *jwt = NULL;
-
-        r = gce_jwt_sign(ctx, a->private_key, NULL, "{}", &jwt);
-        if (jwt) {
-            mk_wipe(jwt, strlen(jwt));
-            free(jwt);
-        }
-        if (r < 0) {
-            mk_error_prefix(ctx, "%s", path);
-            r = MK_EAUTH;
-            ctx->code = r;
-            goto out;
-        }
-    }
-    r = mk_buf_addf(&text, "%s %s (from %s)",
-                    a->kind == AUTH_SERVICE_ACCOUNT ? "service account" : "user credentials",
-                    a->kind == AUTH_SERVICE_ACCOUNT ? a->client_email : a->client_id, path);
-    if (r < 0)
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    else
-        a->describe = mk_buf_detach(&text, NULL);
-out:
+    r = gce_auth_load_json(ctx, a, root, path);
     json_decref(root);
     return r;
 }
@@ -292,7 +295,7 @@ int gce_auth_new(struct mk_ctx *ctx, struct mk_http *http, const char *path,
     return MK_OK;
 }
 
-static int form_add(struct mk_buf *b, const char *key, const char *value)
+int gce_auth_form_add(struct mk_buf *b, const char *key, const char *value)
 {
     if (mk_buf_addf(b, "%s%s=", b->len ? "&" : "", key) < 0)
         return MK_ENOMEM;
@@ -309,10 +312,10 @@ static int token_form(struct mk_ctx *ctx, struct gce_auth *a, struct mk_buf *for
     int r;
 
     if (a->kind == AUTH_USER) {
-        if (form_add(form, "grant_type", "refresh_token") < 0 ||
-            form_add(form, "refresh_token", a->refresh_token) < 0 ||
-            form_add(form, "client_id", a->client_id) < 0 ||
-            form_add(form, "client_secret", a->client_secret) < 0)
+        if (gce_auth_form_add(form, "grant_type", "refresh_token") < 0 ||
+            gce_auth_form_add(form, "refresh_token", a->refresh_token) < 0 ||
+            gce_auth_form_add(form, "client_id", a->client_id) < 0 ||
+            gce_auth_form_add(form, "client_secret", a->client_secret) < 0)
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
         return MK_OK;
     }
@@ -329,12 +332,22 @@ static int token_form(struct mk_ctx *ctx, struct gce_auth *a, struct mk_buf *for
     r = gce_jwt_sign(ctx, a->private_key, a->key_id, claims, &jwt);
     if (r < 0)
         return r;
-    if (form_add(form, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer") < 0 ||
-        form_add(form, "assertion", jwt) < 0)
+    if (gce_auth_form_add(form, "grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer") < 0 ||
+        gce_auth_form_add(form, "assertion", jwt) < 0)
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
     mk_wipe(jwt, strlen(jwt));
     free(jwt);
     return r;
+}
+
+int gce_auth_keep_token(struct mk_ctx *ctx, struct gce_auth *a, const char *token,
+                        time_t expiry)
+{
+    gce_auth_free_secret(&a->token);
+    if (!(a->token = strdup(token)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    a->expiry = expiry;
+    return MK_OK;
 }
 
 static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
@@ -352,6 +365,10 @@ static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
     double deadline = mono_now() + TOKEN_DEADLINE;
     int r = MK_OK;
 
+    if (a->kind == AUTH_EXTERNAL)
+        return gce_auth_fetch_external(ctx, a);
+    if (a->kind == AUTH_IMPERSONATED)
+        return gce_auth_fetch_impersonated(ctx, a);
     mk_http_resp_init(&resp);
     if (a->kind == AUTH_METADATA) {
         mk_buf_addf(&form, "%s", "");
@@ -411,12 +428,9 @@ static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
         r = mk_set_error(ctx, MK_EAUTH, "%s answered without an access_token", where);
         goto out;
     }
-    free_secret(&a->token);
-    if (!(a->token = strdup(tok))) {
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = gce_auth_keep_token(ctx, a, tok, time(NULL) + (expires > 0 ? (time_t)expires : 3600));
+    if (r < 0)
         goto out;
-    }
-    a->expiry = time(NULL) + (expires > 0 ? (time_t)expires : 3600);
     mk_log(ctx, MK_LOG_DEBUG, "got an access token for %s, valid %lld s", a->describe,
            (long long)expires);
 out:

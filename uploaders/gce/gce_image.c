@@ -160,6 +160,13 @@ static json_t *image_body(struct gce *g, const char *name, const char *source_im
         json_object_set_new(img, "description", json_string(g->description));
     if (g->storage_location)
         json_object_set_new(img, "storageLocations", json_pack("[s]", g->storage_location));
+    if (g->n_licenses) {
+        json_t *lic = json_array();
+
+        for (size_t i = 0; lic && i < g->n_licenses; i++)
+            json_array_append_new(lic, json_string(g->licenses[i]));
+        json_object_set_new(img, "licenses", lic);
+    }
     return img;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gce_private.h"
 
@@ -48,11 +49,14 @@ void gce_destroy(void *state)
                      &g->description, &g->storage_location, &g->credentials,
                      &g->storage_endpoint, &g->compute_endpoint, &g->zone, &g->machine_type,
                      &g->boot_check, &g->cacert, &g->state_dir, &g->storage_base,
-                     &g->compute_base, &g->source_path};
+                     &g->compute_base, &g->source_path, &g->object_prefix,
+                     &g->impersonate};
     for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
         free(*strs[i]);
+    gce_gcloud_release(&g->gcloud);
     free_list(g->labels, g->n_labels);
     free_list(g->features, g->n_features);
+    free_list(g->licenses, g->n_licenses);
     gcs_upload_free(g->up);
     json_decref(g->object_json);
     json_decref(g->image_json);
@@ -141,6 +145,106 @@ static int check_label(struct mk_ctx *ctx, const char *kv)
     return MK_OK;
 }
 
+/* B, or gsutil's gs://B and gs://B/PREFIX/ (the staged object goes under PREFIX/). */
+static int set_bucket(struct mk_ctx *ctx, struct gce *g, const char *value)
+{
+    const char *b = value, *slash;
+    size_t blen;
+    int r;
+
+    if (!value || !*value)
+        return mk_set_error(ctx, MK_EINVAL, "option --bucket needs a value");
+    if (!strncmp(b, "gs://", 5))
+        b += 5;
+    slash = strchr(b, '/');
+    blen = slash ? (size_t)(slash - b) : strlen(b);
+    for (size_t i = 0; i < blen; i++)
+        if (!(islower((unsigned char)b[i]) || isdigit((unsigned char)b[i]) || strchr("-_.", b[i])))
+            blen = 0;
+    if (blen < 1 || blen > 222)
+        return mk_set_error(ctx, MK_EINVAL, "--bucket '%s': want a bucket name (lowercase "
+                            "letters, digits, '-', '_', '.'), gs://BUCKET or gs://BUCKET/PREFIX/",
+                            value);
+    free(g->bucket);
+    free(g->object_prefix);
+    g->object_prefix = NULL;
+    if (!(g->bucket = strndup(b, blen)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    if (slash && slash[1]) {
+        struct mk_buf p = MK_BUF_INIT;
+
+        while (*slash == '/')
+            slash++;
+        r = mk_buf_adds(&p, slash);
+        while (r == MK_OK && p.len && p.buf[p.len - 1] == '/')
+            p.buf[--p.len] = '\0';
+        if (r == MK_OK && p.len)
+            r = mk_buf_adds(&p, "/");
+        if (r < 0)
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        g->object_prefix = p.len ? mk_buf_detach(&p, NULL) : NULL;
+        mk_buf_release(&p);
+    }
+    return MK_OK;
+}
+
+/* Features that need a UEFI boot: the images made here boot through the BIOS (an MBR and
+ * GRUB i386-pc), so GCE would start them on firmware they cannot boot from. */
+static const char *const uefi_only_features[] = {
+    "UEFI_COMPATIBLE", "SECURE_BOOT", "SEV_CAPABLE", "SEV_LIVE_MIGRATABLE",
+    "SEV_LIVE_MIGRATABLE_V2", "SEV_SNP_CAPABLE", "SNP_SVSM_CAPABLE", "TDX_CAPABLE",
+};
+
+static int add_feature(struct mk_ctx *ctx, struct gce *g, const char *value)
+{
+    bool known = false;
+
+    if (!value || !*value)
+        return mk_set_error(ctx, MK_EINVAL, "option --guest-os-feature needs a value");
+    for (size_t i = 0; i < MK_ARRAY_SIZE(known_features); i++)
+        known = known || !strcmp(value, known_features[i]);
+    if (!known)
+        return mk_set_error(ctx, MK_EINVAL, "unknown --guest-os-feature '%s' (e.g. "
+                            "VIRTIO_SCSI_MULTIQUEUE, GVNIC, MULTI_IP_SUBNET)", value);
+    for (size_t i = 0; i < MK_ARRAY_SIZE(uefi_only_features); i++)
+        if (!strcmp(value, uefi_only_features[i]))
+            return mk_set_error(ctx, MK_EUNSUPPORTED, "--guest-os-feature %s needs an image "
+                                "that boots through UEFI%s; this one boots through the BIOS "
+                                "(MBR and GRUB i386-pc)", value,
+                                !strncmp(value, "SEV", 3) || !strncmp(value, "TDX", 3) ||
+                                        !strncmp(value, "SNP", 3)
+                                    ? " (Confidential VMs start only from UEFI)" : "");
+    for (size_t i = 0; i < g->n_features; i++)
+        if (!strcmp(g->features[i], value))
+            return MK_OK;
+    if (!strcmp(value, "GVNIC"))
+        mk_log(ctx, MK_LOG_WARN, "GVNIC: the unikernel needs a gVNIC driver, or it will "
+                                 "have no network on GCE");
+    return list_add(ctx, &g->features, &g->n_features, value);
+}
+
+static int split_list(struct mk_ctx *ctx, struct gce *g, const char *key, const char *value)
+{
+    char *copy, *save = NULL;
+    int r = MK_OK;
+
+    if (!value || !*value)
+        return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
+    if (!(copy = strdup(value)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    for (char *item = strtok_r(copy, ",", &save); item && r == MK_OK;
+         item = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(key, "labels"))
+            r = gce_set_option(ctx, g, "label", item);
+        else if (!strcmp(key, "guest-os-features"))
+            r = add_feature(ctx, g, item);
+        else
+            r = list_add(ctx, &g->licenses, &g->n_licenses, item);
+    }
+    free(copy);
+    return r;
+}
+
 int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value)
 {
     struct gce *g = state;
@@ -148,7 +252,8 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
         const char *key;
         char **dst;
     } strs[] = {
-        {"project", &g->project}, {"bucket", &g->bucket}, {"name", &g->name},
+        {"project", &g->project}, {"name", &g->name},
+        {"impersonate-service-account", &g->impersonate},
         {"family", &g->family}, {"description", &g->description},
         {"storage-location", &g->storage_location}, {"credentials", &g->credentials},
         {"storage-endpoint", &g->storage_endpoint}, {"compute-endpoint", &g->compute_endpoint},
@@ -180,6 +285,8 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
     for (size_t i = 0; i < MK_ARRAY_SIZE(secs); i++)
         if (!strcmp(key, secs[i].key))
             return set_seconds(ctx, secs[i].dst, key, value);
+    if (!strcmp(key, "bucket"))
+        return set_bucket(ctx, g, value);
     if (!strcmp(key, "label")) {
         int r = value ? check_label(ctx, value) : set_str(ctx, NULL, key, value);
 
@@ -187,20 +294,17 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
             r = mk_set_error(ctx, MK_EINVAL, "too many --label options (GCE allows 64)");
         return r < 0 ? r : list_add(ctx, &g->labels, &g->n_labels, value);
     }
-    if (!strcmp(key, "guest-os-feature")) {
-        bool known = false;
-
-        if (!value)
-            return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
-        for (size_t i = 0; i < MK_ARRAY_SIZE(known_features); i++)
-            known = known || !strcmp(value, known_features[i]);
-        if (!known)
-            return mk_set_error(ctx, MK_EINVAL, "unknown --guest-os-feature '%s' (e.g. "
-                                "VIRTIO_SCSI_MULTIQUEUE, GVNIC, UEFI_COMPATIBLE)", value);
-        if (!strcmp(value, "GVNIC"))
-            mk_log(ctx, MK_LOG_WARN, "GVNIC: the unikernel needs a gVNIC driver, or it will "
-                                     "have no network on GCE");
-        return list_add(ctx, &g->features, &g->n_features, value);
+    if (!strcmp(key, "guest-os-feature"))
+        return add_feature(ctx, g, value);
+    /* gcloud's spellings: comma-separated lists. */
+    if (!strcmp(key, "labels") || !strcmp(key, "guest-os-features") || !strcmp(key, "licenses"))
+        return split_list(ctx, g, key, value);
+    if (!strcmp(key, "architecture")) {
+        if (value && !strcasecmp(value, "X86_64"))
+            return MK_OK;
+        return mk_set_error(ctx, value && !strcasecmp(value, "ARM64") ? MK_EUNSUPPORTED
+                            : MK_EINVAL, "--architecture %s: the image is an x86 BIOS disk "
+                            "(GRUB i386-pc), so only X86_64 fits", value ? value : "(none)");
     }
     if (!strcmp(key, "chunk-size")) {
         uint64_t v;
@@ -232,10 +336,13 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
 const struct mk_uploader_option gce_options[] = {
     {.name = "project",
      .arg = "P",
-     .help = "project (default: GOOGLE_CLOUD_PROJECT, the credentials')"},
+     .help = "project (default: GOOGLE_CLOUD_PROJECT,\n"
+             "CLOUDSDK_CORE_PROJECT, the credentials',\n"
+             "gcloud's core/project)"},
     {.name = "bucket",
      .arg = "B",
-     .help = "Cloud Storage bucket to stage the archive in (required)"},
+     .help = "bucket to stage the archive in (required): B, gs://B or\n"
+             "gs://B/PREFIX/"},
     {.name = "name", .arg = "N", .help = "image name (default: from the file name)"},
     {.name = "family", .arg = "F", .help = "image family"},
     {.name = "description", .arg = "D", .help = "image description"},
@@ -244,6 +351,14 @@ const struct mk_uploader_option gce_options[] = {
      .arg = "F",
      .help = "e.g. VIRTIO_SCSI_MULTIQUEUE; none by default",
      .repeat = true},
+    {.name = "labels", .arg = "K=V,...", .help = "image labels (gcloud's spelling)"},
+    {.name = "guest-os-features",
+     .arg = "F,...",
+     .help = "guest OS features (gcloud's spelling); UEFI_COMPATIBLE,\n"
+             "SECURE_BOOT, SEV_* and TDX_CAPABLE are refused: the image\n"
+             "boots through the BIOS"},
+    {.name = "licenses", .arg = "L,...", .help = "licenses to attach to the image"},
+    {.name = "architecture", .arg = "A", .help = "X86_64, the only one the image fits"},
     {.name = "storage-location", .arg = "L", .help = "where the image is stored (e.g. us, eu)"},
     {.name = "replace", .help = "replace an existing image of that name"},
     {.name = "keep-object", .help = "keep the staged object in the bucket"},
@@ -252,14 +367,22 @@ const struct mk_uploader_option gce_options[] = {
     {.name = "boot-check",
      .arg = "TEXT",
      .help = "boot an instance, wait for TEXT on its serial port"},
-    {.name = "zone", .arg = "Z", .help = "zone of the boot-check instance"},
+    {.name = "zone",
+     .arg = "Z",
+     .help = "zone of the boot-check instance (default:\n"
+             "CLOUDSDK_COMPUTE_ZONE, gcloud's compute/zone)"},
     {.name = "machine-type", .arg = "T", .help = "its machine type (default e2-small)"},
     {.name = "boot-timeout", .arg = "SECONDS", .help = "how long to wait for TEXT (default 300)"},
     {.name = "timeout", .arg = "SECONDS", .help = "image creation timeout (default 1800)"},
     {.name = "credentials",
      .arg = "KEY.json",
-     .help = "service account key or authorized_user file (default:\n"
+     .help = "service_account, authorized_user, external_account or\n"
+             "impersonated_service_account file (default:\n"
              "GOOGLE_APPLICATION_CREDENTIALS, gcloud's ADC, metadata)"},
+    {.name = "impersonate-service-account",
+     .arg = "EMAIL",
+     .help = "act as this service account (default:\n"
+             "gcloud's auth/impersonate_service_account)"},
     {.name = "storage-endpoint",
      .arg = "URL",
      .help = "Cloud Storage endpoint (or STORAGE_EMULATOR_HOST)"},

@@ -33,10 +33,17 @@ int gce_jwt_sign(struct mk_ctx *ctx, const char *pem, const char *kid, const cha
 struct gce_auth;
 
 /* Finds credentials in Google's order: (path), GOOGLE_APPLICATION_CREDENTIALS, gcloud's
- * application_default_credentials.json, the metadata server. No network use yet. */
+ * application_default_credentials.json, the metadata server. Types: service_account,
+ * authorized_user, external_account, impersonated_service_account. No network use yet
+ * (except the metadata server's project). */
 int gce_auth_new(struct mk_ctx *ctx, struct mk_http *http, const char *path,
                  struct gce_auth **ret);
-/* The project the credentials name, or NULL. */
+/* Makes (*auth) the source of an impersonation of the service account (email)
+ * (--impersonate-service-account, gcloud's auth/impersonate_service_account): tokens come
+ * from IAM Credentials' generateAccessToken, called with (*auth)'s. The endpoint is
+ * CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS when set. */
+int gce_auth_impersonate(struct mk_ctx *ctx, struct gce_auth **auth, const char *email);
+/* The project the credentials name, or NULL. Never an authorized_user's quota project. */
 const char *gce_auth_project(const struct gce_auth *auth);
 /* "service account a@b (from FILE)", for messages. */
 const char *gce_auth_describe(const struct gce_auth *auth);
@@ -49,6 +56,21 @@ void gce_auth_free(struct gce_auth *auth);
 /* CRC-32C (Castagnoli); start with crc = 0 and chain calls. */
 uint32_t gce_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* ---- gcloud's configuration (gce_gcloud.c) ---- */
+struct gce_gcloud {
+    char *project;     /* core/project */
+    char *zone;        /* compute/zone */
+    char *region;      /* compute/region */
+    char *impersonate; /* auth/impersonate_service_account */
+    char *config_file; /* the active configuration's file (it may not exist) */
+};
+/* gcloud's folder: CLOUDSDK_CONFIG or ~/.config/gcloud. */
+int gce_gcloud_dir(struct mk_buf *out);
+/* Reads the active configuration and the CLOUDSDK_* variables that override it. A missing
+ * configuration is no error (all NULL). */
+int gce_gcloud_load(struct mk_ctx *ctx, struct gce_gcloud *gcloud);
+void gce_gcloud_release(struct gce_gcloud *gcloud);
+
 /* ---- the uploader's state (gce.c) ---- */
 struct gcs_upload;
 
@@ -57,14 +79,17 @@ struct gce {
     char *project, *bucket, *object, *name, *family, *description, *storage_location;
     char *credentials, *storage_endpoint, *compute_endpoint, *zone, *machine_type;
     char *boot_check, *cacert, *state_dir;
-    char **labels, **features;
-    size_t n_labels, n_features;
+    char *object_prefix; /* from --bucket gs://B/PREFIX/, with its trailing '/' */
+    char *impersonate;   /* --impersonate-service-account */
+    char **labels, **features, **licenses;
+    size_t n_labels, n_features, n_licenses;
     bool replace, keep_object, create_bucket, insecure, no_resume;
     uint64_t chunk_size;
     double timeout, boot_timeout, backoff, stall_timeout;
     int max_tries;
 
     /* run state */
+    struct gce_gcloud gcloud;
     struct mk_http *http;
     struct gce_auth *auth;
     char *storage_base;  /* no trailing slash */

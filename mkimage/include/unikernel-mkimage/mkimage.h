@@ -156,7 +156,7 @@ struct mk_build_opts {
     uint64_t disk_size;                /* bytes; 0 = 1 GiB */
     const char *uuid;                  /* filesystem UUID; NULL = derived from the inputs */
     int64_t mtime;                     /* timestamps; -1 = SOURCE_DATE_EPOCH or 0 */
-    const char *template_dir;          /* NULL = the installed templates */
+    const char *template_dir;          /* users' templates; NULL = $MK_TEMPLATE_DIR */
     const char *grub_dir;              /* NULL = /usr/lib/grub/i386-pc */
     const char *grub_mkimage;          /* NULL = "grub-mkimage" from PATH */
 };

@@ -215,8 +215,8 @@ static void test_errors(void)
                "template '../etc'");
     CHECK_FAIL(ctx, mk_template_render(ctx, NULL, "no/such.cfg", &v, &out), MK_ENOTFOUND,
                "template 'no/such.cfg'");
-    CHECK_FAIL(ctx, mk_template_render(ctx, "/nonexistent", "solo5", &v, &out), MK_ENOTFOUND,
-               "built-in template 'solo5' is missing");
+    CHECK_FAIL(ctx, mk_template_render(ctx, "/nonexistent", "xen", &v, &out), MK_ENOTFOUND,
+               "or give a path to a .cfg file); not in /nonexistent");
     CHECK_FAIL(ctx, mk_template_render(ctx, NULL, "multiboot", &v, &out), MK_EINVAL,
                "kernel argument 'two lines' contains a line break");
     CHECK_EQ(out.len, 0);
@@ -239,7 +239,25 @@ static void test_default_dir(void)
     setenv("MK_TEMPLATE_DIR", "/x/y", 1);
     CHECK_STR(mk_template_default_dir(), "/x/y");
     unsetenv("MK_TEMPLATE_DIR");
-    CHECK_STR(mk_template_default_dir(), MK_TEMPLATE_INSTALL_DIR);
+    CHECK(mk_template_default_dir() == NULL);
+    /* Without any folder the built-in templates are the compiled-in ones. */
+    {
+        struct mk_ctx *ctx = mk_ctx_new();
+        struct mk_buf out = MK_BUF_INIT;
+        const char *args[] = {"a"};
+        struct mk_template_vars v = {.kernel_path = "/boot/k", .args = args, .nargs = 1};
+
+        CHECK_OK(ctx, mk_template_render(ctx, NULL, "solo5", &v, &out));
+        CHECK(strstr(out.buf, "multiboot /boot/k k a") != NULL);
+        out.len = 0;
+        CHECK_FAIL(ctx, mk_template_render(ctx, NULL, "nosuch", &v, &out), MK_ENOTFOUND,
+                   "built-in: multiboot, solo5, hermit");
+        /* A folder that lacks a built-in name falls back to the compiled-in text. */
+        out.len = 0;
+        CHECK_OK(ctx, mk_template_render(ctx, "/nonexistent", "multiboot", &v, &out));
+        mk_buf_release(&out);
+        mk_ctx_free(ctx);
+    }
     if (copy)
         setenv("MK_TEMPLATE_DIR", copy, 1);
     free(copy);

@@ -1,0 +1,89 @@
+/* report_written.c: what build and pack say about the file they wrote: its format, the
+ * disk's real size (rounded up when --round-up grew it), the bytes of data the disk holds,
+ * the file's size and its SHA-256. */
+#include <fcntl.h>
+#include <gcrypt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define GIB (1ull << 30)
+
+/* The SHA-256 of the file as hex; a raw disk's holes are hashed as the zeros they read as. */
+static int file_sha256(const char *path, char hex[65])
+{
+    static char buf[1 << 20];
+    gcry_md_hd_t md;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+    if (fd < 0)
+        return -1;
+    if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+        gcry_check_version(NULL);
+        gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+        gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    }
+    if (gcry_md_open(&md, GCRY_MD_SHA256, 0)) {
+        close(fd);
+        return -1;
+    }
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        gcry_md_write(md, buf, (size_t)n);
+    if (n < 0)
+        rc = -1;
+    else
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", gcry_md_read(md, GCRY_MD_SHA256)[i]);
+    gcry_md_close(md);
+    close(fd);
+    return rc;
+}
+
+int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
+                       const struct mk_pack_opts *pack, const char *output, bool hash_raw)
+{
+    uint64_t data = 0, disk_size = mk_disk_size(disk);
+    char sha[65] = "";
+    struct stat st;
+    bool hashed;
+
+    if (mk_disk_data_bytes(ctx, disk, &data) < 0)
+        return cli_ctx_error(ctx);
+    if (fmt == MK_FORMAT_GCE && pack && pack->round_up && disk_size % GIB)
+        disk_size = (disk_size / GIB + 1) * GIB;
+    if (stat(output, &st) < 0)
+        return cli_error("cannot read back %s", output);
+    /* A raw disk is mostly holes: hashing it means hashing every zero of them (about a
+     * second per GiB), so it is done only when asked. */
+    hashed = fmt != MK_FORMAT_RAW || hash_raw;
+    if (hashed && file_sha256(output, sha) < 0)
+        return cli_error("cannot read back %s to hash it", output);
+    if (cli_out.json) {
+        json_t *res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?}", "output", output, "format",
+                                mk_format_name(fmt), "disk_size", (json_int_t)disk_size,
+                                "data_bytes", (json_int_t)data, "file_size",
+                                (json_int_t)st.st_size, "sha256", hashed ? sha : NULL);
+        if (!hashed)
+            json_object_set_new(res, "sha256", json_null());
+        cli_json_result(res, "ok");
+    } else if (!cli_out.quiet) {
+        char file_size[32];
+
+        if (st.st_size >= 10 << 20)
+            snprintf(file_size, sizeof(file_size), "%" PRIu64 " MiB", (uint64_t)st.st_size >> 20);
+        else
+            snprintf(file_size, sizeof(file_size), "%" PRIu64 " KiB",
+                     ((uint64_t)st.st_size + 1023) >> 10);
+        cli_progress_end();
+        fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk holding %" PRIu64
+                " KiB of data; file %s%s%s)\n", cli_progname, output, mk_format_name(fmt),
+                disk_size >> 20, (data + 1023) >> 10, file_size, hashed ? ", sha256 " : "",
+                hashed ? sha : "");
+    }
+    return CLI_EXIT_OK;
+}
