@@ -63,7 +63,8 @@ OS_REGION_NAME, OS_INTERFACE, OS_ENDPOINT_TYPE	which catalog endpoint to use
 OS_IMAGE_ENDPOINT_OVERRIDE	the Glance endpoint, in place of the catalog's
 OS_CACERT, OS_CERT, OS_KEY, OS_INSECURE	TLS
 XDG_CONFIG_HOME, HOME	where clouds.yaml and secure.yaml are looked for (./, ~/.config/openstack, /etc/openstack)"
-env_deep="MK_GUESTFS_LIBRARY	the libguestfs shared object inspect --deep opens (default libguestfs.so.0)
+env_deep="MK_INSPECT_LIMITS	MIB:CPU:WALL: the memory (MiB), CPU and wall-clock seconds of the child process that reads an image for inspect
+MK_GUESTFS_LIBRARY	the libguestfs shared object inspect --deep opens (default libguestfs.so.0)
 LIBGUESTFS_BACKEND_SETTINGS	passed to libguestfs"
 
 env_section() { # LISTS...
