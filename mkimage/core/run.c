@@ -2,15 +2,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mk_private.h"
-
-extern char **environ;
 
 #define RUN_CAPTURE_MAX (1u << 20)
 
@@ -23,29 +22,48 @@ static void capture(struct mk_buf *b, const char *data, size_t n)
 int mk_run(struct mk_ctx *ctx, const char *const *argv, struct mk_buf *out, struct mk_buf *err,
            int *ret_status)
 {
-    posix_spawn_file_actions_t fa;
-    int po[2] = {-1, -1}, pe[2] = {-1, -1};
-    pid_t pid;
-    int status, rc, r = MK_OK;
+    int po[2] = {-1, -1}, pe[2] = {-1, -1}, ps[2] = {-1, -1};
+    pid_t parent = getpid(), pid;
+    int status, rc = 0, r = MK_OK, devnull = -1;
+    ssize_t got;
 
-    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ps, O_CLOEXEC) < 0 ||
+        (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         r = mk_set_errno(ctx, MK_EIO, errno, "cannot create a pipe");
         goto out;
     }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
+    /* fork() rather than posix_spawn(): the child must die with us (PR_SET_PDEATHSIG), so
+     * that a killed build leaves no grub-mkimage behind. */
+    pid = fork();
+    if (pid < 0) {
+        r = mk_set_errno(ctx, MK_EIO, errno, "cannot run '%s'", argv[0]);
+        goto out;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        if (dup2(devnull, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
+            _exit(127);
+        execvp(argv[0], (char *const *)argv);
+        rc = errno;
+        (void)!write(ps[1], &rc, sizeof(rc));
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    close(ps[1]);
+    po[1] = pe[1] = ps[1] = -1;
+    do
+        got = read(ps[0], &rc, sizeof(rc));
+    while (got < 0 && errno == EINTR);
+    if (got == (ssize_t)sizeof(rc)) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
         r = mk_set_errno(ctx, rc == ENOENT ? MK_EMISSING : MK_EIO, rc, "cannot run '%s'",
                          argv[0]);
         goto out;
     }
-    close(po[1]);
-    close(pe[1]);
-    po[1] = pe[1] = -1;
 
     struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
     int open_fds = 2;
@@ -73,7 +91,7 @@ int mk_run(struct mk_ctx *ctx, const char *const *argv, struct mk_buf *out, stru
             r = mk_set_errno(ctx, MK_EIO, errno, "cannot wait for '%s'", argv[0]);
             goto out;
         }
-    /* posix_spawnp reports a missing program as exit 127 from the child on some libcs. */
+    /* A child that could not even set itself up. */
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && err && err->len == 0) {
         r = mk_set_error(ctx, MK_EMISSING, "cannot run '%s'", argv[0]);
         goto out;
@@ -85,6 +103,10 @@ out:
             close(po[i]);
         if (pe[i] >= 0)
             close(pe[i]);
+        if (ps[i] >= 0)
+            close(ps[i]);
     }
+    if (devnull >= 0)
+        close(devnull);
     return r;
 }

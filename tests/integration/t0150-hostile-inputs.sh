@@ -168,3 +168,26 @@ exec 9<&-
 [ "$(ls -A "$T/outdir" | tr '\n' ' ')" = ".img.raw.mkimage-$$.LiVeOn img.raw " ] ||
     fail "temporaries: $(ls -A "$T/outdir" | tr '\n' ' ')"
 ok "outputs: devices, symlinks and inputs refused; umask; stale temporaries removed"
+
+# Children die with us: a build killed with -9 while grub-mkimage runs leaves no grub-mkimage.
+mkdir "$T/bin"
+printf '#!/bin/sh\nexec sleep 60.%s\n' $$ >"$T/bin/grub-mkimage"
+chmod +x "$T/bin/grub-mkimage"
+PATH=$T/bin:$PATH "$MKIMAGE" build --size 3M -o "$T/killed.raw" "$T/kernel" >/dev/null 2>&1 &
+builder=$!
+for _ in $(seq 100); do
+    pgrep -f "^sleep 60.$$\$" >/dev/null && break
+    sleep 0.1
+done
+pgrep -f "^sleep 60.$$\$" >/dev/null || fail "the fake grub-mkimage did not start"
+kill -9 "$builder"
+wait "$builder" 2>/dev/null || true
+for _ in $(seq 50); do
+    pgrep -f "^sleep 60.$$\$" >/dev/null || break
+    sleep 0.1
+done
+if left=$(pgrep -f "^sleep 60.$$\$"); then
+    kill $left
+    fail "grub-mkimage outlived the killed build"
+fi
+ok "a killed build's grub-mkimage dies with it"
