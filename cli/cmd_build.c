@@ -156,8 +156,15 @@ int cmd_build(int argc, char **argv)
         goto out;
     }
     if (optind + 1 < nopts) {
-        rc = cli_usage_error("build", "unexpected argument '%s' after the kernel (put the "
-                             "kernel's command line after --)", argv[optind + 1]);
+        /* HermitCore users give the loader and the application: the application is a module. */
+        if (a.opts.template_name && !strcmp(a.opts.template_name, "hermit"))
+            rc = cli_usage_error("build", "unexpected argument '%s' after the kernel: with the "
+                                 "hermit template the kernel is the loader and the application "
+                                 "a module (--module %s); the kernel's command line goes after --",
+                                 argv[optind + 1], argv[optind + 1]);
+        else
+            rc = cli_usage_error("build", "unexpected argument '%s' after the kernel (put the "
+                                 "kernel's command line after --)", argv[optind + 1]);
         goto out;
     }
     cli_build_set_kernel(&a, argv[optind], kargs, nkargs);

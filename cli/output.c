@@ -77,7 +77,7 @@ static const char *label(const char *phase)
         {"write", "writing"},      {"compress", "compressing"}, {"read", "reading"},
         {"upload", "uploading"},   {"create", "creating image"}, {"boot", "booting"},
         {"unpack", "unpacking"},   {"copy", "copying"},          {"plugin", "uploading"},
-        {"deploy", "deploying"},
+        {"deploy", "deploying"},   {"image creation", "creating image"},
     };
     for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
         if (!strcmp(phase, labels[i].phase))

@@ -310,6 +310,13 @@ static int make_plan(struct mk_ctx *ctx, const struct mk_build_opts *o, struct p
             (r = add_planned(ctx, p, o->files[i].src, o->files[i].dest, size)) < 0)
             goto out;
     }
+    /* The hermit template boots HermitCore's loader, which starts the first module: without
+     * one the image boots a loader with nothing to load. */
+    if (o->template_name && !strcmp(o->template_name, "hermit") && o->n_modules == 0) {
+        r = mk_set_error(ctx, MK_EINVAL, "the hermit template boots the loader (%s) and needs "
+                         "the application as a module: add --module APP", o->kernel);
+        goto out;
+    }
     struct mk_template_vars vars = {
         .kernel_path = p->files[0].dest,
         .args = o->kernel_args,

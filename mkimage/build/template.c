@@ -10,7 +10,9 @@
 
 #define TEMPLATE_MAX (1u << 20)
 #define BUILTIN_LIST "multiboot, solo5, hermit"
-#define KNOWN_LIST "@MULTIBOOT@, @MODULE@, @KERNEL@, @KERNEL_NAME@, @ARGS@, @MODULES@, @@"
+#define KNOWN_LIST                                                                           \
+    "@MULTIBOOT@, @MODULE@, @KERNEL@, @KERNEL_NAME@, @ARGS@, @MODULES@, @HERMIT_UART@, @@"
+#define HERMIT_UART "-uart=io:0x3f8"
 
 const char *mk_template_default_dir(void)
 {
@@ -174,6 +176,13 @@ static int expand(struct render *rd, struct mk_buf *out, const char *name, size_
         return add_word(rd->ctx, out, base ? base + 1 : v->kernel_path, "kernel name");
     } else if (IS("ARGS"))
         return add_words(rd->ctx, out, v->args, v->nargs, "kernel argument");
+    else if (IS("HERMIT_UART")) {
+        /* HermitCore's loader talks on COM1 when told so; an -uart= of the user's wins. */
+        for (size_t i = 0; i < v->nargs; i++)
+            if (!strncmp(v->args[i], "-uart=", 6))
+                return MK_OK;
+        r = mk_buf_adds(out, HERMIT_UART);
+    }
     else if (IS("MODULES"))
         return mk_set_error(rd->ctx, MK_ECONFIG,
                             "template '%s' line %u: @MODULES@ must be alone on its line",

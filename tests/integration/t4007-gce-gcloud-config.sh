@@ -86,5 +86,15 @@ object_matches images/ci/gsp.tar.gz "$T/app.tar.gz"
 expect_fail "--bucket" "$MKIMAGE" push gce $common --bucket "gs://Bad_Bucket!" "$T/app.tar.gz"
 ok "--bucket gs://B and gs://B/PREFIX/"
 
+# 8. Progress of a push on a terminal: the upload's bar, then "creating image..." with its
+#    elapsed time, the result on a line of its own.
+/usr/bin/python3 "$MK_SOURCE_DIR/tests/integration/pty_run.py" "$T/pty.out" 120 \
+    "$MKIMAGE" push gce $common --bucket "$BUCKET" --name ptyimg "$T/app.tar.gz" ||
+    fail "push under a pty: $(cat "$T/pty.out")"
+grep -aq $'\r'"uploading \[" "$T/pty.out" || fail "no upload bar: $(od -c "$T/pty.out" | head -20)"
+grep -aqE $'\r'"creating image\.\.\. [0-9]+ s" "$T/pty.out" || fail "no 'creating image...': $(od -c "$T/pty.out" | head -30)"
+tr -d '\r' <"$T/pty.out" | grep -aq '^https://.*/global/images/ptyimg$' || fail "the result is not on its own line: $(od -c "$T/pty.out" | tail -10)"
+ok "push progress on a terminal: upload bar, creating image with elapsed time"
+
 no_violations
 no_secrets "$T"/out* "$T"/err* "$T/server.log"

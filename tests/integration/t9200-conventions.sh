@@ -130,6 +130,16 @@ check_hint "Confidential VMs" "$MKIMAGE" push gce --bucket bkt --guest-os-featur
 check_hint "only X86_64" "$MKIMAGE" push gce --bucket bkt --architecture ARM64 disk.tar.gz
 ok "push CLOUD --help, gcp = gce, guest OS features a BIOS image cannot honour are refused"
 
+# ---- HermitCore: the application is a module ----
+cp kernel.elf app.elf
+rc=0; "$MKIMAGE" build -o h.raw --template hermit kernel.elf 2>h.err || rc=$?
+[ "$rc" = 1 ] && grep -q "needs the application as a module: add --module APP" h.err ||
+    fail "hermit without --module: $rc $(cat h.err)"
+check_hint "(--module app.elf)" "$MKIMAGE" build -o h.raw --template hermit kernel.elf app.elf
+"$MKIMAGE" build --print-config --template hermit --module app.elf kernel.elf -- -uart=io:0x2f8 >h.cfg
+[ "$(grep -o -- '-uart=[^ ]*' h.cfg)" = "-uart=io:0x2f8" ] || fail "-uart= duplicated: $(cat h.cfg)"
+ok "hermit: --module required and suggested, the user's -uart= not duplicated"
+
 # ---- progress: a bar on a terminal, never on a pipe, nothing with -q ----
 head -c $((48 << 20)) /dev/urandom >payload.bin
 $PTY tty.out 120 "$MKIMAGE" build -o big.tar.gz --file payload.bin:/payload kernel.elf ||

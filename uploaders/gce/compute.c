@@ -179,6 +179,8 @@ int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
                              name, timeout);
             break;
         }
+        /* A step without a byte count: the front end shows it with its elapsed time. */
+        mk_progress(ctx, what, 0, 0);
         r = mk_http_sleep(ctx, MK_MIN(2.0, g->backoff * (1 << MK_MIN(polls, 4))));
         if (r < 0)
             break;

@@ -81,6 +81,7 @@ static int wait_ready(struct mk_ctx *ctx, struct gce *g, const char *name, json_
             return r;
         }
         json_decref(img);
+        mk_progress(ctx, "image creation", 0, 0);
         if (now() > deadline)
             return mk_set_error(ctx, MK_ETIMEOUT, "image '%s' not READY after %.0f s; run "
                                 "the same command again to wait for it", name, g->timeout);

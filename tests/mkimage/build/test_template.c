@@ -83,6 +83,19 @@ static void test_hermit(void)
                         "\tboot\n}\n");
 }
 
+/* A -uart= of the user's replaces the template's, instead of following it. */
+static void test_hermit_own_uart(void)
+{
+    static const char *const args[] = {"-uart=io:0x2f8", "-freq=2000"};
+    static const struct mk_template_module app = {.path = "/boot/hello_world"};
+    struct mk_template_vars v = {.kernel_path = "/boot/ldhermit.elf", .args = args, .nargs = 2,
+                                 .modules = &app, .nmodules = 1};
+    check_render("hermit", &v,
+                 HEADER "\tmultiboot /boot/ldhermit.elf  -uart=io:0x2f8 -freq=2000\n"
+                        "\tmodule /boot/hello_world\n"
+                        "\tboot\n}\n");
+}
+
 static void quote_is(const char *word, const char *expected)
 {
     struct mk_buf out = MK_BUF_INIT;
@@ -264,5 +277,5 @@ static void test_default_dir(void)
 }
 
 UNIT_MAIN(UNIT_TEST(test_multiboot), UNIT_TEST(test_multiboot2_modules), UNIT_TEST(test_solo5),
-          UNIT_TEST(test_hermit), UNIT_TEST(test_quote), UNIT_TEST(test_loader_cmdline),
+          UNIT_TEST(test_hermit), UNIT_TEST(test_hermit_own_uart), UNIT_TEST(test_quote), UNIT_TEST(test_loader_cmdline),
           UNIT_TEST(test_user_template), UNIT_TEST(test_errors), UNIT_TEST(test_default_dir))
