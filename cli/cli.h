@@ -63,6 +63,15 @@ void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *cloud,
 int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
                        const struct mk_pack_opts *pack, const char *output, bool hash_raw);
 
+/* The SHA-256 of a file's bytes as 64 hex digits; -1 when it cannot be read. */
+int cli_file_sha256(const char *path, char hex[65]);
+/* The default image name of a push (default_name.c): the unikernel's name (the kernel's, or
+ * the first module's under the hermit template, read from grub.cfg for an archive) and 8 hex
+ * digits of the content's hash, so that the next release does not collide. NULL when no name
+ * can be made. */
+char *cli_default_image_name(const char *file, const struct mk_build_opts *o,
+                             const char *build_id);
+
 /* Runs as Solo5's solo5-virtio-mkimage script (solo5_compat.c). */
 int cli_solo5_compat(int argc, char **argv);
 

@@ -215,6 +215,27 @@ static const char **option_names(const char *cloud)
     return names;
 }
 
+/* Without --name, the image is named after the unikernel with a short content hash. */
+static int set_default_name(struct mk_ctx *ctx, struct mk_upload *up, const char *cloud,
+                            const char *file, const struct mk_build_opts *o, const char *id)
+{
+    char *name;
+    int r;
+
+    /* Built-in clouds only: a plugin keeps its own default. */
+    if (strcmp(cloud, "gce") && strcmp(cloud, "gcp") && strcmp(cloud, "openstack"))
+        return MK_OK;
+    if (!(name = cli_default_image_name(file, o, id)))
+        return MK_OK; /* the uploader's own default then */
+    if (cli_out.verbose) {
+        cli_progress_erase();
+        fprintf(stderr, "%s: info: image name %s (--name chooses another)\n", cli_progname, name);
+    }
+    r = mk_upload_set_option(ctx, up, "name", name);
+    free(name);
+    return r;
+}
+
 static const struct option *find_build_option(const char *name, size_t len)
 {
     for (const struct option *o = build_options; o->name; o++)
@@ -258,7 +279,7 @@ int cmd_push(int argc, char **argv)
 int cli_push_one(int argc, char **argv, char **ret_result)
 {
     struct cli_build_args a;
-    bool build_opts = false;
+    bool build_opts = false, name_given = false;
     char where[80];
     const char *cloud = NULL, *file = NULL;
     struct mk_upload *up = NULL;
@@ -344,6 +365,8 @@ int cli_push_one(int argc, char **argv, char **ret_result)
                 }
                 value = argv[++i];
             }
+            if (!bo && !strcmp(key, "name"))
+                name_given = true;
             if (bo) {
                 if (cli_build_option(&a, where, bo->val, value) < 0)
                     goto out;
@@ -391,9 +414,12 @@ int cli_push_one(int argc, char **argv, char **ret_result)
             goto out;
         }
         id = build_identity(&a, cfg);
+        if (!name_given && set_default_name(ctx, up, cloud, file, &a.opts, id) < 0)
+            goto fail;
         if (mk_upload_disk(ctx, up, disk, NULL, base, id) < 0)
             goto fail;
-    } else if (mk_upload_file(ctx, up, file) < 0) {
+    } else if ((!name_given && set_default_name(ctx, up, cloud, file, NULL, NULL) < 0) ||
+               mk_upload_file(ctx, up, file) < 0) {
         goto fail;
     }
     cli_progress_end();

@@ -14,7 +14,7 @@
 #define GIB (1ull << 30)
 
 /* The SHA-256 of the file as hex; a raw disk's holes are hashed as the zeros they read as. */
-static int file_sha256(const char *path, char hex[65])
+int cli_file_sha256(const char *path, char hex[65])
 {
     static char buf[1 << 20];
     gcry_md_hd_t md;
@@ -61,7 +61,7 @@ int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format 
     /* A raw disk is mostly holes: hashing it means hashing every zero of them (about a
      * second per GiB), so it is done only when asked. */
     hashed = fmt != MK_FORMAT_RAW || hash_raw;
-    if (hashed && file_sha256(output, sha) < 0)
+    if (hashed && cli_file_sha256(output, sha) < 0)
         return cli_error("cannot read back %s to hash it", output);
     if (cli_out.json) {
         json_t *res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?}", "output", output, "format",

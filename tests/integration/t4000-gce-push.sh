@@ -43,13 +43,12 @@ expect_fail "already exists" "$MKIMAGE" push gce $(gce_opts) --project "$PROJECT
 [ "$(state 's["counters"]["initiations"]')" = 1 ] || fail "an upload started for an existing image"
 ok "existing image refused"
 
-# 3. --replace, an archive made by GNU tar from the tool's raw disk, the name from the file
-#    name, the project from the key, and the staged object removed afterwards (only that
+# 3. --replace, an archive made by GNU tar from the tool's raw disk, the project from the key, and the staged object removed afterwards (only that
 #    one: the object kept by push 1 has a name of its own and stays).
 "$MKIMAGE" build -o "$T/disk.raw" "$MBPROBE" >/dev/null 2>&1 || fail "build raw"
 mkdir "$T/tarsrc" && mv "$T/disk.raw" "$T/tarsrc/disk.raw"
 (cd "$T/tarsrc" && tar --format=oldgnu -cSzf "$T/App_V1.tar.gz" disk.raw)
-"$MKIMAGE" push gce $(gce_opts) --replace "$T/App_V1.tar.gz" >"$T/out" 2>"$T/err" ||
+"$MKIMAGE" push gce $(gce_opts) --replace --name app-v1 "$T/App_V1.tar.gz" >"$T/out" 2>"$T/err" ||
     fail "push --replace failed: $(cat "$T/err")"
 [ "$(cat "$T/out")" = "https://www.googleapis.com/compute/v1/projects/$PROJECT/global/images/app-v1" ] ||
     fail "expected the selfLink on stdout, got: $(cat "$T/out")"

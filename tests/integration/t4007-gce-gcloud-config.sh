@@ -86,6 +86,23 @@ object_matches images/ci/gsp.tar.gz "$T/app.tar.gz"
 expect_fail "--bucket" "$MKIMAGE" push gce $common --bucket "gs://Bad_Bucket!" "$T/app.tar.gz"
 ok "--bucket gs://B and gs://B/PREFIX/"
 
+# 9. Default names come from the unikernel plus a short content hash, not from the file:
+#    disk.tar.gz of the probe kernel is mbprobe-HASH; a hermit KERNEL push is named after
+#    its application module, not after the loader.
+cp "$T/app.tar.gz" "$T/disk.tar.gz"
+"$MKIMAGE" push gce $common --bucket "$BUCKET" --json "$T/disk.tar.gz" >"$T/out9" 2>"$T/err9" ||
+    fail "push without --name: $(cat "$T/err9")"
+sha=$(sha256sum "$T/disk.tar.gz" | cut -c1-8)
+/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["image"] == "mbprobe-" + sys.argv[2], r' \
+    "$T/out9" "$sha" || fail "default name of an archive: $(cat "$T/out9")"
+cp "$MBPROBE" "$T/ldhermit.elf"
+cp "$MBPROBE" "$T/hello_app"
+"$MKIMAGE" push gce $common --bucket "$BUCKET" --json --template hermit --module "$T/hello_app" \
+    "$T/ldhermit.elf" >"$T/out10" 2>"$T/err10" || fail "hermit push without --name: $(cat "$T/err10")"
+/usr/bin/python3 -c 'import json,re,sys; r=json.load(open(sys.argv[1])); assert re.fullmatch(r"hello-app-[0-9a-f]{8}", r["image"]), r' \
+    "$T/out10" || fail "default name of a hermit push: $(cat "$T/out10")"
+ok "default names: the unikernel and a content hash"
+
 # 8. Progress of a push on a terminal: the upload's bar, then "creating image..." with its
 #    elapsed time, the result on a line of its own.
 /usr/bin/python3 "$MK_SOURCE_DIR/tests/integration/pty_run.py" "$T/pty.out" 120 \

@@ -61,7 +61,7 @@ ok "kill -9 after images.insert, then the same command finishes the push"
 
 # 2. Ctrl-C at the same point: exit 1, the object kept while the operation runs.
 rc=$(interrupt INT stopped)
-[ "$rc" = 1 ] || fail "Ctrl-C gave $rc: $(cat "$T/err")"
+[ "$rc" = 130 ] || fail "Ctrl-C gave $rc: $(cat "$T/err")"
 grep -q "interrupted" "$T/err" || fail "no word of the interruption: $(cat "$T/err")"
 [ "$(state 'len(s["objects"])')" = 1 ] || fail "Ctrl-C deleted the object GCE is reading"
 finish stopped
