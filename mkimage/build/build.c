@@ -243,6 +243,38 @@ static int derive_ids(struct mk_ctx *ctx, const struct mk_build_opts *o, struct 
     return MK_OK;
 }
 
+/* GRUB's script lexer (flex, %array) stops at a token of 8192 bytes with "token too large"
+ * and boots nothing; a line that long is refused here instead. */
+#define GRUB_TOKEN_MAX 8192
+
+/* What GRUB would refuse or ignore at boot: a line over its token limit (a huge kernel
+ * command line), or a config that never loads the kernel (an empty or boot-less template). */
+static int check_config(struct mk_ctx *ctx, const char *template_name, const struct mk_buf *cfg)
+{
+    const char *line = cfg->buf;
+    unsigned n = 1;
+    bool loads = false;
+
+    while (line && *line) {
+        const char *end = strchr(line, '\n'), *w = line + strspn(line, " \t");
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+
+        if (len >= GRUB_TOKEN_MAX)
+            return mk_set_error(ctx, MK_EINVAL, "grub.cfg line %u is %zu bytes, more than "
+                                "GRUB's %u-byte token limit: the kernel command line or a "
+                                "module's arguments are too long", n, len, GRUB_TOKEN_MAX);
+        if (!strncmp(w, "multiboot", 9) && (w[9] == ' ' || w[9] == '\t' ||
+                                              (w[9] == '2' && (w[10] == ' ' || w[10] == '\t'))))
+            loads = true;
+        line = end ? end + 1 : NULL;
+        n++;
+    }
+    if (!loads)
+        return mk_set_error(ctx, MK_EINVAL, "template '%s' has no multiboot or multiboot2 line: "
+                            "GRUB would not load the kernel", template_name);
+    return MK_OK;
+}
+
 static int check_size(struct mk_ctx *ctx, struct plan *p)
 {
     uint64_t need = 0, part;
@@ -328,6 +360,8 @@ static int make_plan(struct mk_ctx *ctx, const struct mk_build_opts *o, struct p
     r = mk_template_render(ctx, o->template_dir ? o->template_dir : mk_template_default_dir(),
                            o->template_name ? o->template_name : "multiboot", &vars, &p->cfg);
     if (r < 0)
+        goto out;
+    if ((r = check_config(ctx, o->template_name ? o->template_name : "multiboot", &p->cfg)) < 0)
         goto out;
     r = check_size(ctx, p);
 out:

@@ -259,7 +259,8 @@ int mk_multiboot_parse(const void *buf, size_t len, struct mk_kernel_info *ret, 
 
 /* GRUB's ELF checks (multiboot_elfxx.c): little-endian x86, an executable, and program
  * headers within the first 8 KiB, which is all GRUB reads before loading. */
-static int check_elf(struct mk_ctx *ctx, const char *label, const uint8_t *h, size_t len)
+static int check_elf(struct mk_ctx *ctx, const char *label, const uint8_t *h, size_t len,
+                     uint64_t file_size)
 {
     int is64 = h[4] == 2;
     size_t ehdr_size = is64 ? 64 : 52;
@@ -280,6 +281,21 @@ static int check_elf(struct mk_ctx *ctx, const char *label, const uint8_t *h, si
     if (phoff > MB1_SEARCH || (uint64_t)phentsize * phnum > MB1_SEARCH - phoff)
         return mk_set_error(ctx, MK_EFORMAT,
                             "%s: ELF program headers lie beyond the first 8 KiB", label);
+    if (phnum && (phentsize < (is64 ? 56 : 32) || phoff + (uint64_t)phentsize * phnum > len))
+        return mk_set_error(ctx, MK_EFORMAT, "%s: ELF program headers are cut short", label);
+    /* GRUB reads each segment's p_filesz bytes from p_offset and fails at boot when the
+     * file ends first. */
+    for (uint16_t i = 0; i < phnum; i++) {
+        const uint8_t *ph = h + phoff + (uint64_t)i * phentsize;
+        uint64_t off = is64 ? mk_get_le64(ph + 8) : mk_get_le32(ph + 4);
+        uint64_t filesz = is64 ? mk_get_le64(ph + 32) : mk_get_le32(ph + 16);
+
+        if (mk_get_le32(ph) == 1 /* PT_LOAD */ && (off > file_size || filesz > file_size - off))
+            return mk_set_error(ctx, MK_EFORMAT, "%s: ELF program header %u: p_filesz 0x%llx "
+                                "at p_offset 0x%llx runs past the end of the %llu-byte file",
+                                label, i, (unsigned long long)filesz, (unsigned long long)off,
+                                (unsigned long long)file_size);
+    }
     return MK_OK;
 }
 
@@ -305,14 +321,21 @@ static int check_head(struct mk_ctx *ctx, const char *label, const uint8_t *head
                             "%s: no multiboot header in the first 8 KiB (nor a multiboot2 "
                             "header in the first 32 KiB)", label);
     /* GRUB loads the kludge's address fields in preference to the ELF headers. */
-    if (info.is_elf && !info.aout_kludge && (r = check_elf(ctx, label, head, len)) < 0)
+    if (info.is_elf && !info.aout_kludge &&
+        (r = check_elf(ctx, label, head, len, file_size)) < 0)
         return r;
     if (info.multiboot == 1 && info.aout_kludge) {
         const uint8_t *h = head + info.header_offset;
-        uint64_t start = info.header_offset - (mk_get_le32(h + 12) - mk_get_le32(h + 16));
+        uint32_t load_addr = mk_get_le32(h + 16), load_end = mk_get_le32(h + 20);
+        uint64_t start = info.header_offset - (mk_get_le32(h + 12) - load_addr);
         if (start >= file_size)
             return mk_set_error(ctx, MK_EFORMAT, "%s: multiboot a.out load address lies past "
                                 "the end of the file", label);
+        /* GRUB reads load_end_addr - load_addr bytes from there. */
+        if (load_end && load_end - load_addr > file_size - start)
+            return mk_set_error(ctx, MK_EFORMAT, "%s: multiboot a.out load_end_addr 0x%x lies "
+                                "past the end of the %llu-byte file", label, load_end,
+                                (unsigned long long)file_size);
     }
     if (ret)
         *ret = info;

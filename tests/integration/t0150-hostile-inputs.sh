@@ -191,3 +191,39 @@ if left=$(pgrep -f "^sleep 60.$$\$"); then
     fail "grub-mkimage outlived the killed build"
 fi
 ok "a killed build's grub-mkimage dies with it"
+
+# Kernels and configs GRUB cannot boot are refused at build time with one line naming the
+# field (each of these built with exit 0 before, and GRUB failed).
+/usr/bin/python3 - "$MBPROBE" "$T/filesz.elf" "$T/aout.bin" <<'PY'
+import struct, sys
+elf = bytearray(open(sys.argv[1], "rb").read())
+is64 = elf[4] == 2
+phoff = struct.unpack_from("<Q" if is64 else "<I", elf, 32 if is64 else 28)[0]
+phentsize, phnum = struct.unpack_from("<HH", elf, 54 if is64 else 42)
+for i in range(phnum):
+    ph = phoff + i * phentsize
+    if struct.unpack_from("<I", elf, ph)[0] == 1:  # the first PT_LOAD
+        struct.pack_into("<Q" if is64 else "<I", elf, ph + (32 if is64 else 16), 1 << 20)
+        break
+open(sys.argv[2], "wb").write(elf)
+# A 96-byte a.out kludge kernel whose load_end_addr lies 1 GiB past its end.
+flags = 1 << 16
+hdr = struct.pack("<IIIIIIII", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xFFFFFFFF,
+                  0x100000, 0x100000, 0x100000 + (1 << 30), 0, 0x100020)
+open(sys.argv[3], "wb").write(hdr + b"\0" * (96 - len(hdr)))
+PY
+out_refused "ELF program header 0: p_filesz 0x100000 at p_offset" \
+    build --size 3M -o "$T/k.raw" "$T/filesz.elf"
+out_refused "multiboot a.out load_end_addr 0x40100000 lies past the end of the 96-byte file" \
+    build --size 3M -o "$T/k.raw" "$T/aout.bin"
+out_refused "more than GRUB's 8192-byte token limit" \
+    build --size 3M -o "$T/k.raw" "$T/kernel" -- "$(head -c 16000 /dev/zero | tr '\0' a)"
+"$MKIMAGE" build --size 3M -o "$T/k.raw" "$T/kernel" -- "$(head -c 8000 /dev/zero | tr '\0' a)" \
+    >/dev/null 2>&1 || fail "an 8000-byte command line is refused"
+: >"$T/empty.cfg"
+out_refused "template '$T/empty.cfg' has no multiboot or multiboot2 line" \
+    build --size 3M -o "$T/k.raw" --template "$T/empty.cfg" "$T/kernel"
+printf 'menuentry x {\n echo no kernel\n}\n' >"$T/noboot.cfg"
+out_refused "template '$T/noboot.cfg' has no multiboot or multiboot2 line" \
+    build --size 3M -o "$T/k.raw" --template "$T/noboot.cfg" "$T/kernel"
+ok "unbootable kernels, command lines and templates refused at build"
