@@ -248,10 +248,9 @@ static bool solo5_template(const char *cfg)
  * same: QEMU and GRUB will say what is wrong with it. */
 static void read_kernel(struct mk_ctx *ctx, struct run_state *st)
 {
-    json_t *root, *mft, *d;
     char *text = NULL;
     int problems = 0;
-    size_t i;
+    json_t *root;
 
     if (mk_inspect_path(ctx, st->b->opts.image, 0, &text, &problems) < 0)
         return;
@@ -261,43 +260,12 @@ static void read_kernel(struct mk_ctx *ctx, struct run_state *st)
         return;
     if (solo5_template(json_string_value(json_object_get(root, "grub_cfg"))))
         st->b->opts.solo5 = 1;
-    mft = json_object_get(json_object_get(root, "kernel"), "solo5_manifest");
-    if (json_is_object(mft)) {
+    if (cli_solo5_manifest_from_inspect(root, &st->manifest)) {
         st->has_manifest = true;
         st->b->opts.solo5 = 1;
-        json_array_foreach(json_object_get(mft, "devices"), i, d) {
-            const char *name = json_string_value(json_object_get(d, "name"));
-            const char *type = json_string_value(json_object_get(d, "type"));
-            struct mk_solo5_device *dev;
-
-            if (!name || !type || st->manifest.count >= MK_SOLO5_MAX_DEVICES)
-                continue;
-            dev = &st->manifest.devices[st->manifest.count++];
-            snprintf(dev->name, sizeof(dev->name), "%s", name);
-            dev->type = !strcmp(type, "NET_BASIC") ? MK_SOLO5_DEV_NET
-                        : !strcmp(type, "BLOCK_BASIC") ? MK_SOLO5_DEV_BLOCK : 0;
-            st->manifest.net_count += dev->type == MK_SOLO5_DEV_NET;
-            st->manifest.block_count += dev->type == MK_SOLO5_DEV_BLOCK;
-        }
         st->b->opts.manifest = &st->manifest;
     }
     json_decref(root);
-}
-
-static void describe_manifest(const struct mk_solo5_manifest *m, char *out, size_t size)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    if (m->count == 0)
-        snprintf(out, size, "no devices");
-    for (unsigned i = 0; i < m->count && used < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s '%s'", i ? ", " : "",
-                         mk_solo5_device_type_name(m->devices[i].type), m->devices[i].name);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
 }
 
 /* "guest exited with code 49 (QEMU status 99)" or "QEMU exited with status 0". */
@@ -472,10 +440,8 @@ int boot_cli_run(struct boot_cli *b)
                     b->opts.accel == MK_ACCEL_KVM ? "kvm" : "tcg", reason);
     }
     read_kernel(ctx, &st);
-    if (st.has_manifest && !b->json && !cli_out.quiet) {
-        describe_manifest(&st.manifest, msg, sizeof(msg));
-        fprintf(stderr, "%s: Solo5 manifest: %s\n", cli_progname, msg);
-    }
+    if (st.has_manifest && !b->json && !cli_out.quiet)
+        cli_print_solo5_devices(&st.manifest);
     b->opts.serial = on_serial;
     b->opts.started = on_started;
     b->opts.opaque = &st;

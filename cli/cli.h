@@ -50,6 +50,11 @@ void cli_cancel_on_signals(struct mk_ctx *ctx);
 /* When (kernel) has a Solo5 manifest: prints its devices and, as a note, why GCE's machine
  * would make it abort. Silent for other kernels. */
 void cli_show_solo5_manifest(struct mk_ctx *ctx, const char *kernel);
+/* The manifest in inspect's JSON document (root), as inspect put it there: 1 found, 0 not. */
+struct json_t;
+int cli_solo5_manifest_from_inspect(struct json_t *root, struct mk_solo5_manifest *m);
+/* "unikernel-mkimage: Solo5 manifest: NET_BASIC 'service', ..." on stderr. */
+void cli_print_solo5_devices(const struct mk_solo5_manifest *m);
 /* The Solo5 manifest of a kernel file, or of the kernel an image boots: 1 found, else 0. */
 int cli_read_solo5_manifest(struct mk_ctx *ctx, const char *file, bool is_kernel,
                             struct mk_solo5_manifest *m);

@@ -401,8 +401,11 @@ int cli_push_one(int argc, char **argv, char **ret_result)
     {
         struct mk_solo5_manifest m;
 
-        if (cli_read_solo5_manifest(ctx, file, build_opts || nkargs || is_elf(file), &m))
+        if (cli_read_solo5_manifest(ctx, file, build_opts || nkargs || is_elf(file), &m)) {
+            if (!cli_out.quiet && !cli_out.json)
+                cli_print_solo5_devices(&m);
             cli_warn_solo5_target(&m, cloud, machine.disk_bus, machine.vif_model);
+        }
     }
     if (build_opts || nkargs || is_elf(file)) {
         const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;

@@ -25,6 +25,14 @@ static void describe(const struct mk_solo5_manifest *m, char *line, size_t size)
     }
 }
 
+void cli_print_solo5_devices(const struct mk_solo5_manifest *m)
+{
+    char line[1024];
+
+    describe(m, line, sizeof(line));
+    fprintf(stderr, "%s: Solo5 manifest: %s\n", cli_progname, line);
+}
+
 void cli_show_solo5_manifest(struct mk_ctx *ctx, const char *kernel)
 {
     struct mk_solo5_manifest m;
@@ -37,43 +45,48 @@ void cli_show_solo5_manifest(struct mk_ctx *ctx, const char *kernel)
     }
     if (r == 0)
         return;
-    describe(&m, line, sizeof(line));
-    fprintf(stderr, "%s: Solo5 manifest: %s\n", cli_progname, line);
+    cli_print_solo5_devices(&m);
     if (mk_solo5_check_machine(&m, 1, 0, false, line, sizeof(line)))
         fprintf(stderr, "%s: note: on GCE (one virtio-net NIC) %s\n", cli_progname, line);
+}
+
+int cli_solo5_manifest_from_inspect(struct json_t *root, struct mk_solo5_manifest *m)
+{
+    json_t *mft = json_object_get(json_object_get(root, "kernel"), "solo5_manifest"), *d;
+    size_t i;
+
+    if (!json_is_object(mft))
+        return 0;
+    *m = (struct mk_solo5_manifest){0};
+    json_array_foreach(json_object_get(mft, "devices"), i, d) {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        const char *type = json_string_value(json_object_get(d, "type"));
+        struct mk_solo5_device *dev;
+
+        if (!name || !type || m->count >= MK_SOLO5_MAX_DEVICES)
+            continue;
+        dev = &m->devices[m->count++];
+        snprintf(dev->name, sizeof(dev->name), "%s", name);
+        dev->type = !strcmp(type, "NET_BASIC") ? MK_SOLO5_DEV_NET
+                    : !strcmp(type, "BLOCK_BASIC") ? MK_SOLO5_DEV_BLOCK : 0;
+        m->net_count += dev->type == MK_SOLO5_DEV_NET;
+        m->block_count += dev->type == MK_SOLO5_DEV_BLOCK;
+    }
+    return 1;
 }
 
 /* The manifest of an image's kernel, as inspect reads it: 1 found, 0 not. */
 static int image_manifest(struct mk_ctx *ctx, const char *image, struct mk_solo5_manifest *m)
 {
     char *text = NULL;
-    int problems = 0, found = 0;
-    json_t *root, *mft, *d;
-    size_t i;
+    int problems = 0, found;
+    json_t *root;
 
     if (mk_inspect_path(ctx, image, 0, &text, &problems) < 0)
         return 0;
     root = json_loads(text, 0, NULL);
     free(text);
-    mft = json_object_get(json_object_get(root, "kernel"), "solo5_manifest");
-    if (json_is_object(mft)) {
-        found = 1;
-        *m = (struct mk_solo5_manifest){0};
-        json_array_foreach(json_object_get(mft, "devices"), i, d) {
-            const char *name = json_string_value(json_object_get(d, "name"));
-            const char *type = json_string_value(json_object_get(d, "type"));
-            struct mk_solo5_device *dev;
-
-            if (!name || !type || m->count >= MK_SOLO5_MAX_DEVICES)
-                continue;
-            dev = &m->devices[m->count++];
-            snprintf(dev->name, sizeof(dev->name), "%s", name);
-            dev->type = !strcmp(type, "NET_BASIC") ? MK_SOLO5_DEV_NET
-                        : !strcmp(type, "BLOCK_BASIC") ? MK_SOLO5_DEV_BLOCK : 0;
-            m->net_count += dev->type == MK_SOLO5_DEV_NET;
-            m->block_count += dev->type == MK_SOLO5_DEV_BLOCK;
-        }
-    }
+    found = cli_solo5_manifest_from_inspect(root, m);
     json_decref(root);
     return found;
 }

@@ -23,6 +23,7 @@ push_err gce --project p --bucket b --family f hello.elf
 grep -qF "warning: pushing to gce: the machine has 1 virtio-net NIC and the unikernel declares no network device: Solo5 aborts at start" err ||
     fail "no GCE warning for a unikernel without a network device: $(cat err)"
 push_err gce --project p --bucket b --family f net.elf
+grep -qF "Solo5 manifest: NET_BASIC 'service'" err || fail "push does not show the manifest: $(cat err)"
 ! grep -qF "warning: pushing to" err || fail "a GCE warning for a unikernel with a NIC: $(cat err)"
 ok "push gce warns about a unikernel that declares no network device"
 
