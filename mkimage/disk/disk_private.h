@@ -70,5 +70,12 @@ int mk_disk_open_qcow2(struct mk_ctx *ctx, const char *path, struct mk_disk **re
  * fail only when the disk cannot be read at all (tar_read.c). */
 int mk_disk_open_targz(struct mk_ctx *ctx, const char *path, struct mk_buf *problems,
                        struct mk_disk **ret);
+/* Checks a GCE disk.tar.gz read from (fd) against GCE's rules (gzip intact, one oldgnu
+ * member disk.raw, its sparse map, a whole number of GiB, an MBR) in one streaming pass
+ * with bounded memory, whatever the size: nothing of the disk is kept but its first
+ * sector. With (head_only) it stops after that sector (a quick check of the start). Each
+ * rule broken is appended to (problems) as a line; (name) names the input in errors. */
+int mk_targz_check_fd(struct mk_ctx *ctx, int fd, const char *name, bool head_only,
+                      struct mk_buf *problems);
 
 #endif

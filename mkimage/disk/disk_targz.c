@@ -38,6 +38,11 @@ struct targz {
     int ended;   /* the gzip stream ended cleanly */
     int corrupt; /* bad deflate data, bad CRC, or the file ended early */
     uint64_t in_total, file_size;
+    /* Checking only (mk_targz_check_fd): the data is read and dropped but for the disk's
+     * first sector; with (head_only), reading stops there. */
+    int check_only, head_only, have_disk, stopped;
+    uint8_t mbr[512];
+    size_t mbr_len;
 };
 
 struct map_entry {
@@ -129,6 +134,42 @@ static int read_data(struct targz *t, struct mk_disk *disk, const struct map_ent
             }
             off += got;
             left -= got;
+        }
+    }
+    return MK_OK;
+}
+
+/* The check-only read_data(): the data passes, only the disk's first sector is kept. */
+static int check_data(struct targz *t, const struct map_entry *map, size_t n, uint8_t *buf,
+                      int *ret_short)
+{
+    int r;
+
+    *ret_short = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (uint64_t off = map[i].off, left = map[i].len; left;) {
+            size_t want = (size_t)MK_MIN(left, PIECE), got;
+            if ((r = mk_check_cancel(t->ctx)) < 0 || (r = tz_read(t, buf, want, &got)) < 0)
+                return r;
+            if (off < sizeof(t->mbr) && got) {
+                size_t k = (size_t)MK_MIN((uint64_t)got, sizeof(t->mbr) - off);
+                memcpy(t->mbr + off, buf, k);
+                t->mbr_len = MK_MAX(t->mbr_len, (size_t)off + k);
+            }
+            if (got < want) {
+                *ret_short = 1;
+                return MK_OK;
+            }
+            off += got;
+            left -= got;
+            if (t->head_only && (t->mbr_len == sizeof(t->mbr) || off >= sizeof(t->mbr))) {
+                t->stopped = 1;
+                return MK_OK;
+            }
+        }
+        if (t->head_only && map[i].off >= sizeof(t->mbr)) {
+            t->stopped = 1; /* the first sector is a hole */
+            return MK_OK;
         }
     }
     return MK_OK;
@@ -288,7 +329,7 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
         realsize = size;
         uint64_t stored = size;
         if ((type == 'S' && gnu) || type == '0' || type == '\0' || type == '7') {
-            if (*ret_disk) {
+            if (t->have_disk) {
                 /* Only the first file is the disk; the rest are skipped and counted. */
                 int more = type == 'S' && h[MK_TAR_ISEXTENDED];
                 while (more && (r = tz_read(t, h, sizeof(h), &got)) == MK_OK) {
@@ -312,18 +353,26 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
                     if ((r = read_sparse_map(t, h, size, realsize, &map, &n)) < 0)
                         break;
                 }
-                if ((r = mk_store_new(t->ctx, realsize, ret_disk)) == MK_OK)
+                t->have_disk = 1;
+                if (t->check_only)
+                    r = check_data(t, map, n, buf, &shortread);
+                else if ((r = mk_store_new(t->ctx, realsize, ret_disk)) == MK_OK)
                     r = read_data(t, *ret_disk, map, n, buf, &shortread);
                 if (map != &one)
                     free(map);
                 if (r < 0)
                     break;
-                (*ret_disk)->source_format = MK_FORMAT_GCE;
+                if (ret_disk && *ret_disk)
+                    (*ret_disk)->source_format = MK_FORMAT_GCE;
                 snprintf(disk_name, name_size, "%s", name);
                 if (realsize % GIB)
                     problem(t, "'%s' is %" PRIu64 " bytes, not a whole number of GiB as GCE "
                             "requires", name, realsize);
-                if (shortread)
+                if (t->check_only && !shortread && (t->stopped || !t->head_only) &&
+                    (t->mbr_len < sizeof(t->mbr) || t->mbr[510] != 0x55 || t->mbr[511] != 0xaa))
+                    problem(t, "'%s' has no MBR (no boot signature in its first sector); GCE "
+                            "boots MBR disks", name);
+                if (shortread || t->stopped)
                     break;
                 stored = (MK_TAR_BLOCK - size % MK_TAR_BLOCK) % MK_TAR_BLOCK;
                 if ((r = skip(t, stored, buf, &shortread)) < 0 || shortread)
@@ -341,6 +390,12 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
     free(buf);
     if (r < 0)
         return r;
+    if (t->stopped) {
+        if (strcmp(disk_name, "disk.raw"))
+            problem(t, "the file in the archive is named '%s'; GCE requires 'disk.raw' (no "
+                    "folder, no ./)", disk_name);
+        return MK_OK;
+    }
     if (!t->ended && !t->corrupt && !shortread) {
         /* The tar ended cleanly; the gzip stream must also. Read what is left to see. */
         uint8_t tail[4096];
@@ -354,7 +409,7 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
         problem(t, "the archive holds no file; GCE requires one file named disk.raw");
     if (members > 1)
         problem(t, "the archive holds %d members; GCE requires exactly one, disk.raw", members);
-    if (*ret_disk && strcmp(disk_name, "disk.raw"))
+    if (t->have_disk && strcmp(disk_name, "disk.raw"))
         problem(t, "the file in the archive is named '%s'; GCE requires 'disk.raw' (no "
                 "folder, no ./)", disk_name);
     return t->corrupt || shortread ? 1 : MK_OK;
@@ -409,4 +464,29 @@ out:
     }
     *ret = disk;
     return MK_OK;
+}
+
+int mk_targz_check_fd(struct mk_ctx *ctx, int fd, const char *name, bool head_only,
+                      struct mk_buf *problems)
+{
+    struct targz *t = calloc(1, sizeof(*t));
+    char disk_name[4096] = "";
+    int r;
+
+    if (!t)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    *t = (struct targz){.ctx = ctx, .path = name, .problems = problems, .fd = fd,
+                        .check_only = 1, .head_only = head_only};
+    if (inflateInit2(&t->zs, 15 + 16) != Z_OK) {
+        free(t);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    r = parse(t, NULL, disk_name, sizeof(disk_name));
+    if (r > 0)
+        r = MK_OK; /* corrupt or truncated: a problem, already said */
+    if (r == MK_OK && !t->have_disk && !(problems && problems->len))
+        problem(t, "the archive holds no file; GCE requires one file named disk.raw");
+    inflateEnd(&t->zs);
+    free(t);
+    return r;
 }

@@ -67,67 +67,27 @@ static int make_base(struct mk_ctx *ctx, char **dst, const char *url, bool slash
     return MK_OK;
 }
 
+/* The start of the archive checked before anything is sent: the gzip and tar headers, the
+ * member's name, format and size, the sparse map and the disk's MBR. The rest (gzip's
+ * integrity, what follows) is checked as the bytes stream to the server (gcs_stream.c),
+ * and the upload is not completed unless it passes. */
 static int preflight(struct mk_ctx *ctx, const char *path)
 {
-    char *json = NULL;
-    int problems = 0, r;
-    json_t *root, *first;
+    struct mk_buf problems = MK_BUF_INIT;
+    int fd = mk_open_input(ctx, path, NULL), r;
 
-    r = mk_inspect_path(ctx, path, 0, &json, &problems);
-    if (r < 0)
-        return mk_error_prefix(ctx, "%s", path);
-    if (problems > 0) {
-        root = json_loads(json, 0, NULL);
-        first = json_array_get(json_object_get(root, "problems"), 0);
-        r = mk_set_error(ctx, MK_EFORMAT, "%s: not uploaded, the archive would be refused: %s%s",
-                         path, json_is_string(first) ? json_string_value(first) : "problems",
-                         problems > 1 ? " (and more: see 'inspect')" : "");
-        json_decref(root);
+    if (fd < 0)
+        return fd;
+    r = mk_targz_check_fd(ctx, fd, path, true, &problems);
+    close(fd);
+    if (r == MK_OK && problems.len) {
+        char *nl = strchr(problems.buf, '\n');
+
+        r = mk_set_error(ctx, MK_EFORMAT, "%s: not uploaded, the archive would be refused: "
+                         "%.*s%s", path, nl ? (int)(nl - problems.buf) : (int)problems.len,
+                         problems.buf, nl ? " (and more: see 'inspect')" : "");
     }
-    free(json);
-    return r;
-}
-
-/* One pass over the file for the checksums GCS is told to expect. */
-static int hash_file(struct mk_ctx *ctx, const char *path, struct mk_buf *crc_b64,
-                     struct mk_buf *md5_b64)
-{
-    int fd = mk_open_regular(path);
-    uint8_t *buf = malloc(1u << 20), be[4];
-    gcry_md_hd_t md5 = NULL;
-    uint32_t crc = 0;
-    int r = MK_OK;
-
-    gce_gcry_init();
-    if (fd < 0 || !buf || gcry_md_open(&md5, GCRY_MD_MD5, 0)) {
-        r = fd < 0 ? mk_set_errno(ctx, MK_EIO, errno, "cannot open %s", path)
-                   : mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = read(fd, buf, 1u << 20);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = mk_set_errno(ctx, MK_EIO, errno, "cannot read %s", path);
-            goto out;
-        }
-        if (n == 0)
-            break;
-        crc = gce_crc32c(crc, buf, (size_t)n);
-        gcry_md_write(md5, buf, (size_t)n);
-    }
-    mk_put_be32(be, crc);
-    if (gce_base64(crc_b64, be, 4) < 0 ||
-        gce_base64(md5_b64, gcry_md_read(md5, GCRY_MD_MD5), 16) < 0)
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-out:
-    if (md5)
-        gcry_md_close(md5);
-    if (fd >= 0)
-        close(fd);
-    free(buf);
+    mk_buf_release(&problems);
     return r;
 }
 
@@ -267,7 +227,7 @@ static int choose_object(struct mk_ctx *ctx, struct gce *g)
 static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
 {
     struct gce *g = state;
-    struct mk_buf crc = MK_BUF_INIT, md5 = MK_BUF_INIT, id = MK_BUF_INIT;
+    struct mk_buf id = MK_BUF_INIT;
     json_t *old = NULL;
     struct gcs_params p = {0};
     int r;
@@ -309,21 +269,13 @@ static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_i
 
     p.object = g->object;
     p.total = info->stream_size;
-    if (info->source_path) {
-        r = hash_file(ctx, info->source_path, &crc, &md5);
-        p.crc32c = crc.buf;
-        p.md5 = md5.buf;
-        if (r == MK_OK && mk_buf_addf(&id, "md5:%s:%" PRIu64, md5.buf, info->stream_size) < 0)
-            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    } else if (info->source_id &&
-               mk_buf_addf(&id, "%s:%s", info->source_id, mk_format_name(info->format)) < 0) {
+    p.check_name = info->source_path;
+    if (info->source_id &&
+        mk_buf_addf(&id, "%s:%s", info->source_id, mk_format_name(info->format)) < 0)
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    }
     p.identity = id.len ? id.buf : NULL;
     if (r == MK_OK)
         r = gcs_upload_begin(ctx, g, &p, &g->up);
-    mk_buf_release(&crc);
-    mk_buf_release(&md5);
     mk_buf_release(&id);
     return r;
 }

@@ -158,10 +158,9 @@ int gce_json(struct mk_ctx *ctx, const char *what, const struct mk_http_resp *re
 /* ---- Cloud Storage (gcs.c) ---- */
 struct gcs_params {
     const char *object;
-    uint64_t total;        /* bytes; 0 = not known until the end */
-    const char *crc32c;    /* base64, or NULL when not known in advance */
-    const char *md5;       /* base64, or NULL */
-    const char *identity;  /* the bytes' identity, for resuming; NULL = no resume */
+    uint64_t total;         /* bytes; 0 = not known until the end */
+    const char *identity;   /* the bytes' identity, for resuming; NULL = no resume */
+    const char *check_name; /* check the bytes as a GCE archive, named so; NULL = do not */
 };
 /* MK_ENOTFOUND "bucket B does not exist" unless (create), which creates it. */
 int gcs_bucket_check(struct mk_ctx *ctx, struct gce *g, bool create);
@@ -179,6 +178,21 @@ int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
 void gcs_upload_cancel(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, bool keep);
 void gcs_upload_free(struct gcs_upload *up);
 int gcs_object_delete(struct mk_ctx *ctx, struct gce *g, const char *object);
+
+/* ---- the one pass over an upload's bytes (gcs_stream.c) ---- */
+struct gcs_stream;
+/* Starts the hashing thread, and with (check_name) the archive check. */
+int gcs_stream_new(struct mk_ctx *ctx, const char *check_name, struct gcs_stream **ret);
+/* Stream bytes [base_off, filled) are at (base) and stay there until gcs_stream_sync(). */
+void gcs_stream_publish(struct gcs_stream *s, const uint8_t *base, uint64_t base_off,
+                        uint64_t filled);
+/* Waits until every published byte was hashed (before the buffer is changed). */
+void gcs_stream_sync(struct gcs_stream *s);
+/* Hashes (and passes to the check) bytes that are not sent: a resumed session's. */
+void gcs_stream_hash_now(struct gcs_stream *s, const void *buf, size_t len);
+/* The end of the stream: its crc32c and md5, and the check's verdict (MK_EFORMAT). */
+int gcs_stream_end(struct mk_ctx *ctx, struct gcs_stream *s, uint32_t *crc, uint8_t md5[16]);
+void gcs_stream_free(struct gcs_stream *s);
 
 /* ---- Compute Engine (compute.c) ---- */
 /* (b) = the compute base + "projects/PROJECT" + the formatted rest. */

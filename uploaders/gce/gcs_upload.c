@@ -24,9 +24,10 @@ struct gcs_upload {
     uint64_t seen;      /* bytes of the stream given to write() */
     uint8_t *buf;       /* bytes [persisted, persisted + len) */
     size_t len, cap;
-    uint32_t crc;
-    gcry_md_hd_t md5;
-    char *want_crc, *want_md5;
+    struct gcs_stream *stream; /* hashes (and checks) the bytes while chunks are sent */
+    uint32_t crc;              /* of the whole stream, once it ended */
+    uint8_t md5[16];
+    char *identity;            /* for the state file */
     bool complete;
     json_t *object_json;
 };
@@ -35,16 +36,15 @@ void gcs_upload_free(struct gcs_upload *up)
 {
     if (!up)
         return;
+    /* The hashing thread may still read the buffer: it stops first. */
+    gcs_stream_free(up->stream);
     free(up->object);
+    free(up->identity);
     if (up->session)
         mk_wipe(up->session, strlen(up->session));
     free(up->session);
     free(up->state_path);
     free(up->buf);
-    free(up->want_crc);
-    free(up->want_md5);
-    if (up->md5)
-        gcry_md_close(up->md5);
     json_decref(up->object_json);
     free(up);
 }
@@ -69,16 +69,15 @@ static int state_path(struct mk_ctx *ctx, struct gce *g, const struct gcs_params
 }
 
 /* Remembers the session so that the same command run again resumes it. Holds no token. */
-static void state_save(struct mk_ctx *ctx, struct gcs_upload *up, const struct gcs_params *p,
-                       struct gce *g)
+static void state_save(struct mk_ctx *ctx, struct gcs_upload *up, struct gce *g)
 {
     json_t *st;
 
     if (!up->state_path)
         return;
     st = json_pack("{s:s, s:s, s:s, s:s, s:I}", "session", up->session, "bucket", g->bucket,
-                   "object", p->object, "identity", p->identity, "total",
-                   (json_int_t)p->total);
+                   "object", up->object, "identity", up->identity, "total",
+                   (json_int_t)up->total);
     if (st)
         gce_state_write(ctx, up->state_path, st);
     /* The session URI is a credential: jansson's copy goes too. */
@@ -134,6 +133,7 @@ static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http
     char *range;
     uint64_t end = 0, got;
 
+    gcs_stream_sync(up->stream); /* the buffer may move: the hasher is done with it first */
     if (resp->status == 200 || resp->status == 201) {
         json_decref(up->object_json);
         up->object_json = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
@@ -235,12 +235,14 @@ static int status_query(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up
     return r;
 }
 
+static int initiate(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up);
+
 static int hash_b64(struct mk_buf *crc, struct mk_buf *md5, struct gcs_upload *up)
 {
     uint8_t be[4];
 
     mk_put_be32(be, up->crc);
-    if (gce_base64(crc, be, 4) < 0 || gce_base64(md5, gcry_md_read(up->md5, GCRY_MD_MD5), 16) < 0)
+    if (gce_base64(crc, be, 4) < 0 || gce_base64(md5, up->md5, 16) < 0)
         return MK_ENOMEM;
     return MK_OK;
 }
@@ -256,6 +258,11 @@ static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
     int failures = 0, r = MK_OK;
     bool force = false;
 
+    if (!up->session) {
+        r = initiate(ctx, g, up);
+        if (r < 0)
+            return r;
+    }
     mk_http_resp_init(&resp);
     if (final && (hash_b64(&crc, &md5, up) < 0 ||
                   mk_buf_addf(&hash, "X-Goog-Hash: crc32c=%s,md5=%s", crc.buf, md5.buf) < 0)) {
@@ -354,26 +361,24 @@ out:
     return r;
 }
 
-static int initiate(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
-                    const struct gcs_params *p)
+/* Opens the session when the first chunk is ready, so that an archive found bad while it
+ * is read (or a small one, read whole first) never opens one. The checksums are not known
+ * yet: they go with the last chunk (X-Goog-Hash) and are compared with the object's. */
+static int initiate(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up)
 {
     struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
-    json_t *meta = json_pack("{s:s, s:s}", "name", p->object, "contentType", "application/gzip");
+    json_t *meta = json_pack("{s:s, s:s}", "name", up->object, "contentType",
+                             "application/gzip");
     char *body = NULL;
     int r;
 
     mk_http_resp_init(&resp);
-    /* Checksums in the metadata make GCS refuse an object that arrives different. */
-    if (meta && p->crc32c)
-        json_object_set_new(meta, "crc32c", json_string(p->crc32c));
-    if (meta && p->md5)
-        json_object_set_new(meta, "md5Hash", json_string(p->md5));
     body = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     if (!body || mk_buf_addf(&url, "%s/upload/storage/v1/b/", g->storage_base) < 0 ||
         mk_http_escape(&url, g->bucket) < 0 ||
         mk_buf_adds(&url, "/o?uploadType=resumable&name=") < 0 ||
-        mk_http_escape(&url, p->object) < 0) {
+        mk_http_escape(&url, up->object) < 0) {
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto out;
     }
@@ -383,6 +388,8 @@ static int initiate(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
                           "starting the GCS upload", &resp);
     if (r == MK_OK && !(up->session = mk_http_header(&resp, "Location")))
         r = mk_set_error(ctx, MK_EHTTP, "starting the GCS upload: no Location in the answer");
+    if (r == MK_OK)
+        state_save(ctx, up, g);
 out:
     free(body);
     json_decref(meta);
@@ -397,18 +404,21 @@ int gcs_upload_begin(struct mk_ctx *ctx, struct gce *g, const struct gcs_params 
     struct gcs_upload *up = calloc(1, sizeof(*up));
     int r;
 
-    gce_gcry_init();
     if (!up)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     up->total = p->total;
     up->cap = (size_t)g->chunk_size;
     up->object = strdup(p->object);
     up->buf = malloc(up->cap);
-    up->want_crc = p->crc32c ? strdup(p->crc32c) : NULL;
-    up->want_md5 = p->md5 ? strdup(p->md5) : NULL;
-    if (!up->object || !up->buf || gcry_md_open(&up->md5, GCRY_MD_MD5, 0)) {
+    up->identity = p->identity ? strdup(p->identity) : NULL;
+    if (!up->object || !up->buf || (p->identity && !up->identity)) {
         gcs_upload_free(up);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    r = gcs_stream_new(ctx, p->check_name, &up->stream);
+    if (r < 0) {
+        gcs_upload_free(up);
+        return r;
     }
     r = p->identity && !g->no_resume ? state_path(ctx, g, p, &up->state_path) : MK_OK;
     if (r == MK_OK && up->state_path && (up->session = state_load(up->state_path, p))) {
@@ -423,11 +433,6 @@ int gcs_upload_begin(struct mk_ctx *ctx, struct gce *g, const struct gcs_params 
             up->persisted = 0;
             up->complete = false;
         }
-    }
-    if (r == MK_OK && !up->session) {
-        r = initiate(ctx, g, up, p);
-        if (r == MK_OK)
-            state_save(ctx, up, p, g);
     }
     if (r < 0) {
         gcs_upload_free(up);
@@ -462,8 +467,10 @@ int gcs_upload_write(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
         }
         if (up->total && up->seen + n > up->total)
             return mk_set_error(ctx, MK_EIO, "the artefact grew while it was uploaded");
-        up->crc = gce_crc32c(up->crc, p, n);
-        gcry_md_write(up->md5, p, n);
+        if (up->seen < up->persisted || up->complete)
+            gcs_stream_hash_now(up->stream, p, n);
+        else
+            gcs_stream_publish(up->stream, up->buf, up->persisted, up->persisted + up->len);
         up->seen += n;
         p += n;
         len -= n;
@@ -487,6 +494,10 @@ int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
     if (up->total && up->seen != up->total)
         return mk_set_error(ctx, MK_EIO, "the artefact ended at %" PRIu64 " of %" PRIu64
                             " bytes", up->seen, up->total);
+    /* The last chunk goes only once the whole archive was checked. */
+    r = gcs_stream_end(ctx, up->stream, &up->crc, up->md5);
+    if (r < 0)
+        return r;
     if (!up->complete)
         r = send_chunk(ctx, g, up, true);
     if (r < 0)
@@ -499,9 +510,7 @@ int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
     /* GCS checked what we declared; this catches a server that did not. */
     if (strcmp(obj_str(up->object_json, "size"), size) ||
         strcmp(obj_str(up->object_json, "crc32c"), crc.buf) ||
-        strcmp(obj_str(up->object_json, "md5Hash"), md5.buf) ||
-        (up->want_crc && strcmp(up->want_crc, crc.buf)) ||
-        (up->want_md5 && strcmp(up->want_md5, md5.buf))) {
+        strcmp(obj_str(up->object_json, "md5Hash"), md5.buf)) {
         r = mk_set_error(ctx, MK_EIO,
                          "the uploaded object differs from the artefact (size %s/%s, crc32c "
                          "%s/%s, md5 %s/%s)", obj_str(up->object_json, "size"), size,
