@@ -59,7 +59,7 @@ rc=$(interrupt KILL killed)
 finish killed
 ok "kill -9 after images.insert, then the same command finishes the push"
 
-# 2. Ctrl-C at the same point: exit 1, the object kept while the operation runs.
+# 2. Ctrl-C at the same point: exit 130, the object kept while the operation runs.
 rc=$(interrupt INT stopped)
 [ "$rc" = 130 ] || fail "Ctrl-C gave $rc: $(cat "$T/err")"
 grep -q "interrupted" "$T/err" || fail "no word of the interruption: $(cat "$T/err")"
