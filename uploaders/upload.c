@@ -110,7 +110,8 @@ static int stream_write(struct mk_ctx *ctx, void *opaque, const void *buf, size_
     if (r < 0)
         return r;
     s->done += len;
-    mk_progress(ctx, "upload", s->done, s->total);
+    if (!s->up->u->reports_progress)
+        mk_progress(ctx, "upload", s->done, s->total);
     return MK_OK;
 }
 

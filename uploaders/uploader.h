@@ -40,6 +40,9 @@ struct mk_uploader {
     /* Keys not in (options) still go to set_option, taking a value (external uploaders,
      * which judge their options themselves). */
     bool other_options;
+    /* The uploader reports "upload" progress itself, counting the bytes the server has
+     * acknowledged (not those merely handed to write()). */
+    bool reports_progress;
     /* The options as text for `help push`; when NULL, made from (options). */
     const char *usage;
     /* The formats it accepts, best first, terminated by 0. */

@@ -447,6 +447,7 @@ const struct mk_uploader mk_uploader_gce = {
     .description = "Google Compute Engine: stage disk.tar.gz in Cloud Storage, create an image",
     .options = gce_options,
     .formats = {MK_FORMAT_GCE, 0},
+    .reports_progress = true,
     .create = gce_create,
     .set_option = gce_set_option,
     .prepare = gce_prepare,

@@ -140,6 +140,7 @@ static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http
         if (!json_is_object(up->object_json))
             return mk_set_error(ctx, MK_EHTTP, "GCS completed the upload without an object");
         up->complete = true;
+        mk_progress(ctx, "upload", up->seen, up->total ? up->total : up->seen);
         return 1;
     }
     if (resp->status != 308)
@@ -178,6 +179,8 @@ static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http
         up->len -= drop;
     }
     up->persisted = got;
+    /* Progress counts what the server acknowledged. */
+    mk_progress(ctx, "upload", got, up->total);
     return 0;
 }
 
