@@ -7,7 +7,6 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
 "$top/scripts/build.sh" "$top/build"
 mk="$top/build/unikernel-mkimage"
-export MK_TEMPLATE_DIR="$top/templates"
 out="$top/build/example"
 mkdir -p "$out"
 echo "hello from a multiboot module" >"$out/greeting.txt"
