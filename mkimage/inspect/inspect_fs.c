@@ -299,6 +299,8 @@ static int check_kernel(struct mk_inspect *in, struct mk_ext2 *fs, const struct 
         return mk_inspect_problem(in, "kernel %s is not a regular file", b->kernel);
     mk_inspect_set(in, k, "size", json_incref(json_object_get(file, "size")));
     r = mk_ext2_read_file(in->ctx, fs, b->kernel, KERNEL_MAX, &data);
+    if (r < 0)
+        mk_buf_release(&data); /* a read that fails part-way has grown the buffer */
     if (r == MK_ECANCELED)
         return r;
     if (r < 0)
@@ -360,6 +362,8 @@ static int check_modules(struct mk_inspect *in, struct mk_ext2 *fs, const struct
         if (!(in->flags & MK_INSPECT_DEEP))
             continue;
         r = mk_ext2_read_file(in->ctx, fs, b->modules[i], KERNEL_MAX, &data);
+        if (r < 0)
+            mk_buf_release(&data);
         if (r == MK_ECANCELED)
             return r;
         if (r < 0)
@@ -381,8 +385,11 @@ static int inspect_boot_files(struct mk_inspect *in, struct mk_ext2 *fs)
 
     for (size_t i = 0; i < MK_ARRAY_SIZE(cfg_paths) && r == MK_ENOTFOUND; i++) {
         cfg_name = cfg_paths[i];
+        mk_buf_reset(&cfg);
         r = mk_ext2_read_file(in->ctx, fs, cfg_name, CFG_MAX, &cfg);
     }
+    if (r < 0)
+        mk_buf_release(&cfg);
     if (r == MK_ECANCELED)
         return r;
     if (r == MK_ENOTFOUND)
