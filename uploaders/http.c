@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -463,4 +464,54 @@ int mk_http_do(struct mk_ctx *ctx, struct mk_http *http, const struct mk_http_re
 nomem:
     curl_slist_free_all(hdrs);
     return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+}
+
+bool mk_http_url_host(const char *url, char *host, size_t size, bool *https)
+{
+    const char *p = strstr(url, "://"), *end, *at;
+    size_t n;
+
+    if (!p || !size)
+        return false;
+    *https = (size_t)(p - url) == 5 && !strncasecmp(url, "https", 5);
+    p += 3;
+    end = p + strcspn(p, "/?#");
+    at = memchr(p, '@', (size_t)(end - p));
+    if (at)
+        p = at + 1;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        if (!close)
+            return false;
+        p++;
+        n = (size_t)(close - p);
+    } else {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        n = (size_t)((colon ? colon : end) - p);
+    }
+    if (n == 0 || n >= size)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        host[i] = (char)tolower((unsigned char)p[i]);
+    host[n] = '\0';
+    return true;
+}
+
+bool mk_http_is_loopback(const char *host)
+{
+    return !strcmp(host, "localhost") || !strcmp(host, "::1") || !strncmp(host, "127.", 4);
+}
+
+int mk_http_check_secure(struct mk_ctx *ctx, const char *what, const char *url, bool allow_http)
+{
+    char host[256], shown[512];
+    bool https;
+
+    if (!mk_http_url_host(url, host, sizeof(host), &https))
+        return mk_set_error(ctx, MK_EINVAL, "%s: '%s' is not a URL", what, url);
+    if (https || mk_http_is_loopback(host) || allow_http)
+        return MK_OK;
+    mk_http_redact_url(url, shown, sizeof(shown));
+    return mk_set_error(ctx, MK_EINVAL, "%s %s is plain http:// and would carry credentials "
+                        "unencrypted (use https, or --insecure to allow it)", what, shown);
 }

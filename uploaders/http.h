@@ -102,6 +102,14 @@ int mk_http_escape(struct mk_buf *b, const char *s);
 
 /* Writes (url) without user info, query string and fragment into (buf), for messages. */
 void mk_http_redact_url(const char *url, char *buf, size_t size);
+/* The host of (url), lower-case and without user, port or brackets, into (host); whether the
+ * scheme is https into (*https). false when (url) has no scheme://host. */
+bool mk_http_url_host(const char *url, char *host, size_t size, bool *https);
+/* 127.0.0.0/8, ::1 or localhost. */
+bool mk_http_is_loopback(const char *host);
+/* Whether (url) may carry a credential: https, or plain http to a loopback host, or plain
+ * http when (allow_http) (the user opted in). Otherwise an MK_EINVAL error naming (what). */
+int mk_http_check_secure(struct mk_ctx *ctx, const char *what, const char *url, bool allow_http);
 
 /* Sleeps (seconds), waking early with MK_ECANCELED when (ctx) is cancelled. */
 int mk_http_sleep(struct mk_ctx *ctx, double seconds);

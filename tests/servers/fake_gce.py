@@ -100,6 +100,7 @@ class State:
         self.lock = threading.RLock()
         self.args = args
         self.base = None
+        self.session_base = None
         self.tokens = {}          # token -> expiry (epoch seconds)
         self.buckets = set(args.bucket or [])
         self.objects = {}         # (bucket, name) -> dict
@@ -113,6 +114,7 @@ class State:
         self.counters = {"token_requests": 0, "initiations": 0, "chunk_puts": 0,
                          "status_queries": 0, "bytes_received": 0, "image_inserts": 0,
                          "instance_inserts": 0, "unauthorized": 0, "cancelled_sessions": 0,
+                         "session_requests_with_token": 0,
                          "retry_after_sent": 0, "project_gets": 0, "object_deletes": 0}
         self.faults = {}
         self.not_before = {}      # path -> (earliest retry, when refused, Retry-After)
@@ -552,7 +554,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 "contentType": meta.get("contentType",
                                                         "application/octet-stream")}
         loc = "%s/upload/storage/v1/b/%s/o?uploadType=resumable&name=%s&upload_id=%s" % (
-            st.base, bucket, urllib.parse.quote(name, safe=""), sid)
+            st.session_base or st.base, bucket, urllib.parse.quote(name, safe=""), sid)
         self.reply(200, raw=b"", headers={"Location": loc, "X-GUploader-UploadID": sid},
                    ctype="text/plain")
 
@@ -572,6 +574,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.violation("bad Content-Range %r" % cr)
             return self.gerror(400, "Bad Content-Range", "invalid")
         total = None if m.group(4) == "*" else int(m.group(4))
+        if self.headers.get("Authorization"):
+            st.counters["session_requests_with_token"] += 1
         if not self.authorized(required=False):
             self.body()
             return
@@ -970,6 +974,8 @@ def main():
     p.add_argument("--bucket", action="append")
     p.add_argument("--token-expires", type=int, default=3599)
     p.add_argument("--op-polls", type=int, default=3)
+    p.add_argument("--session-host", help="the host the upload sessions' Location names "
+                   "(default: the server's own, 127.0.0.1)")
     p.add_argument("--serial", default="mbprobe: all checks passed")
     p.add_argument("--user-client-id", default="cid.apps.googleusercontent.com")
     p.add_argument("--user-client-secret", default="user-secret-xyz")
@@ -982,6 +988,8 @@ def main():
     srv = Server(("127.0.0.1", 0), Handler)
     srv.state = state
     state.base = "http://127.0.0.1:%d" % srv.server_address[1]
+    state.session_base = "http://%s:%d" % (args.session_host or "127.0.0.1",
+                                           srv.server_address[1])
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(srv.server_address[1]))

@@ -164,10 +164,21 @@ int gce_connect(struct mk_ctx *ctx, struct gce *g)
                       g->compute_endpoint ? g->compute_endpoint
                       : env && *env       ? env
                                           : GCE_DEFAULT_COMPUTE, true);
+    /* Every request carries a token: plain http only to loopback, or when asked. */
+    if (g->insecure)
+        mk_log(ctx, MK_LOG_WARN, "--insecure: TLS certificates are not checked and plain "
+               "http:// endpoints are allowed");
+    if (r == MK_OK)
+        r = mk_http_check_secure(ctx, "the storage endpoint", g->storage_base, g->insecure);
+    if (r == MK_OK)
+        r = mk_http_check_secure(ctx, "the compute endpoint", g->compute_base, g->insecure);
     if (r == MK_OK)
         r = mk_http_new(ctx, &hopts, &g->http);
     if (r == MK_OK)
         r = gce_auth_new(ctx, g->http, g->credentials, &g->auth);
+    if (r == MK_OK && gce_auth_token_uri(g->auth))
+        r = mk_http_check_secure(ctx, "the token endpoint", gce_auth_token_uri(g->auth),
+                                 g->insecure);
     if (r == MK_OK && (g->impersonate || g->gcloud.impersonate))
         r = gce_auth_impersonate(ctx, &g->auth,
                                  g->impersonate ? g->impersonate : g->gcloud.impersonate);

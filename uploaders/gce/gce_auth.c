@@ -56,6 +56,11 @@ const char *gce_auth_project(const struct gce_auth *a)
     return a->project;
 }
 
+const char *gce_auth_token_uri(const struct gce_auth *a)
+{
+    return a->metadata_base ? NULL : a->token_uri;
+}
+
 const char *gce_auth_describe(const struct gce_auth *a)
 {
     return a->describe;

@@ -47,6 +47,9 @@ int gce_auth_impersonate(struct mk_ctx *ctx, struct gce_auth **auth, const char 
 const char *gce_auth_project(const struct gce_auth *auth);
 /* "service account a@b (from FILE)", for messages. */
 const char *gce_auth_describe(const struct gce_auth *auth);
+/* The endpoint that receives the key's signed assertion or the refresh token; NULL for the
+ * metadata server. */
+const char *gce_auth_token_uri(const struct gce_auth *auth);
 /* A current access token: fetched or refreshed when missing, within a minute of expiry, or
  * when (force) (after a 401). MK_EAUTH when refused. The token stays owned by (auth). */
 int gce_auth_token(struct mk_ctx *ctx, struct gce_auth *auth, bool force, const char **ret);

@@ -107,17 +107,36 @@ static char *state_load(const char *path, const struct gcs_params *p)
     return ret;
 }
 
-static int add_auth(struct mk_ctx *ctx, struct gce *g, bool force, struct mk_buf *hdr)
+/* The session URI comes from the server's Location: header. It is a credential of its own;
+ * the bearer token goes with it only to the storage endpoint's own host, over https (or
+ * loopback), so that a Location pointing elsewhere never receives it. */
+static bool token_may_go_to(const struct gce *g, const char *url)
+{
+    char host[256], storage[256];
+    bool https, storage_https;
+
+    if (!mk_http_url_host(url, host, sizeof(host), &https) ||
+        !mk_http_url_host(g->storage_base, storage, sizeof(storage), &storage_https))
+        return false;
+    return !strcmp(host, storage) && (https || mk_http_is_loopback(host));
+}
+
+/* Sets (hdr) to the Authorization header for (url); 1 when it did, 0 when the token is not
+ * for that URL (hdr is then empty), or an error. */
+static int add_auth(struct mk_ctx *ctx, struct gce *g, const char *url, bool force,
+                    struct mk_buf *hdr)
 {
     const char *tok;
-    int r = gce_auth_token(ctx, g->auth, force, &tok);
+    int r;
 
-    if (r < 0)
-        return r;
     mk_buf_reset(hdr);
+    if (!token_may_go_to(g, url))
+        return 0;
+    if ((r = gce_auth_token(ctx, g->auth, force, &tok)) < 0)
+        return r;
     if (mk_buf_addf(hdr, "Authorization: Bearer %s", tok) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    return MK_OK;
+    return 1;
 }
 
 static void wipe_buf(struct mk_buf *b)
@@ -202,10 +221,11 @@ static int status_query(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up
     else
         snprintf(range, sizeof(range), "Content-Range: bytes */*");
     for (int attempt = 0;; attempt++) {
-        r = add_auth(ctx, g, force, &auth);
+        r = add_auth(ctx, g, up->session, force, &auth);
         if (r < 0)
             break;
-        hdrs[1] = auth.buf;
+        hdrs[1] = r ? auth.buf : NULL;
+        r = MK_OK;
         r = mk_http_do(ctx, g->http, &req, &resp);
         force = false;
         if (r == MK_OK && resp.status == 401 && attempt < g->max_tries) {
@@ -299,12 +319,14 @@ static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
         else
             snprintf(range, sizeof(range), "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/*",
                      before, end - 1);
-        r = add_auth(ctx, g, force, &auth);
+        r = add_auth(ctx, g, up->session, force, &auth);
         if (r < 0)
             break;
         force = false;
         hdrs[nh++] = range;
-        hdrs[nh++] = auth.buf;
+        if (r)
+            hdrs[nh++] = auth.buf;
+        r = MK_OK;
         if (final)
             hdrs[nh++] = hash.buf;
         hdrs[nh] = NULL;
