@@ -135,6 +135,24 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* Streams (disk) in (fmt) through the uploader's hooks. */
+static int upload_disk(struct mk_ctx *ctx, struct mk_upload *up, struct mk_disk *disk,
+                       const struct mk_pack_opts *opts, struct mk_upload_info *info)
+{
+    struct stream s = {.up = up};
+    struct mk_sink sink = {.write = stream_write, .opaque = &s};
+    int r;
+
+    up->used = true;
+    r = up->u->prepare(ctx, up->state, info);
+    if (r < 0)
+        return do_abort(ctx, up, r);
+    r = mk_disk_write_stream(ctx, disk, info->format, opts, &sink);
+    if (r < 0)
+        return do_abort(ctx, up, r);
+    return finish(ctx, up);
+}
+
 int mk_upload_disk(struct mk_ctx *ctx, struct mk_upload *up, struct mk_disk *disk,
                    const struct mk_pack_opts *opts, const char *source_name,
                    const char *source_id)
@@ -145,21 +163,19 @@ int mk_upload_disk(struct mk_ctx *ctx, struct mk_upload *up, struct mk_disk *dis
         .source_name = source_name,
         .source_id = source_id,
     };
-    struct stream s = {.up = up};
-    struct mk_sink sink = {.write = stream_write, .opaque = &s};
+    enum mk_format want = info.format;
     int r;
 
     if (up->used)
         return mk_set_error(ctx, MK_EINVAL, "%s: an upload object serves one upload",
                             up->u->name);
-    up->used = true;
-    r = up->u->prepare(ctx, up->state, &info);
-    if (r < 0)
-        return do_abort(ctx, up, r);
-    r = mk_disk_write_stream(ctx, disk, info.format, opts, &sink);
-    if (r < 0)
-        return do_abort(ctx, up, r);
-    return finish(ctx, up);
+    if (up->u->choose_format) {
+        r = up->u->choose_format(ctx, up->state, &info, &want);
+        if (r < 0)
+            return r;
+        info.format = want;
+    }
+    return upload_disk(ctx, up, disk, opts, &info);
 }
 
 static enum mk_format sniff(const uint8_t *head, size_t n)
@@ -182,6 +198,8 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
 {
     struct mk_upload_info info = {.source_name = base_name(path), .source_path = path};
     struct stream s = {.up = up};
+    struct mk_buf conv_id = MK_BUF_INIT;
+    enum mk_format want;
     uint8_t head[512];
     char id[160];
     struct stat st;
@@ -216,22 +234,6 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
                             : "%s is not a disk image (no MBR or GPT partition table, not "
                               "qcow2, not gzip), nothing uploaded", path);
     }
-    if (!accepts(up->u, info.format)) {
-        /* Convert on the fly into what the cloud takes, with no temporary file. */
-        struct mk_disk *disk = NULL;
-
-        close(fd);
-        r = mk_disk_open(ctx, path, &disk);
-        if (r < 0)
-            return r;
-        snprintf(id, sizeof(id), "file:%ju:%ju:%jd:%jd.%09ld:as-%s", (uintmax_t)st.st_dev,
-                 (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
-                 st.st_mtim.tv_nsec, mk_format_name(up->u->formats[0]));
-        r = mk_upload_disk(ctx, up, disk, NULL, info.source_name, id);
-        mk_disk_free(disk);
-        return r;
-    }
-    up->used = true;
     snprintf(id, sizeof(id), "file:%ju:%ju:%jd:%jd.%09ld", (uintmax_t)st.st_dev,
              (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
              st.st_mtim.tv_nsec);
@@ -241,6 +243,36 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
         info.disk_size = (uint64_t)st.st_size;
     else if (info.format == MK_FORMAT_QCOW2 && n >= 32)
         info.disk_size = mk_get_be64(head + 24);
+    want = info.format;
+    if (up->u->choose_format) {
+        r = up->u->choose_format(ctx, up->state, &info, &want);
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+    } else if (!accepts(up->u, info.format)) {
+        want = up->u->formats[0];
+    }
+    if (want != info.format) {
+        /* Convert on the fly into what the cloud takes, with no temporary file. */
+        struct mk_disk *disk = NULL;
+
+        close(fd);
+        r = mk_disk_open(ctx, path, &disk);
+        if (r < 0)
+            return r;
+        mk_buf_addf(&conv_id, "%s:as-%s", id, mk_format_name(want));
+        info = (struct mk_upload_info){.format = want,
+                                       .disk_size = mk_disk_size(disk),
+                                       .source_name = info.source_name,
+                                       .source_id = conv_id.buf};
+        r = conv_id.buf ? upload_disk(ctx, up, disk, NULL, &info)
+                        : mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        mk_buf_release(&conv_id);
+        mk_disk_free(disk);
+        return r;
+    }
+    up->used = true;
     s.total = info.stream_size;
 
     r = up->u->prepare(ctx, up->state, &info);

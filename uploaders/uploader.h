@@ -55,6 +55,12 @@ struct mk_uploader {
     /* Required. Sets one option ("project", "bucket", "label" repeated...). Returns
      * MK_EUNSUPPORTED for a key it does not know, MK_EINVAL for a bad value. */
     int (*set_option)(struct mk_ctx *ctx, void *state, const char *key, const char *value);
+    /* Optional. Called before prepare with (info->format) as told by the artefact's bytes
+     * (or, for a build, the first of (formats)); sets (*want) to the format write() is to
+     * receive, which the driver then makes on the fly (raw or qcow2 from any disk). May ask
+     * the cloud what it accepts; its local checks come before any network request. */
+    int (*choose_format)(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info,
+                         enum mk_format *want);
     /* Required. Checks options, credentials and names, and that nothing on the server is
      * in the way, before any data is sent. */
     int (*prepare)(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info);
@@ -69,6 +75,11 @@ struct mk_uploader {
     /* Required. Frees the state; accepts what a failed create() left. */
     void (*destroy)(void *state);
 };
+
+/* Checks that the file at (path) is a disk a cloud can boot, by its bytes only: a raw disk
+ * with an MBR or a GPT, a qcow2 without a backing file, or a GCE archive. Empty files,
+ * VMDK, VHD, VHDX, VDI and qcow2 overlays get one line (MK_EFORMAT). disk_kind.c. */
+int mk_upload_check_file(struct mk_ctx *ctx, const char *path);
 
 /* NULL-terminated, in registry.c. */
 extern const struct mk_uploader *const mk_uploaders[];

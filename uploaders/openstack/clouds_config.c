@@ -97,16 +97,22 @@ static bool is_true(const char *s)
     return false;
 }
 
+/* The OS_* variables, over whatever the files gave: openstackclient's options default to
+ * them and win over the named cloud's values. */
 static int load_from_env(struct mk_ctx *ctx, struct os_cloud *c)
 {
-    if (!(c->origin = strdup("OS_* environment variables")))
+    if (!c->origin && !(c->origin = strdup("OS_* environment variables")))
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     for (size_t i = 0; i < os_n_fields; i++) {
         const char *v = os_env(os_fields[i].env);
+        char **dst = os_field_slot(c, &os_fields[i]);
 
         if (!v)
             v = os_env(os_fields[i].env_alias);
-        if (v && !(*os_field_slot(c, &os_fields[i]) = strdup(v)))
+        if (!v)
+            continue;
+        os_free_secret(*dst);
+        if (!(*dst = strdup(v)))
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
     return MK_OK;
@@ -129,7 +135,7 @@ static int missing(struct mk_ctx *ctx, const struct os_cloud *c, const char *wha
                         what);
 }
 
-static int check(struct mk_ctx *ctx, struct os_cloud *c, bool from_files)
+static int check(struct mk_ctx *ctx, struct os_cloud *c)
 {
     const char *t = c->auth_type;
     int r;
@@ -159,14 +165,10 @@ static int check(struct mk_ctx *ctx, struct os_cloud *c, bool from_files)
                             "v3applicationcredential, token)",
                             c->name, c->origin, t);
     }
-    /* Keeping the password out of clouds.yaml and exporting OS_PASSWORD is common; other
-     * OS_* variables are not merged into a named cloud (they would add a scope to an
-     * application credential, which Keystone refuses). */
-    if (from_files && c->kind == OS_AUTH_PASSWORD && !c->password) {
-        r = set_default(ctx, &c->password, os_env("OS_PASSWORD"));
-        if (r < 0)
-            return r;
-    }
+    /* requests, under openstacksdk, takes its CA bundle from here when none is set. */
+    r = set_default(ctx, &c->cacert, os_env("REQUESTS_CA_BUNDLE"));
+    if (r < 0)
+        return r;
     if (!c->auth_url)
         return missing(ctx, c, "auth.auth_url (OS_AUTH_URL)");
     if (c->cert || c->key)
@@ -194,8 +196,7 @@ static int check(struct mk_ctx *ctx, struct os_cloud *c, bool from_files)
             return missing(ctx, c, "auth.token (OS_TOKEN)");
         break;
     }
-    if (c->kind != OS_AUTH_APPCRED && !c->project_id && !c->project_name)
-        return missing(ctx, c, "auth.project_name (OS_PROJECT_NAME) or auth.project_id");
+    /* No project: Keystone scopes the token to the user's default project. */
     /* Keystone needs a domain with every name; openstackclient defaults to the id "default". */
     if (!c->default_domain_id && !c->default_domain_name) {
         r = set_default(ctx, &c->default_domain_id, "default");
@@ -241,9 +242,11 @@ int os_cloud_load(struct mk_ctx *ctx, const char *name, struct os_cloud **ret)
         free(c);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
-    r = from_files ? os_clouds_from_files(ctx, name, c) : load_from_env(ctx, c);
+    r = from_files ? os_clouds_from_files(ctx, name, c) : MK_OK;
     if (r >= 0)
-        r = check(ctx, c, from_files);
+        r = load_from_env(ctx, c);
+    if (r >= 0)
+        r = check(ctx, c);
     if (r < 0) {
         os_cloud_free(c);
         return r;

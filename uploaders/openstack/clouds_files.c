@@ -21,29 +21,32 @@ static bool readable(const char *path)
     return access(path, R_OK) == 0;
 }
 
-/* The first of (env_name)'s file, then BASE.yaml / BASE.yml in ./, the user's config folder
- * and /etc/openstack. *ret = NULL when there is none. */
+/* The first of (env_name)'s file, then BASE.yaml, .yml or .json in ./,
+ * $XDG_CONFIG_HOME/openstack, ~/.config/openstack and /etc/openstack, as openstacksdk
+ * looks. A (env_name) that names no file falls through to the others, as there. *ret = NULL
+ * when there is none. */
 static int find_file(struct mk_ctx *ctx, const char *env_name, const char *base, char **ret)
 {
     const char *e = os_env(env_name), *home = os_env("HOME"), *xdg = os_env("XDG_CONFIG_HOME");
-    const char *exts[] = {"yaml", "yml"};
-    char dirs[3][4096];
+    static const char *const exts[] = {"yaml", "yml", "json"};
+    char dirs[4][4096];
     size_t n = 0;
 
     *ret = NULL;
-    if (e) {
-        if (!readable(e))
-            return mk_set_errno(ctx, MK_ECONFIG, errno, "%s names %s", env_name, e);
+    if (e && readable(e)) {
         if (!(*ret = strdup(e)))
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
         return MK_OK;
     }
+    if (e)
+        mk_log(ctx, MK_LOG_INFO, "%s names %s, which cannot be read: looking elsewhere",
+               env_name, e);
     snprintf(dirs[n++], sizeof(dirs[0]), ".");
     if (xdg && (size_t)snprintf(dirs[n], sizeof(dirs[0]), "%s/openstack", xdg) < sizeof(dirs[0]))
         n++;
-    else if (home &&
-             (size_t)snprintf(dirs[n], sizeof(dirs[0]), "%s/.config/openstack", home) <
-                 sizeof(dirs[0]))
+    if (home &&
+        (size_t)snprintf(dirs[n], sizeof(dirs[0]), "%s/.config/openstack", home) <
+            sizeof(dirs[0]))
         n++;
     snprintf(dirs[n++], sizeof(dirs[0]), "/etc/openstack");
     for (size_t d = 0; d < n; d++) {
@@ -279,8 +282,8 @@ int os_clouds_from_files(struct mk_ctx *ctx, const char *name, struct os_cloud *
     if (!clouds_path)
         return mk_set_error(ctx, MK_ENOTFOUND,
                             "cloud '%s': no clouds.yaml found (looked at OS_CLIENT_CONFIG_FILE, "
-                            "./clouds.yaml, ~/.config/openstack/clouds.yaml, "
-                            "/etc/openstack/clouds.yaml)",
+                            "./clouds.yaml, $XDG_CONFIG_HOME/openstack, ~/.config/openstack, "
+                            "/etc/openstack; also .yml and .json)",
                             name);
     r = find_file(ctx, "OS_CLIENT_SECURE_FILE", "secure", &secure_path);
     if (r < 0)

@@ -1,5 +1,5 @@
 /* glance.c: the Glance v2 calls of the OpenStack uploader: listing, creating, deleting and
- * waiting for images, and the check of what Glance stored. */
+ * waiting for images, the disk formats Glance allows, and the check of what it stored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,18 +12,32 @@
 #define ACTIVE_TIMEOUT 1800.0
 
 int glance_call(struct mk_ctx *ctx, struct os_state *st, const char *method, const char *url,
-                  const char *body, struct mk_http_resp *resp)
+                const char *body, struct mk_http_resp *resp)
 {
-    const char *headers[] = {st->auth_header, "Accept: application/json",
-                             body ? "Content-Type: application/json" : NULL, NULL};
-    int r = mk_http_do(ctx, st->http,
+    int r = MK_OK;
+
+    for (int attempt = 0; r >= 0 && attempt < 2; attempt++) {
+        r = os_renew_token(ctx, st, attempt > 0);
+        if (r < 0)
+            break;
+        const char *headers[] = {st->auth_header, "Accept: application/json",
+                                 body ? "Content-Type: application/json" : NULL, NULL};
+        r = mk_http_do(ctx, st->http,
                        &(struct mk_http_req){.method = method, .url = url, .headers = headers,
                                              .body = body, .body_len = body ? strlen(body) : 0,
                                              .timeout = 300},
                        resp);
-
-    if (r < 0)
-        mk_error_prefix(ctx, "cloud '%s': Glance", st->cloud->name);
+        if (r < 0) {
+            mk_error_prefix(ctx, "cloud '%s': Glance", st->cloud->name);
+            break;
+        }
+        /* A token can be revoked or expire early (a password change, a clock skew): one
+         * more try with a new one, as openstackclient does. */
+        if (resp->status != 401)
+            break;
+        mk_log(ctx, MK_LOG_INFO, "cloud '%s': Glance refused the token; authenticating again",
+               st->cloud->name);
+    }
     return r;
 }
 
@@ -55,6 +69,75 @@ int glance_image_url(struct mk_ctx *ctx, struct os_state *st, const char *id, co
     return MK_OK;
 }
 
+/* {glance}/v2/images from the catalog's URL, which is normally unversioned. */
+int glance_set_endpoint(struct mk_ctx *ctx, struct os_state *st, const char *endpoint)
+{
+    struct mk_buf b = MK_BUF_INIT;
+    size_t n = strlen(endpoint);
+
+    while (n && endpoint[n - 1] == '/')
+        n--;
+    if (mk_buf_add(&b, endpoint, n) < 0 ||
+        mk_buf_adds(&b, n >= 3 && !strncmp(endpoint + n - 3, "/v2", 3) ? "/images"
+                                                                       : "/v2/images") < 0) {
+        mk_buf_release(&b);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    free(st->images_url);
+    st->images_url = mk_buf_detach(&b, NULL);
+    return MK_OK;
+}
+
+int glance_read_formats(struct mk_ctx *ctx, struct os_state *st)
+{
+    struct mk_buf url = MK_BUF_INIT, text = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    json_t *root = NULL, *v, *item;
+    size_t n = strlen(st->images_url), i;
+    int r;
+
+    mk_http_resp_init(&resp);
+    /* {glance}/v2/images -> {glance}/v2/schemas/image */
+    if (mk_buf_add(&url, st->images_url, n - strlen("images")) < 0 ||
+        mk_buf_adds(&url, "schemas/image") < 0) {
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        goto out;
+    }
+    r = glance_call(ctx, st, "GET", url.buf, NULL, &resp);
+    if (r < 0)
+        goto out;
+    root = resp.status == 200 ? json_loadb(resp.body.buf, resp.body.len, 0, NULL) : NULL;
+    v = json_object_get(json_object_get(json_object_get(root, "properties"), "disk_format"),
+                        "enum");
+    if (!json_is_array(v)) {
+        /* An older or stricter Glance without the schema: let it judge the request. */
+        mk_log(ctx, MK_LOG_INFO, "cloud '%s': Glance does not say which disk formats it takes "
+               "(HTTP %ld from %s); trying", st->cloud->name, resp.status, url.buf);
+        st->allow_raw = st->allow_qcow2 = true;
+        goto out;
+    }
+    st->allow_raw = st->allow_qcow2 = false;
+    json_array_foreach(v, i, item) {
+        const char *f = json_string_value(item);
+
+        if (!f)
+            continue;
+        st->allow_raw |= !strcmp(f, "raw");
+        st->allow_qcow2 |= !strcmp(f, "qcow2");
+        mk_buf_addf(&text, "%s%s", text.len ? ", " : "", f);
+    }
+    free(st->allowed);
+    st->allowed = text.len ? mk_buf_detach(&text, NULL) : strdup("none");
+    if (!st->allowed)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+out:
+    json_decref(root);
+    mk_http_resp_release(&resp);
+    mk_buf_release(&url);
+    mk_buf_release(&text);
+    return r;
+}
+
 int glance_delete_image(struct mk_ctx *ctx, struct os_state *st, const char *id)
 {
     struct mk_buf url = MK_BUF_INIT;
@@ -77,12 +160,12 @@ int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
 {
     struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
-    json_t *root = NULL, *ids = json_array(), *img;
+    json_t *root = NULL, *found = json_array(), *img;
     size_t i;
     int r = MK_OK;
 
     mk_http_resp_init(&resp);
-    if (!ids || mk_buf_addf(&url, "%s?limit=1000&name=", st->images_url) < 0 ||
+    if (!found || mk_buf_addf(&url, "%s?limit=1000&name=", st->images_url) < 0 ||
         mk_http_escape(&url, st->name) < 0 ||
         (st->sess.project_id && (mk_buf_adds(&url, "&owner=") < 0 ||
                                  mk_http_escape(&url, st->sess.project_id) < 0))) {
@@ -105,15 +188,14 @@ int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
     }
     json_array_foreach(json_object_get(root, "images"), i, img) {
         const char *n = json_string_value(json_object_get(img, "name"));
-        json_t *id = json_object_get(img, "id");
 
-        if (n && !strcmp(n, st->name) && json_is_string(id))
-            json_array_append(ids, id);
+        if (n && !strcmp(n, st->name) && json_is_string(json_object_get(img, "id")))
+            json_array_append(found, img);
     }
-    *ret = ids;
-    ids = NULL;
+    *ret = found;
+    found = NULL;
 out:
-    json_decref(ids);
+    json_decref(found);
     json_decref(root);
     mk_http_resp_release(&resp);
     mk_buf_release(&url);
@@ -137,7 +219,7 @@ int glance_create_image(struct mk_ctx *ctx, struct os_state *st)
     if (resp.status != 201 && resp.status != 200) {
         r = os_http_error(ctx, glance_status_code(resp.status), &resp,
                           "cloud '%s': Glance refused to create image '%s' (disk_format %s)",
-                          st->cloud->name, st->name, st->disk_format);
+                          st->cloud->name, st->name, st->format);
         goto out;
     }
     root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
@@ -157,24 +239,6 @@ out:
     free(body);
     mk_http_resp_release(&resp);
     return r;
-}
-
-/* {glance}/v2/images from the catalog's URL, which is normally unversioned. */
-int glance_set_endpoint(struct mk_ctx *ctx, struct os_state *st, const char *endpoint)
-{
-    struct mk_buf b = MK_BUF_INIT;
-    size_t n = strlen(endpoint);
-
-    while (n && endpoint[n - 1] == '/')
-        n--;
-    if (mk_buf_add(&b, endpoint, n) < 0 ||
-        mk_buf_adds(&b, n >= 3 && !strncmp(endpoint + n - 3, "/v2", 3) ? "/images"
-                                                                       : "/v2/images") < 0) {
-        mk_buf_release(&b);
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    }
-    st->images_url = mk_buf_detach(&b, NULL);
-    return MK_OK;
 }
 
 int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)

@@ -1,5 +1,7 @@
-/* openstack.c: the OpenStack uploader: a Glance v2 image from a raw or qcow2 disk. The Glance
- * calls are in glance.c, Keystone in openstack_auth.c. */
+/* openstack.c: the OpenStack uploader: a Glance v2 image from a raw or qcow2 disk, in the
+ * disk format Glance takes (qcow2 first: a built disk is mostly holes, which qcow2 does not
+ * send). The Glance calls are in glance.c, Keystone in openstack_auth.c, what interrupted
+ * pushes left in leftovers.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #include "uploader.h"
 
 #define GIB (UINT64_C(1) << 30)
+/* Renew a token that expires within this many seconds (keystoneauth's margin). */
+#define TOKEN_MARGIN 120
 
 static void free_str(char **p)
 {
@@ -32,6 +36,7 @@ static int os_create(struct mk_ctx *ctx, void **ret_state)
     if (!st)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     st->min_ram = -1;
+    st->min_disk = -1;
     *ret_state = st;
     return MK_OK;
 }
@@ -52,8 +57,119 @@ static void os_destroy(void *state)
     mk_http_free(st->http);
     wipe_str(&st->auth_header);
     free(st->images_url);
+    free(st->allowed);
     free(st->image_id);
+    free(st->state_path);
     free(st);
+}
+
+/* ---- Keystone: the session, renewed as it ages ---- */
+
+static int set_auth_header(struct mk_ctx *ctx, struct os_state *st)
+{
+    struct mk_buf hdr = MK_BUF_INIT;
+
+    if (mk_buf_addf(&hdr, "X-Auth-Token: %s", st->sess.token) < 0) {
+        mk_buf_release(&hdr);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    wipe_str(&st->auth_header);
+    st->auth_header = mk_buf_detach(&hdr, NULL);
+    return MK_OK;
+}
+
+int os_renew_token(struct mk_ctx *ctx, struct os_state *st, bool force)
+{
+    struct os_session fresh;
+    time_t now = time(NULL);
+    int r;
+
+    if (!force && (!st->sess.expires || st->sess.expires - now > TOKEN_MARGIN))
+        return MK_OK;
+    if (!force)
+        mk_log(ctx, MK_LOG_INFO, "cloud '%s': the token expires in %ld s; authenticating again",
+               st->cloud->name, (long)(st->sess.expires - now));
+    r = os_authenticate(ctx, st->http, st->cloud, &fresh);
+    if (r < 0)
+        return r;
+    os_session_release(&st->sess);
+    st->sess = fresh;
+    return set_auth_header(ctx, st);
+}
+
+/* Loads the cloud, authenticates and finds Glance; once. */
+static int connect_cloud(struct mk_ctx *ctx, struct os_state *st)
+{
+    char *endpoint = NULL;
+    int r;
+
+    if (st->images_url)
+        return MK_OK;
+    r = os_cloud_load(ctx, st->cloud_name, &st->cloud);
+    if (r < 0)
+        return r;
+    if (st->region) {
+        free(st->cloud->region_name);
+        if (!(st->cloud->region_name = strdup(st->region)))
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    r = mk_http_new(ctx,
+                    &(struct mk_http_opts){.cacert = st->cloud->cacert,
+                                           .insecure = st->cloud->insecure,
+                                           .stall_timeout = 300},
+                    &st->http);
+    if (r < 0)
+        return r;
+    if (st->cloud->insecure)
+        mk_log(ctx, MK_LOG_WARN, "cloud '%s': TLS certificates are not checked (insecure)",
+               st->cloud->name);
+    r = os_authenticate(ctx, st->http, st->cloud, &st->sess);
+    if (r >= 0)
+        r = set_auth_header(ctx, st);
+    if (r >= 0)
+        r = os_catalog_url(ctx, &st->sess, st->cloud, "image", &endpoint);
+    if (r >= 0)
+        r = glance_set_endpoint(ctx, st, endpoint);
+    free(endpoint);
+    return r;
+}
+
+/* ---- the hooks ---- */
+
+/* The local checks, then the disk format: --disk-format, else qcow2 when Glance takes it
+ * (a raw disk's holes are not sent), else raw. */
+static int os_choose_format(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info,
+                            enum mk_format *want)
+{
+    struct os_state *st = state;
+    int r;
+
+    if (info->source_path && (r = mk_upload_check_file(ctx, info->source_path)) < 0)
+        return r;
+    if ((r = connect_cloud(ctx, st)) < 0 || (r = glance_read_formats(ctx, st)) < 0)
+        return r;
+    if (st->disk_format) {
+        bool is_qcow2 = !strcmp(st->disk_format, "qcow2");
+
+        if (is_qcow2 ? !st->allow_qcow2 : !st->allow_raw)
+            return mk_set_error(ctx, MK_EUNSUPPORTED, "cloud '%s': Glance accepts only %s; "
+                                "not %s (--disk-format)", st->cloud->name, st->allowed,
+                                st->disk_format);
+        *want = is_qcow2 ? MK_FORMAT_QCOW2 : MK_FORMAT_RAW;
+    } else if (st->allow_qcow2) {
+        *want = MK_FORMAT_QCOW2;
+    } else if (st->allow_raw) {
+        *want = MK_FORMAT_RAW;
+    } else {
+        return mk_set_error(ctx, MK_EUNSUPPORTED, "cloud '%s': Glance accepts only %s as disk "
+                            "formats; this tool writes raw and qcow2", st->cloud->name,
+                            st->allowed);
+    }
+    if (*want != info->format)
+        mk_log(ctx, MK_LOG_INFO, "cloud '%s': sending %s as %s, converted on the fly (Glance "
+               "takes %s)", st->cloud->name, mk_format_name(info->format),
+               mk_format_name(*want), st->allowed ? st->allowed : "both");
+    return MK_OK;
 }
 
 /* The default name: the artefact's file name without an image extension. */
@@ -79,90 +195,6 @@ static int default_name(struct mk_ctx *ctx, struct os_state *st, const char *sou
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     return MK_OK;
 }
-static int os_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
-{
-    struct os_state *st = state;
-    struct mk_buf hdr = MK_BUF_INIT, what = MK_BUF_INIT, url = MK_BUF_INIT;
-    char *endpoint = NULL;
-    int r;
-
-    if (info->format == MK_FORMAT_RAW)
-        st->disk_format = "raw";
-    else if (info->format == MK_FORMAT_QCOW2)
-        st->disk_format = "qcow2";
-    else
-        return mk_set_error(ctx, MK_EUNSUPPORTED, "openstack: cannot upload a %s artefact "
-                            "(raw or qcow2 only)", mk_format_name(info->format));
-    if (!st->name && (r = default_name(ctx, st, info->source_name)) < 0)
-        return r;
-    st->min_disk = info->disk_size / GIB + (info->disk_size % GIB ? 1 : 0);
-
-    r = os_cloud_load(ctx, st->cloud_name, &st->cloud);
-    if (r < 0)
-        return r;
-    r = mk_http_new(ctx,
-                    &(struct mk_http_opts){.cacert = st->cloud->cacert,
-                                           .insecure = st->cloud->insecure,
-                                           .stall_timeout = 300},
-                    &st->http);
-    if (r < 0)
-        return r;
-    if (st->cloud->insecure)
-        mk_log(ctx, MK_LOG_WARN, "cloud '%s': TLS certificates are not checked (insecure)",
-               st->cloud->name);
-    r = os_authenticate(ctx, st->http, st->cloud, &st->sess);
-    if (r >= 0)
-        r = os_catalog_url(ctx, &st->sess, st->cloud, "image", &endpoint);
-    if (r >= 0)
-        r = glance_set_endpoint(ctx, st, endpoint);
-    free(endpoint);
-    if (r < 0)
-        return r;
-    if (mk_buf_addf(&hdr, "X-Auth-Token: %s", st->sess.token) < 0) {
-        mk_buf_release(&hdr);
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    }
-    st->auth_header = mk_buf_detach(&hdr, NULL);
-
-    r = glance_find_by_name(ctx, st, &st->old_ids);
-    if (r < 0)
-        return r;
-    if (json_array_size(st->old_ids) && !st->replace)
-        return mk_set_error(ctx, MK_EEXIST,
-                            "cloud '%s': an image named '%s' already exists (%s); use --replace "
-                            "to replace it",
-                            st->cloud->name, st->name,
-                            json_string_value(json_array_get(st->old_ids, 0)));
-
-    mk_crypto_init();
-    if (gcry_md_open(&st->md, GCRY_MD_MD5, 0) || gcry_md_enable(st->md, GCRY_MD_SHA512))
-        return mk_set_error(ctx, MK_ENOMEM, "openstack: cannot set up MD5 and SHA-512");
-
-    r = glance_create_image(ctx, st);
-    if (r >= 0)
-        r = glance_image_url(ctx, st, st->image_id, "/file", &url);
-    if (r >= 0 && mk_buf_addf(&what, "cloud '%s': uploading image '%s' (%s)", st->cloud->name,
-                              st->name, st->image_id) < 0)
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    if (r >= 0)
-        r = os_put_new(ctx, st->http, url.buf, st->sess.token, what.buf, &st->put);
-    mk_buf_release(&url);
-    mk_buf_release(&what);
-    return r;
-}
-
-static int os_write(struct mk_ctx *ctx, void *state, const void *buf, size_t len)
-{
-    struct os_state *st = state;
-    int r;
-
-    gcry_md_write(st->md, buf, len);
-    r = os_put_write(ctx, st->put, buf, len);
-    if (r < 0)
-        return r;
-    st->sent += len;
-    return MK_OK;
-}
 
 static void hex(const unsigned char *d, size_t n, char *out)
 {
@@ -173,6 +205,91 @@ static void hex(const unsigned char *d, size_t n, char *out)
         out[2 * i + 1] = digits[d[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+/* Our mark: the first 128 bits of SHA-256 over the source's identity and the format. */
+static void set_source_mark(struct os_state *st, const struct mk_upload_info *info)
+{
+    unsigned char d[32];
+    char text[400];
+
+    snprintf(text, sizeof(text), "%s\n%s", info->source_id ? info->source_id : "",
+             st->format);
+    gcry_md_hash_buffer(GCRY_MD_SHA256, d, text, strlen(text));
+    hex(d, 16, st->source_mark);
+}
+
+static int os_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
+{
+    struct os_state *st = state;
+    struct mk_buf what = MK_BUF_INIT, url = MK_BUF_INIT;
+    int r;
+
+    if (info->format == MK_FORMAT_RAW)
+        st->format = "raw";
+    else if (info->format == MK_FORMAT_QCOW2)
+        st->format = "qcow2";
+    else
+        return mk_set_error(ctx, MK_EUNSUPPORTED, "openstack: cannot upload a %s artefact "
+                            "(raw or qcow2 only)", mk_format_name(info->format));
+    if (!st->name && (r = default_name(ctx, st, info->source_name)) < 0)
+        return r;
+    st->disk_gib = info->disk_size / GIB + (info->disk_size % GIB ? 1 : 0);
+    if (st->min_disk >= 0 && (uint64_t)st->min_disk < st->disk_gib)
+        return mk_set_error(ctx, MK_EINVAL, "openstack: --min-disk %ld is smaller than the "
+                            "disk (%ju GB)", st->min_disk, (uintmax_t)st->disk_gib);
+    r = connect_cloud(ctx, st);
+    if (r < 0)
+        return r;
+    mk_crypto_init();
+    set_source_mark(st, info);
+    r = os_leftovers(ctx, st);
+    if (r < 0)
+        return r;
+    if (json_array_size(st->old_ids) && !st->replace)
+        return mk_set_error(ctx, MK_EEXIST,
+                            "cloud '%s': an image named '%s' already exists (%s); use --replace "
+                            "to replace it",
+                            st->cloud->name, st->name,
+                            json_string_value(json_array_get(st->old_ids, 0)));
+    if (gcry_md_open(&st->md, GCRY_MD_MD5, 0) || gcry_md_enable(st->md, GCRY_MD_SHA512))
+        return mk_set_error(ctx, MK_ENOMEM, "openstack: cannot set up MD5 and SHA-512");
+    if (st->resumed)
+        return MK_OK; /* the bytes are only hashed, to check the image that has them */
+
+    r = glance_create_image(ctx, st);
+    /* The PUT is authorised when it starts: give it a token with some life left. */
+    if (r >= 0)
+        r = os_renew_token(ctx, st, false);
+    if (r >= 0)
+        r = glance_image_url(ctx, st, st->image_id, "/file", &url);
+    if (r >= 0 && mk_buf_addf(&what, "cloud '%s': uploading image '%s' (%s)", st->cloud->name,
+                              st->name, st->image_id) < 0)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    if (r >= 0)
+        r = os_put_new(ctx, st->http, url.buf, st->sess.token, what.buf,
+                       info->stream_size, &st->put);
+    mk_buf_release(&url);
+    mk_buf_release(&what);
+    return r;
+}
+
+static int os_write(struct mk_ctx *ctx, void *state, const void *buf, size_t len)
+{
+    struct os_state *st = state;
+    int r;
+
+    if (st->resumed) {
+        gcry_md_write(st->md, buf, len);
+        st->sent += len;
+        return MK_OK;
+    }
+    /* The hashing runs while the upload thread sends the same bytes. */
+    r = os_put_write(ctx, st->put, buf, len, st->md);
+    if (r < 0)
+        return r;
+    st->sent += len;
+    return MK_OK;
 }
 
 /* Removes the images the new one replaces. A failure here leaves the new image in place
@@ -207,8 +324,7 @@ static int os_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
     json_t *img = NULL, *out;
     int r;
 
-    r = os_put_finish(ctx, st->put);
-    if (r < 0)
+    if (!st->resumed && (r = os_put_finish(ctx, st->put)) < 0)
         return r;
     hex(gcry_md_read(st->md, GCRY_MD_MD5), 16, md5);
     hex(gcry_md_read(st->md, GCRY_MD_SHA512), 64, sha512);
@@ -217,15 +333,18 @@ static int os_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
         r = glance_verify(ctx, st, img, md5, sha512);
     if (r < 0) {
         json_decref(img);
+        if (st->resumed) /* not the image of a failed push of ours: leave it alone */
+            st->kept = true;
         return r;
     }
-    out = json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
+    out = json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:b}",
                     "uploader", "openstack", "cloud", st->cloud->name, "region",
                     st->cloud->region_name, "id", st->image_id, "name", st->name, "status",
-                    "active", "disk_format", st->disk_format, "size", (json_int_t)st->sent,
-                    "min_disk", (json_int_t)st->min_disk, "visibility",
-                    st->visibility ? st->visibility : "private", "checksum", md5,
-                    "os_hash_value", sha512);
+                    "active", "disk_format", st->format, "size", (json_int_t)st->sent,
+                    "min_disk", (json_int_t)(st->min_disk >= 0 ? (uint64_t)st->min_disk
+                                                               : st->disk_gib),
+                    "visibility", st->visibility ? st->visibility : "private", "checksum", md5,
+                    "os_hash_value", sha512, "resumed", st->resumed);
     json_decref(img);
     if (!out)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
@@ -251,35 +370,52 @@ static void os_abort(struct mk_ctx *ctx, void *state)
 
     os_put_free(st->put);
     st->put = NULL;
-    if (!st->image_id || st->kept)
+    if (!st->image_id || st->kept || st->resumed)
         return;
     /* Its own context: (ctx) holds the error being reported, and may be cancelled. */
     tmp = mk_ctx_new();
-    if (!tmp || glance_delete_image(tmp, st, st->image_id) < 0)
-        mk_log(ctx, MK_LOG_WARN, "the failed image %s could not be deleted: %s", st->image_id,
-               tmp ? mk_errmsg(tmp) : "out of memory");
-    else
+    if (!tmp || glance_delete_image(tmp, st, st->image_id) < 0) {
+        os_leftover_remember(ctx, st, st->image_id);
+        mk_log(ctx, MK_LOG_WARN, "the failed image %s could not be deleted (%s); %s",
+               st->image_id, tmp ? mk_errmsg(tmp) : "out of memory",
+               st->state_path ? "the next run to this cloud deletes it"
+                              : "delete it yourself (no state folder to remember it in)");
+    } else {
         mk_log(ctx, MK_LOG_INFO, "cloud '%s': deleted the failed image %s", st->cloud->name,
                st->image_id);
+    }
     mk_ctx_free(tmp);
     free_str(&st->image_id);
 }
 
-/* --OPTION VALUE on the command line, KEY: VALUE in a spec. */
+/* --OPTION VALUE on the command line, KEY: VALUE in a spec. openstackclient's spellings
+ * are aliases (hidden from the help when they only repeat ours). */
 static const struct mk_uploader_option os_options[] = {
     {.name = "os-cloud",
      .arg = "NAME",
      .help = "the cloud in clouds.yaml (default: OS_CLOUD, else OS_*)"},
     {.name = "cloud", .arg = "NAME", .help = NULL}, /* the spec's spelling */
+    {.name = "os-region-name", .arg = "R", .help = "the region (wins over OS_REGION_NAME)"},
     {.name = "name", .arg = "NAME", .help = "the image's name (default: the file's name)"},
+    {.name = "disk-format",
+     .arg = "F",
+     .help = "raw or qcow2 (default: qcow2 when Glance takes it, converted on the fly)"},
     {.name = "visibility", .arg = "V", .help = "private (default), shared, community or public"},
+    {.name = "public", .help = "--visibility public"},
+    {.name = "private", .help = "--visibility private"},
+    {.name = "shared", .help = "--visibility shared"},
+    {.name = "community", .help = "--visibility community"},
     {.name = "property",
      .arg = "K=V",
      .help = "an image property; wins over the preset",
      .repeat = true},
     {.name = "tag", .arg = "T", .help = "an image tag", .repeat = true},
+    {.name = "min-disk", .arg = "GB", .help = "the least root disk a flavor must have\n"
+                                               "(default and minimum: the disk's size)"},
+    {.name = "min_disk", .arg = "GB", .help = NULL}, /* Glance's spelling */
     {.name = "min-ram", .arg = "MIB", .help = "the least RAM a flavor must have"},
     {.name = "min_ram", .arg = "MIB", .help = NULL}, /* Glance's spelling */
+    {.name = "protected", .help = "protect the image from deletion"},
     {.name = "preset",
      .arg = "P",
      .help = "solo5, hermit or none: device properties for the kernel"},
@@ -291,10 +427,10 @@ const struct mk_uploader mk_uploader_openstack = {
     .name = "openstack",
     .description = "an OpenStack Glance image (Keystone v3, clouds.yaml or OS_* variables)",
     .options = os_options,
-    /* qcow2 first: a built disk is mostly holes, which qcow2 does not send. */
     .formats = {MK_FORMAT_QCOW2, MK_FORMAT_RAW, 0},
     .create = os_create,
     .set_option = os_set_option,
+    .choose_format = os_choose_format,
     .prepare = os_prepare,
     .write = os_write,
     .finish = os_finish,

@@ -124,8 +124,9 @@ static json_t *auth_request(const struct os_cloud *c, json_t **ret_secret)
     if (!identity)
         return NULL;
     req = json_pack("{s:{s:o}}", "auth", "identity", identity);
-    /* An application credential carries its own project; Keystone refuses a scope with it. */
-    if (req && c->kind != OS_AUTH_APPCRED) {
+    /* An application credential carries its own project; Keystone refuses a scope with it.
+     * Without a project, Keystone scopes the token to the user's default project. */
+    if (req && c->kind != OS_AUTH_APPCRED && (c->project_id || c->project_name)) {
         json_t *project = named(c->project_id, c->project_name, c->project_domain_id,
                                 c->project_domain_name, c);
 
@@ -165,9 +166,41 @@ static void describe_who(const struct os_cloud *c, char *buf, size_t size)
         snprintf(buf, size, "application credential '%s'",
                  c->app_cred_id ? c->app_cred_id : c->app_cred_name);
     else if (c->kind == OS_AUTH_TOKEN)
-        snprintf(buf, size, "token, project '%s'", project);
+        snprintf(buf, size, "token, project '%s'", project ? project : "(default)");
     else
-        snprintf(buf, size, "user '%s', project '%s'", user, project);
+        snprintf(buf, size, "user '%s', project '%s'", user, project ? project : "(default)");
+}
+
+/* Keystone's "2026-12-01T00:20:52.000000Z"; 0 when it is not that. */
+static time_t parse_expiry(const char *s)
+{
+    struct tm tm = {0};
+
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return timegm(&tm);
+}
+
+/* An answer that is not Keystone's: a wrong auth_url (another service, a web page) gets
+ * that said plainly instead of whatever the server sent. */
+static int not_keystone(struct mk_ctx *ctx, const struct os_cloud *c, const char *where,
+                        const struct mk_http_resp *resp)
+{
+    return mk_set_error(ctx, MK_ECONFIG, "cloud '%s': auth_url %s is not a Keystone v3 "
+                        "endpoint (HTTP %ld from %s); check auth.auth_url (OS_AUTH_URL)",
+                        c->name, c->auth_url, resp->status, where);
+}
+
+static bool keystone_error_body(const struct mk_http_resp *resp)
+{
+    json_t *root = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
+    bool yes = json_is_object(json_object_get(root, "error"));
+
+    json_decref(root);
+    return yes;
 }
 
 int os_authenticate(struct mk_ctx *ctx, struct mk_http *http, const struct os_cloud *c,
@@ -217,7 +250,8 @@ int os_authenticate(struct mk_ctx *ctx, struct mk_http *http, const struct os_cl
                           where, who);
         goto out;
     }
-    if (resp.status != 201 && resp.status != 200) {
+    if (resp.status >= 500 || (resp.status != 201 && resp.status != 200 &&
+                               keystone_error_body(&resp))) {
         r = os_http_error(ctx, MK_EHTTP, &resp, "cloud '%s': Keystone at %s (%s)", c->name,
                           where, who);
         goto out;
@@ -225,18 +259,28 @@ int os_authenticate(struct mk_ctx *ctx, struct mk_http *http, const struct os_cl
     subject = mk_http_header(&resp, "X-Subject-Token");
     root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
     token = json_object_get(root, "token");
+    if ((resp.status != 201 && resp.status != 200) || !subject || !*subject ||
+        !json_is_object(token)) {
+        r = not_keystone(ctx, c, where, &resp);
+        goto out;
+    }
     catalog = json_object_get(token, "catalog");
     project_id = json_string_value(json_object_get(json_object_get(token, "project"), "id"));
-    if (!subject || !*subject || !json_is_array(catalog)) {
-        r = mk_set_error(ctx, MK_EHTTP,
-                         "cloud '%s': Keystone at %s gave no token or no catalog (is the "
-                         "project set?)",
+    if (!project_id && c->kind != OS_AUTH_APPCRED) {
+        r = mk_set_error(ctx, MK_ECONFIG, "cloud '%s': Keystone at %s gave a token with no "
+                         "project (%s has no default project); set auth.project_name "
+                         "(OS_PROJECT_NAME)", c->name, where, who);
+        goto out;
+    }
+    if (!json_is_array(catalog)) {
+        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Keystone at %s gave no service catalog",
                          c->name, where);
         goto out;
     }
     ret->token = subject;
     subject = NULL;
     ret->catalog = json_incref(catalog);
+    ret->expires = parse_expiry(json_string_value(json_object_get(token, "expires_at")));
     if (project_id && !(ret->project_id = strdup(project_id))) {
         os_session_release(ret);
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");

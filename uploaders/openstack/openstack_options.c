@@ -67,7 +67,7 @@ static const char *const core_keys[] = {
     "name", "id", "status", "visibility", "disk_format", "container_format", "min_disk",
     "min_ram", "tags", "protected", "owner", "checksum", "size", "virtual_size",
     "os_hash_algo", "os_hash_value", "locations", "direct_url", "created_at", "updated_at",
-    "self", "file", "schema", "stores", "os_hidden",
+    "self", "file", "schema", "stores", "os_hidden", OS_SOURCE_PROPERTY,
 };
 
 static int set_str(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
@@ -148,6 +148,9 @@ static int set_property(struct mk_ctx *ctx, struct os_state *st, const char *kv)
                                 !strcmp(core_keys[i], "name") ||
                                         !strcmp(core_keys[i], "visibility") ||
                                         !strcmp(core_keys[i], "min_ram") ||
+                                        !strcmp(core_keys[i], "min_disk") ||
+                                        !strcmp(core_keys[i], "protected") ||
+                                        !strcmp(core_keys[i], "disk_format") ||
                                         !strcmp(core_keys[i], "tags")
                                     ? " (it has its own option)"
                                     : "");
@@ -184,6 +187,38 @@ int os_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *
 
     if (!strcmp(key, "os-cloud") || !strcmp(key, "cloud"))
         return set_str(ctx, &st->cloud_name, key, value);
+    if (!strcmp(key, "os-region-name"))
+        return set_str(ctx, &st->region, key, value);
+    if (!strcmp(key, "disk-format")) {
+        if (value && (!strcmp(value, "raw") || !strcmp(value, "qcow2")))
+            return set_str(ctx, &st->disk_format, key, value);
+        return mk_set_error(ctx, MK_EINVAL, "openstack: --disk-format '%s' is not raw or qcow2 "
+                            "(the formats this tool writes)", value ? value : "");
+    }
+    /* openstackclient's --public, --private, --shared, --community: the last one wins. */
+    if (!strcmp(key, "public") || !strcmp(key, "private") || !strcmp(key, "shared") ||
+        !strcmp(key, "community")) {
+        bool on;
+        int r = parse_flag(ctx, key, value, &on);
+
+        if (r < 0 || !on)
+            return r;
+        return set_str(ctx, &st->visibility, key, key);
+    }
+    if (!strcmp(key, "protected"))
+        return parse_flag(ctx, key, value, &st->protect);
+    if (!strcmp(key, "min-disk") || !strcmp(key, "min_disk")) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = value && *value >= '0' && *value <= '9' ? strtoull(value, &end, 10) : 0;
+        if (!value || *value < '0' || *value > '9' || errno || *end || v > INT32_MAX)
+            return mk_set_error(ctx, MK_EINVAL, "openstack: --min-disk '%s' is not a number "
+                                "of GB", value ? value : "");
+        st->min_disk = (long)v;
+        return MK_OK;
+    }
     if (!strcmp(key, "name")) {
         if (value && strlen(value) > 255)
             return mk_set_error(ctx, MK_EINVAL, "openstack: --name is longer than 255 "
@@ -232,10 +267,12 @@ int os_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *
 
 int os_create_body(struct mk_ctx *ctx, struct os_state *st, char **ret)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", st->name, "disk_format",
-                          st->disk_format, "container_format", "bare", "visibility",
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:s}", "name", st->name,
+                          "disk_format", st->format, "container_format", "bare", "visibility",
                           st->visibility ? st->visibility : "private", "min_disk",
-                          (json_int_t)st->min_disk);
+                          (json_int_t)(st->min_disk >= 0 ? (uint64_t)st->min_disk
+                                                         : st->disk_gib),
+                          "protected", st->protect, OS_SOURCE_PROPERTY, st->source_mark);
     json_t *tags = json_array();
     const struct preset_prop *preset = !st->preset ? NULL
                                        : !strcmp(st->preset, "solo5") ? preset_solo5
@@ -276,4 +313,6 @@ void os_options_release(struct os_state *st)
     free(st->cloud_name);
     free(st->name);
     free(st->visibility);
+    free(st->region);
+    free(st->disk_format);
 }

@@ -1,8 +1,10 @@
-/* openstack_private.h: what the OpenStack uploader's files share (cloud settings, Keystone). */
+/* openstack_private.h: what the OpenStack uploader's files share (cloud settings, Keystone,
+ * Glance, the uploader's state). */
 #ifndef MK_OPENSTACK_PRIVATE_H
 #define MK_OPENSTACK_PRIVATE_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include <gcrypt.h>
 #include <jansson.h>
@@ -50,9 +52,11 @@ struct os_cloud {
 
 /* Loads the settings of cloud (name), or of OS_CLOUD when (name) is NULL, from clouds.yaml
  * and secure.yaml (searched in OS_CLIENT_CONFIG_FILE / OS_CLIENT_SECURE_FILE, ./,
- * ~/.config/openstack, /etc/openstack; the first file found wins, secure.yaml's values win
- * over clouds.yaml's). With neither, from the OS_* variables of an RC file. The result is
- * checked: an auth URL, the auth type's credentials and a project scope are present.
+ * $XDG_CONFIG_HOME/openstack, ~/.config/openstack, /etc/openstack, as .yaml, .yml or .json;
+ * the first file found wins, secure.yaml's values win over clouds.yaml's), then every OS_*
+ * variable set wins over them, as in openstackclient. Without a cloud name, from the OS_*
+ * variables alone. The result is checked: an auth URL and the auth type's credentials are
+ * present (no project means the user's default project).
  * Errors: MK_ENOTFOUND (no such cloud), MK_ECONFIG (unreadable or incomplete settings),
  * MK_EUNSUPPORTED (auth type, identity API version). */
 int os_cloud_load(struct mk_ctx *ctx, const char *name, struct os_cloud **ret);
@@ -63,9 +67,12 @@ struct os_session {
     char *token;      /* secret: wiped by os_session_release() */
     char *project_id; /* the token's project */
     void *catalog;    /* json_t array */
+    time_t expires;   /* when Keystone says the token expires; 0 = not said */
 };
 
-/* Authenticates (cloud) with Keystone v3. MK_EAUTH when the credentials are refused. */
+/* Authenticates (cloud) with Keystone v3, scoped to the cloud's project, else to the user's
+ * default project (Keystone's choice when no scope is asked for). MK_EAUTH when the
+ * credentials are refused; an auth_url that does not answer as Keystone is named as such. */
 int os_authenticate(struct mk_ctx *ctx, struct mk_http *http, const struct os_cloud *cloud,
                     struct os_session *ret);
 /* The URL of the (type) service in the session's catalog, for the cloud's interface
@@ -76,12 +83,14 @@ int os_catalog_url(struct mk_ctx *ctx, const struct os_session *sess,
 void os_session_release(struct os_session *sess);
 
 /* A streamed PUT (openstack_put.c): the data pushed through os_put_write() goes out as one
- * chunked request body; os_put_finish() ends it and waits for a 2xx answer. Errors are
- * prefixed with (what). os_put_free() abandons a request still running. */
+ * request body, of (size) bytes (0 = not known: chunked); os_put_finish() ends it and waits
+ * for a 2xx answer. os_put_write() also feeds the bytes to (md) while they are sent. Errors
+ * are prefixed with (what). os_put_free() abandons a request still running. */
 struct os_put;
 int os_put_new(struct mk_ctx *ctx, struct mk_http *http, const char *url, const char *token,
-               const char *what, struct os_put **ret);
-int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t len);
+               const char *what, uint64_t size, struct os_put **ret);
+int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t len,
+                 gcry_md_hd_t md);
 int os_put_finish(struct mk_ctx *ctx, struct os_put *p);
 void os_put_free(struct os_put *p);
 
@@ -101,13 +110,17 @@ struct os_state {
     char *cloud_name;
     char *name;
     char *visibility;
+    char *region;      /* --os-region-name: wins over the cloud's */
+    char *disk_format; /* --disk-format: raw or qcow2; NULL = the best Glance takes */
     const char *preset;
     struct prop *props;
     size_t n_props;
     char **tags;
     size_t n_tags;
-    long min_ram; /* MiB; -1 = not given */
+    long min_ram;  /* MiB; -1 = not given */
+    long min_disk; /* GiB; -1 = not given */
     bool replace;
+    bool protect;
 
     /* run state */
     struct os_cloud *cloud;
@@ -115,29 +128,37 @@ struct os_state {
     struct os_session sess;
     char *images_url; /* {glance}/v2/images */
     char *auth_header;
-    const char *disk_format;
-    uint64_t min_disk;
+    bool allow_raw, allow_qcow2; /* Glance's disk formats, from its image schema */
+    char *allowed;                /* those formats as text, for messages */
+    const char *format;           /* the disk_format sent */
+    uint64_t disk_gib;            /* the disk's size in GiB, rounded up */
+    char source_mark[33];         /* marks our images: a hash of the source's identity */
     char *image_id; /* the image we made: deleted by abort() unless (kept) */
     bool kept;
+    bool resumed;    /* (image_id) was already active with our bytes: write() only hashes */
     json_t *old_ids; /* images of the same name, deleted after a --replace */
+    char *state_path; /* the clean-ups that failed, retried by the next run; NULL = none */
     struct os_put *put;
     gcry_md_hd_t md;
     uint64_t sent;
 };
 
-
 /* The uploader's set_option hook. */
 int os_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *value);
-/* The body of POST /v2/images: attributes, tags, the preset's properties and the explicit
- * ones (which win). */
+/* The body of POST /v2/images: attributes, tags, our mark, the preset's properties and the
+ * explicit ones (which win). */
 int os_create_body(struct mk_ctx *ctx, struct os_state *st, char **ret);
 /* Frees what the options hold. */
 void os_options_release(struct os_state *st);
 
 /* ---- Glance (glance.c) ---- */
-/* Sets images_url ({glance}/v2/images) from the catalog's image endpoint. */
+/* The property that marks an image as ours, holding os_state.source_mark. */
+#define OS_SOURCE_PROPERTY "unikernel_mkimage_source"
+
+/* Sets images_url from the catalog's image endpoint. */
 int glance_set_endpoint(struct mk_ctx *ctx, struct os_state *st, const char *endpoint);
-/* One JSON request to Glance; the caller judges the status. */
+/* One JSON request to Glance, with a token renewed before it expires and once more after a
+ * 401; the caller judges the status. */
 int glance_call(struct mk_ctx *ctx, struct os_state *st, const char *method, const char *url,
                 const char *body, struct mk_http_resp *resp);
 /* The MK_E* code for an HTTP status. */
@@ -145,17 +166,31 @@ int glance_status_code(long status);
 /* {images_url}/ID{tail} */
 int glance_image_url(struct mk_ctx *ctx, struct os_state *st, const char *id, const char *tail,
                      struct mk_buf *url);
-/* The ids of our project's images named st->name. */
+/* Reads the disk formats Glance allows (/v2/schemas/image) into allow_raw, allow_qcow2. */
+int glance_read_formats(struct mk_ctx *ctx, struct os_state *st);
+/* Our project's images named st->name, as Glance lists them (a JSON array). */
 int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret);
 /* Creates the image record; sets image_id. */
 int glance_create_image(struct mk_ctx *ctx, struct os_state *st);
-/* Deletes image (id); 404 counts as done. Errors go to (ctx). */
+/* Deletes image (id); 404 counts as done. */
 int glance_delete_image(struct mk_ctx *ctx, struct os_state *st, const char *id);
 /* Waits until image_id is active; (*ret) is its JSON. */
 int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret);
-/* Glance's record must match what was sent: size, MD5 and, when it hashes with SHA-512,
- * os_hash_value. */
+/* Glance's record must match what was sent: size, MD5 and, with SHA-512, os_hash_value. */
 int glance_verify(struct mk_ctx *ctx, struct os_state *st, json_t *img, const char *md5,
                   const char *sha512);
+
+/* Authenticates again (always with (force), else only when the token expires within two
+ * minutes, as keystoneauth does) and updates the session and the auth header. */
+int os_renew_token(struct mk_ctx *ctx, struct os_state *st, bool force);
+
+/* ---- what interrupted or failed pushes left (leftovers.c) ---- */
+/* Deletes the images whose clean-up failed in an earlier run against this cloud and
+ * project (remembered in a state file), then sorts the images named st->name: our own
+ * interrupted uploads of the same bytes are deleted, our active image of the same bytes is
+ * taken up again (st->resumed), the others go to st->old_ids. */
+int os_leftovers(struct mk_ctx *ctx, struct os_state *st);
+/* Remembers (id) as to be deleted by the next run. */
+void os_leftover_remember(struct mk_ctx *ctx, struct os_state *st, const char *id);
 
 #endif

@@ -75,7 +75,7 @@ static void *worker(void *opaque)
 }
 
 int os_put_new(struct mk_ctx *ctx, struct mk_http *http, const char *url, const char *token,
-               const char *what, struct os_put **ret)
+               const char *what, uint64_t size, struct os_put **ret)
 {
     struct os_put *p = calloc(1, sizeof(*p));
     struct mk_buf h = MK_BUF_INIT;
@@ -105,6 +105,9 @@ int os_put_new(struct mk_ctx *ctx, struct mk_http *http, const char *url, const 
         .headers = p->headers,
         .read_body = on_read,
         .read_opaque = p,
+        /* Glance reads a body of known length faster than a chunked one. */
+        .body_size = size,
+        .body_size_known = size != 0,
     };
     *ret = p;
     return MK_OK;
@@ -140,7 +143,8 @@ static int ended_error(struct mk_ctx *ctx, struct os_put *p, const char *when)
                          "%s: Glance %s", p->what, when);
 }
 
-int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t len)
+int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t len,
+                 gcry_md_hd_t md)
 {
     struct timespec ts;
     bool early;
@@ -152,6 +156,11 @@ int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t l
     p->data = buf;
     p->len = len;
     pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    /* Both threads only read (buf): hashing it here overlaps with sending it. */
+    if (md)
+        gcry_md_write(md, buf, len);
+    pthread_mutex_lock(&p->mu);
     while (p->len && !p->done) {
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 200000000;

@@ -15,6 +15,8 @@ static const char *const os_vars[] = {
     "OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_INTERFACE", "OS_AUTH_TYPE", "OS_TOKEN",
     "OS_APPLICATION_CREDENTIAL_ID", "OS_APPLICATION_CREDENTIAL_SECRET", "OS_CACERT",
     "OS_IDENTITY_API_VERSION", "XDG_CONFIG_HOME", "OS_INSECURE", "OS_DEFAULT_DOMAIN",
+    "REQUESTS_CA_BUNDLE", "OS_USER_DOMAIN_ID", "OS_PROJECT_DOMAIN_ID", "OS_USER_ID",
+    "OS_AUTH_TYPE",
 };
 
 /* A clean environment: a scratch HOME and working folder, no OS_* variables. */
@@ -150,8 +152,47 @@ static void test_config_file_variable(void)
     setenv("OS_CLIENT_CONFIG_FILE", "other.yaml", 1);
     CHECK_OK(ctx, os_cloud_load(ctx, "dev", &c));
     os_cloud_free(c);
+    /* One that names no file falls through to the usual places, as in openstacksdk. */
     setenv("OS_CLIENT_CONFIG_FILE", "missing.yaml", 1);
-    CHECK_FAIL(ctx, os_cloud_load(ctx, "dev", &c), MK_ECONFIG, "OS_CLIENT_CONFIG_FILE");
+    CHECK_FAIL(ctx, os_cloud_load(ctx, "dev", &c), MK_ENOTFOUND, "is not in ./clouds.yaml");
+    CHECK(unlink("clouds.yaml") == 0);
+    CHECK(mkdir(".config", 0700) == 0 && mkdir(".config/openstack", 0700) == 0);
+    put(".config/openstack/clouds.yaml", clouds);
+    c = NULL;
+    CHECK_OK(ctx, os_cloud_load(ctx, "dev", &c));
+    if (c)
+        CHECK(strstr(c->origin, ".config/openstack/clouds.yaml") != NULL);
+    os_cloud_free(c);
+    mk_ctx_free(ctx);
+}
+
+/* $XDG_CONFIG_HOME/openstack and ~/.config/openstack are both searched, in that order, and
+ * clouds.json is read like clouds.yaml. */
+static void test_search_places(void)
+{
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct os_cloud *c = NULL;
+
+    fresh();
+    CHECK(mkdir("xdg", 0700) == 0 && mkdir("xdg/openstack", 0700) == 0);
+    CHECK(mkdir(".config", 0700) == 0 && mkdir(".config/openstack", 0700) == 0);
+    setenv("XDG_CONFIG_HOME", "xdg", 1);
+    put(".config/openstack/clouds.yaml", clouds);
+    CHECK_OK(ctx, os_cloud_load(ctx, "dev", &c));
+    if (c)
+        CHECK(strstr(c->origin, ".config/openstack/clouds.yaml") != NULL);
+    os_cloud_free(c);
+    c = NULL;
+    put("xdg/openstack/clouds.json",
+        "{\"clouds\": {\"j\": {\"auth\": {\"auth_url\": \"http://127.0.0.1:5000/v3\",\n"
+        "\"username\": \"u\", \"password\": \"p\", \"project_name\": \"p\"},\n"
+        "\"region_name\": \"RJ\"}}}\n");
+    CHECK_OK(ctx, os_cloud_load(ctx, "j", &c));
+    if (c) {
+        CHECK(strstr(c->origin, "xdg/openstack/clouds.json") != NULL);
+        CHECK_STR(c->region_name, "RJ");
+    }
+    os_cloud_free(c);
     mk_ctx_free(ctx);
 }
 
@@ -214,15 +255,64 @@ static void test_environment(void)
         CHECK_EQ(c->kind, OS_AUTH_TOKEN);
     os_cloud_free(c);
     c = NULL;
-    /* A named cloud takes OS_PASSWORD when clouds.yaml has none, but no other variable. */
+    /* Every OS_* variable wins over a named cloud's value, as openstackclient's options
+     * default to them. */
     put("clouds.yaml", "clouds:\n  c:\n    auth: {auth_url: 'http://k/v3', username: u, "
-                       "project_name: p}\n");
+                       "password: from-file, project_name: p}\n    region_name: FromFile\n"
+                       "    interface: public\n    cacert: /from/file.pem\n");
     setenv("OS_PASSWORD", "pw2", 1);
+    setenv("OS_INTERFACE", "internal", 1);
+    setenv("OS_PROJECT_NAME", "p2", 1);
+    setenv("OS_CACERT", "/from/env.pem", 1);
     CHECK_OK(ctx, os_cloud_load(ctx, "c", &c));
     if (c) {
         CHECK_STR(c->password, "pw2");
-        CHECK(c->region_name == NULL);
+        CHECK_STR(c->region_name, "R");
+        CHECK_STR(c->interface, "internal");
+        CHECK_STR(c->project_name, "p2");
+        CHECK_STR(c->cacert, "/from/env.pem");
+        CHECK_STR(c->auth_url, "http://127.0.0.1:5000/v3"); /* OS_AUTH_URL */
     }
+    os_cloud_free(c);
+    mk_ctx_free(ctx);
+}
+
+/* REQUESTS_CA_BUNDLE is the CA bundle when neither the cloud nor OS_CACERT names one. */
+static void test_requests_ca_bundle(void)
+{
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct os_cloud *c = NULL;
+
+    fresh();
+    put("clouds.yaml", "clouds:\n  c:\n    auth: {auth_url: 'https://k/v3', username: u, "
+                       "password: p, project_name: p}\n  d:\n    auth: {auth_url: "
+                       "'https://k/v3', username: u, password: p, project_name: p}\n"
+                       "    cacert: /cloud.pem\n");
+    setenv("REQUESTS_CA_BUNDLE", "/requests.pem", 1);
+    CHECK_OK(ctx, os_cloud_load(ctx, "c", &c));
+    if (c)
+        CHECK_STR(c->cacert, "/requests.pem");
+    os_cloud_free(c);
+    c = NULL;
+    CHECK_OK(ctx, os_cloud_load(ctx, "d", &c));
+    if (c)
+        CHECK_STR(c->cacert, "/cloud.pem");
+    os_cloud_free(c);
+    mk_ctx_free(ctx);
+}
+
+/* No project at all: Keystone's default project for the user is used. */
+static void test_no_project(void)
+{
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct os_cloud *c = NULL;
+
+    fresh();
+    put("clouds.yaml", "clouds:\n  c:\n    auth: {auth_url: 'http://k/v3', username: u, "
+                       "password: p}\n");
+    CHECK_OK(ctx, os_cloud_load(ctx, "c", &c));
+    if (c)
+        CHECK(!c->project_name && !c->project_id);
     os_cloud_free(c);
     mk_ctx_free(ctx);
 }
@@ -238,4 +328,5 @@ static void cleanup(void)
 
 UNIT_MAIN(UNIT_TEST(test_clouds_yaml_in_cwd), UNIT_TEST(test_secure_yaml_wins),
           UNIT_TEST(test_config_file_variable), UNIT_TEST(test_errors),
-          UNIT_TEST(test_environment), UNIT_TEST(cleanup))
+          UNIT_TEST(test_environment), UNIT_TEST(test_search_places),
+          UNIT_TEST(test_requests_ca_bundle), UNIT_TEST(test_no_project), UNIT_TEST(cleanup))
