@@ -162,7 +162,7 @@ markdown_page() { # FILE SECTION SUMMARY MARKDOWN
 
 "$bin" help >"$tmp/main"
 cmds=$(awk '/^Commands:/ {on=1; next} on && NF == 0 {on=0} on {print $1}' "$tmp/main")
-clouds=$("$bin" push --list | awk '/^$/ {exit} {print $1}')
+clouds=$("$bin" push --list | awk 'NF == 0 {done = 1} !done {print $1}')
 pages="unikernel-mkimage.1"
 for c in $cmds; do pages+=" unikernel-mkimage-$c.1"; done
 for c in $clouds; do pages+=" unikernel-mkimage-push-$c.1"; done
