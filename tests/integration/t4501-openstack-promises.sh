@@ -108,7 +108,7 @@ grep -q "left by an interrupted push" k.err || fail "the leftover was not named:
 [ "$(images_named killed)" = "active " ] || fail "after the re-run: $(images_named killed)"
 # Once more: the active image already holds these bytes; it is checked, not sent again.
 push --os-cloud local-hold --name killed --json -q big.raw >k2.json || fail "the third run"
-[ "$(json k2.json '(j["resumed"], j["status"])')" = "(True, 'active')" ] || fail "third run: $(cat k2.json)"
+[ "$(json k2.json '(j["resumed"], j["image_status"])')" = "(True, 'active')" ] || fail "third run: $(cat k2.json)"
 [ "$(images_named killed)" = "active " ] || fail "after the third run: $(images_named killed)"
 "$MKIMAGE" help push | grep -q "Glance cannot continue an upload: the re-run deletes" ||
     fail "help push does not say what resuming means for OpenStack"
