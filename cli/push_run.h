@@ -22,6 +22,7 @@ struct target {
     const char *type;
     struct artefact *art;
     struct mk_upload *up;
+    struct mk_deploy *deploy; /* the target's deploy: section, or NULL */
     struct mk_ctx *ctx;
     struct push_run *run;
     pthread_t thread;

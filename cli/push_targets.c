@@ -74,18 +74,44 @@ bool cli_push_targets_wanted(int nopts, char **argv)
 
 /* ---- the uploads ---- */
 
+/* The target's deploy: section, run once its image exists. The upload's result, with the
+ * deploy's under "deploy"; NULL with the reason in (err) on failure. */
+static char *deploy_after(struct target *t, char *err, size_t size)
+{
+    json_t *res = json_loads(mk_upload_result(t->up), 0, NULL), *dep;
+    const char *image = json_string_value(json_object_get(res, "image"));
+    char *text = NULL;
+    int r = MK_OK;
+
+    if (t->deploy) {
+        r = image ? mk_deploy_set_option(t->ctx, t->deploy, "image", image) : MK_EINVAL;
+        if (r == MK_OK)
+            r = mk_deploy_run(t->ctx, t->deploy);
+        snprintf(err, size, "%s", image ? mk_errmsg(t->ctx) : "the upload named no image");
+        dep = json_loads(mk_deploy_result(t->deploy), 0, NULL);
+        if (dep)
+            json_object_set_new(res, "deploy", dep);
+    }
+    if (r == MK_OK && !(text = res ? json_dumps(res, JSON_COMPACT) : NULL))
+        snprintf(err, size, "out of memory");
+    json_decref(res);
+    return text;
+}
+
 static void *upload_thread(void *opaque)
 {
     struct target *t = opaque;
     struct push_run *run = t->run;
     int r = mk_upload_file(t->ctx, t->up, t->art->path);
+    char err[sizeof(t->error)] = "";
+    char *result = r == MK_OK ? deploy_after(t, err, sizeof(err)) : NULL;
 
     pthread_mutex_lock(&run->lock);
-    t->ok = r == MK_OK;
+    t->ok = result != NULL;
     if (t->ok)
-        t->result = strdup(mk_upload_result(t->up));
+        t->result = result;
     else
-        snprintf(t->error, sizeof(t->error), "%s", mk_errmsg(t->ctx));
+        snprintf(t->error, sizeof(t->error), "%s", r < 0 ? mk_errmsg(t->ctx) : err);
     t->seconds = now() - t->start;
     t->finished = true;
     run->running--;
@@ -135,7 +161,8 @@ static size_t plan(const struct mk_spec *spec, struct push_run *run, struct arte
         t->ctx = cli_ctx_new(verbose);
         mk_ctx_set_log(t->ctx, push_on_log, t);
         if (mk_upload_new(t->ctx, t->type, &t->up) < 0 ||
-            mk_spec_target_apply(t->ctx, spec, t->index, t->up) < 0) {
+            mk_spec_target_apply(t->ctx, spec, t->index, t->up) < 0 ||
+            mk_spec_target_deploy(t->ctx, spec, t->index, NULL, &t->deploy) < 0) {
             fail_target(t, mk_errmsg(t->ctx));
             continue;
         }
@@ -349,6 +376,7 @@ out:
     signal_main_ctx = NULL;
     for (size_t i = 0; i < run.n; i++) {
         mk_upload_free(run.t[i].up);
+        mk_deploy_free(run.t[i].deploy);
         mk_ctx_free(run.t[i].ctx);
         free(run.t[i].result);
     }

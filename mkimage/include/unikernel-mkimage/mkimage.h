@@ -457,7 +457,14 @@ void mk_spec_target_option(const struct mk_spec *spec, size_t i, size_t j, const
 /* The index of the target called (name); MK_ENOTFOUND listing the targets otherwise. */
 int mk_spec_find_target(struct mk_ctx *ctx, const struct mk_spec *spec, const char *name,
                         size_t *ret);
-/* Passes target (i)'s options to (up); an error is prefixed with the option's location. */
+/* A target's deploy: section (gce targets): (*ret) is a deploy of (image) set up from it and
+ * from the target's connection options (project, credentials, endpoint...), or NULL when the
+ * target has none. With (image) NULL the settings are only checked. Errors name the spec's
+ * line and column. */
+int mk_spec_target_deploy(struct mk_ctx *ctx, const struct mk_spec *spec, size_t i,
+                          const char *image, struct mk_deploy **ret);
+/* Passes target (i)'s options to (up), except its deploy: section; an error is prefixed
+ * with the option's location. */
 int mk_spec_target_apply(struct mk_ctx *ctx, const struct mk_spec *spec, size_t i,
                          struct mk_upload *up);
 
