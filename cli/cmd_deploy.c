@@ -124,6 +124,7 @@ int cmd_deploy(int argc, char **argv)
     struct mk_deploy *d = NULL;
     struct mk_ctx *ctx = cli_ctx_new(false);
     int rc = CLI_EXIT_USAGE, r;
+    static char hint[1024];
     json_t *res;
 
     if (argc < 2 || argv[1][0] == '-') {
@@ -184,18 +185,24 @@ int cmd_deploy(int argc, char **argv)
         fputc('\n', stderr);
     ls.line_open = false;
     res = json_loads(mk_deploy_result(d), 0, NULL);
-    if (json && res) {
-        json_dumpf(res, stdout, JSON_INDENT(2));
-        putchar('\n');
-    } else if (r == MK_OK && status) {
+    if (r == MK_OK && status && !json) {
         print_status(res);
-    } else if (r == MK_OK && !ls.quiet) {
+    } else if (r == MK_OK && !ls.quiet && !json) {
         printf("group %s: %zu instances on template %s (image %s), %s\n",
                json_string_value(json_object_get(res, "group")),
                json_array_size(json_object_get(res, "instances")),
                json_string_value(json_object_get(res, "template")),
                json_string_value(json_object_get(res, "image")),
-               json_string_value(json_object_get(res, "status")));
+               json_string_value(json_object_get(res, "outcome")));
+    }
+    if (r == MK_ECANCELED && !strncmp(mk_errmsg(ctx), "interrupted: ", 13)) {
+        snprintf(hint, sizeof(hint), "%s", mk_errmsg(ctx) + 13);
+        cli_out.interrupt_hint = hint;
+    }
+    /* The result also on failure; the error line still goes to stderr. */
+    if (json && res) {
+        cli_json_result(res, r == MK_OK ? "ok" : r == MK_ECANCELED ? "interrupted" : "failed");
+        res = NULL;
     }
     json_decref(res);
     if (r == MK_EINVAL && !mk_deploy_result(d)[0])

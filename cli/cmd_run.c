@@ -204,9 +204,7 @@ int cmd_run(int argc, char **argv)
         json_t *rr = json_loads(mk_run_result(run), 0, NULL);
 
         json_object_set_new(rr, "image", json_string(image));
-        json_dumpf(rr, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(rr);
+        cli_json_result(rr, r == MK_OK ? "ok" : r == MK_ECANCELED ? "interrupted" : "failed");
     }
     rc = r < 0 ? cli_ctx_error(ctx) : CLI_EXIT_OK;
     if (r == MK_OK && !json && !con.quiet) {

@@ -43,7 +43,7 @@ deploy --group web --zone us-central1-a --image app-v1 --size 2 --health-check t
 /usr/bin/python3 - "$T/out2" "$tmpl" <<'PY' || fail "--json: $(cat "$T/out2")"
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert r["status"] == "unchanged" and r["template"] == sys.argv[2] and r["image"] == "app-v1", r
+assert r["outcome"] == "unchanged" and r["status"] == "ok" and r["template"] == sys.argv[2] and r["image"] == "app-v1", r
 assert r["group"] == "web" and r["zone"] == "us-central1-a", r
 assert len(r["instances"]) == 2 and all(i["health"] == "HEALTHY" for i in r["instances"]), r
 PY

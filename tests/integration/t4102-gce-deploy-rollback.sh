@@ -31,7 +31,7 @@ grep -q "error: deploy of image app-bad to group web failed: instances of the ne
     fail "instances after the rollback: $(dstate "$(grp web)['instances']")"
 [ "$(dstate "$(grp web)['status']['isStable']")" = True ] || fail "the group is not stable"
 [ "$(availability_kept web 2 3)" = ok ] || fail "$(availability_kept web 2 3)"
-/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["status"] == "rolled-back" and "error" in r and len(r["instances"]) == 2, r' \
+/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["outcome"] == "rolled-back" and r["status"] == "failed" and "error" in r and len(r["instances"]) == 2, r' \
     "$T/out2" || fail "--json on failure: $(cat "$T/out2")"
 ok "a bad release is rolled back"
 

@@ -55,7 +55,7 @@ start=$(date +%s)
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
-[ "$rc" = 1 ] || fail "Ctrl-C gave exit $rc: $(cat "$T/err4")"
+[ "$rc" = 130 ] || fail "Ctrl-C gave exit $rc: $(cat "$T/err4")"
 [ $(($(date +%s) - start)) -lt 20 ] || fail "Ctrl-C was not acted on at once"
 grep -q "canceled\|cancelled\|interrupted" "$T/err4" || fail "Ctrl-C message: $(cat "$T/err4")"
 no_instances "Ctrl-C"

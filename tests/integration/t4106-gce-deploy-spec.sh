@@ -42,7 +42,7 @@ spec release-1 one ""
 [ "$(state 's["images"]["release-1"]["status"]')" = READY ] || fail "no image"
 [ "$(dstate "sorted(i['template'][:14] for i in $(grp web)['instances'])")" = \
     "['web-release-1-', 'web-release-1-']" ] || fail "group: $(dstate "$(grp web)")"
-/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; d=r["result"]["deploy"]; assert r["status"] == "ok" and d["status"] == "created" and d["image"] == "release-1" and len(d["instances"]) == 2, r' \
+/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["targets"][0]; d=r["result"]["deploy"]; assert r["status"] == "ok" and d["outcome"] == "created" and d["image"] == "release-1" and len(d["instances"]) == 2, r' \
     "$T/out1" || fail "--json: $(cat "$T/out1")"
 ok "push builds, uploads, creates the image and deploys it"
 

@@ -414,7 +414,7 @@ static void finish_result(struct mk_ctx *ctx, struct mk_deploy *d, const char *s
 
     if (!d->result)
         return;
-    json_object_set_new(d->result, "status", json_string(status));
+    json_object_set_new(d->result, "outcome", json_string(status));
     if (r < 0)
         json_object_set_new(d->result, "error", json_string(mk_errmsg(ctx)));
     if (d->scope && d->g->http && (insts = gce_deploy_instances(&tmp, d)))

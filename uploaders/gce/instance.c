@@ -184,7 +184,8 @@ static int serial_read(struct mk_ctx *ctx, struct gce *g, const struct gce_insta
     } else if (r == MK_OK && resp.status != 200 && resp.status != 400 && resp.status != 404) {
         r = mk_http_error(ctx, MK_EHTTP, "reading the serial port", &resp);
     }
-    mk_clear_error(ctx);
+    if (r >= 0)
+        mk_clear_error(ctx);
     json_decref(out);
     mk_buf_release(&url);
     mk_http_resp_release(&resp);
