@@ -132,6 +132,48 @@ grep -q "udp echo 28 bytes from 10.0.2.2:[0-9]* to port 7" echo.log || fail "pro
 grep -qF "unikernel-mkimage says hello" reply.txt || fail "reply: $(cat reply.txt)"
 ok "--net user,hostfwd=udp:...: a datagram from the host reached the guest's virtio-net NIC and came back"
 
+# A tap interface the user made: in a network namespace of our own, the host side is
+# 10.0.2.2 on tap mktap0 and a datagram to the probe's 10.0.2.15 comes back.
+if [ -c /dev/net/tun ] && command -v unshare >/dev/null && command -v ip >/dev/null &&
+    unshare -n true 2>/dev/null; then
+    cat >tap.sh <<'SH'
+set -e
+ip link set lo up
+ip tuntap add dev mktap0 mode tap
+ip addr add 10.0.2.2/24 dev mktap0
+ip link set mktap0 up
+"$MKIMAGE" boot echo.raw --accel tcg --timeout 60 --expect 'MBPROBE: done' --log tap.log \
+    --net tap:mktap0 >/dev/null 2>tap.err &
+pid=$!
+rc=0
+python3 - <<'PY' >tap-reply.txt || rc=$?
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+deadline = time.time() + 50
+while time.time() < deadline:
+    try:
+        s.sendto(b"through the tap", ("10.0.2.15", 7))
+        data, _ = s.recvfrom(2048)
+    except (socket.timeout, OSError):
+        time.sleep(0.2)
+        continue
+    print(data.decode())
+    sys.exit(0)
+sys.exit(1)
+PY
+[ "$rc" -eq 0 ] || kill "$pid" 2>/dev/null || true
+wait "$pid"
+exit "$rc"
+SH
+    timeout 120 unshare -n bash tap.sh || fail "--net tap: $(cat tap.err tap.log 2>/dev/null)"
+    grep -qx "through the tap" tap-reply.txt || fail "tap reply: $(cat tap-reply.txt)"
+    grep -q "udp echo 15 bytes from 10.0.2.2:[0-9]* to port 7" tap.log || fail "tap log: $(cat tap.log)"
+    ok "--net tap:IFNAME: a datagram through a tap in our own network namespace came back"
+else
+    echo "note: no /dev/net/tun or no network namespaces here: --net tap not tried"
+fi
+
 # Bad values are usage errors naming the option.
 for args in "--machine vax" "--net bogus" "--nic-mtu 20" "--disk" "--disk data1.raw:floppy" \
     "--smp 0" "--fail" "--machine openstack:nosuch"; do
