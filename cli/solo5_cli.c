@@ -2,6 +2,7 @@
  * devices it declares, and in plain words when the machine a target gives it will make
  * Solo5 abort at start. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,12 +76,21 @@ int cli_solo5_manifest_from_inspect(struct json_t *root, struct mk_solo5_manifes
     return 1;
 }
 
+/* Images larger than this are not read for their kernel's manifest: inspect reads the
+ * disk's data into memory and takes a whole pass over the file, where a push of a large
+ * image must stream it once with bounded memory. A unikernel's image is a few MiB. */
+#define MANIFEST_MAX_IMAGE (32u << 20)
+
 /* The manifest of an image's kernel, as inspect reads it: 1 found, 0 not. */
 static int image_manifest(struct mk_ctx *ctx, const char *image, struct mk_solo5_manifest *m)
 {
     char *text = NULL;
     int problems = 0, found;
     json_t *root;
+    struct stat st;
+
+    if (stat(image, &st) == 0 && (uint64_t)st.st_size > MANIFEST_MAX_IMAGE)
+        return 0;
 
     if (mk_inspect_path(ctx, image, 0, &text, &problems) < 0)
         return 0;

@@ -2,15 +2,47 @@
  * Hand-written because neither libgcrypt nor zlib has the Castagnoli polynomial (zlib's
  * crc32 and libgcrypt's CRC32 variants use other polynomials), and GCS checks this one. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "gce_private.h"
 
 static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* SSE 4.2's crc32 instruction computes this very CRC, ten times faster than the tables; an
+ * upload hashes every byte on a core the sending needs too. */
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const uint8_t *p,
+                                                            size_t len)
+{
+    uint64_t c = crc;
+
+    while (len && ((uintptr_t)p & 7)) {
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+        len--;
+    }
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t v;
+
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    while (len--)
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    return (uint32_t)c;
+}
+
+static bool have_sse42;
+#endif
+
 static void crc_init(void)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    have_sse42 = __builtin_cpu_supports("sse4.2");
+#endif
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
 
@@ -29,6 +61,10 @@ uint32_t gce_crc32c(uint32_t crc, const void *buf, size_t len)
     const uint8_t *p = buf;
 
     pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (have_sse42)
+        return ~crc_sse42(~crc, p, len);
+#endif
     crc = ~crc;
     while (len >= 8) {
         uint32_t lo = crc ^ mk_get_le32(p), hi = mk_get_le32(p + 4);
