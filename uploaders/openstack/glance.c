@@ -278,6 +278,7 @@ int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
             break;
         }
         json_decref(img);
+        mk_progress(ctx, "image creation", 0, 0); /* "creating image... N s" */
         if (waited >= ACTIVE_TIMEOUT) {
             r = mk_set_error(ctx, MK_ETIMEOUT, "cloud '%s': image '%s' (%s) is still %s after "
                              "%.0f s", st->cloud->name, st->name, st->image_id, status,
