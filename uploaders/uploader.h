@@ -90,5 +90,8 @@ const struct mk_uploader *mk_plugin_find(const char *name);
 /* (opts) as help text, one "  --name ARG   help" line each (registry.c); malloc'ed, NULL
  * when out of memory. */
 char *mk_uploader_options_text(const struct mk_uploader_option *opts);
+/* Called before credentials are read: from then on jansson wipes what it frees and the
+ * process cannot be dumped (secrets.c). Idempotent and thread-safe. */
+void mk_hold_secrets(void);
 
 #endif

@@ -243,6 +243,8 @@ int gce_auth_new(struct mk_ctx *ctx, struct mk_http *http, const char *path,
     const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
     const char *cfg = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
     const char *mdhost = getenv("GCE_METADATA_HOST");
+
+    mk_hold_secrets();
     struct mk_buf adc = MK_BUF_INIT;
     int r;
 

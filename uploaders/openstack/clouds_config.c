@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "clouds_private.h"
+#include "uploader.h"
 
 #define F(p, a, e, ea, member)                                                                     \
     {                                                                                              \
@@ -229,6 +230,8 @@ int os_cloud_load(struct mk_ctx *ctx, const char *name, struct os_cloud **ret)
     struct os_cloud *c;
     bool from_files;
     int r;
+
+    mk_hold_secrets(); /* clouds.yaml and secure.yaml hold passwords */
 
     if (!name || !*name)
         name = os_env("OS_CLOUD");
