@@ -86,4 +86,13 @@ expect_fail "stopped (TERMINATED)" "$MKIMAGE" push gce $(gce_opts) -q --name che
 grep -q "console ends: .*MBPROBE: done" "$T/err" || fail "no console tail: $(cat "$T/err")"
 [ "$(state 's["instances"]')" = "['us-central1-a/kept-one']" ] || fail "boot-check instance left"
 ok "push --boot-check ends when the instance stops"
+
+# 8. push --boot-check -v: names the instance when it is made and streams its console.
+"$MKIMAGE" push gce $(gce_opts) -v --name checked-v --boot-check "MBPROBE: done" \
+    --zone us-central1-a --boot-timeout 60 "$T/arch.tar.gz" >"$T/out8" 2>"$T/err8" ||
+    fail "push --boot-check -v failed: $(cat "$T/err8")"
+grep -q "instance checked-v-check-[0-9a-f]* created in us-central1-a" "$T/err8" ||
+    fail "the instance is not named: $(cat "$T/err8")"
+grep -q "console: MBPROBE: from archive" "$T/err8" || fail "the console is not streamed: $(cat "$T/err8")"
+ok "push --boot-check -v streams the console"
 no_deploy_violations

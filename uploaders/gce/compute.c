@@ -307,9 +307,27 @@ int gce_image_insert(struct mk_ctx *ctx, struct gce *g, json_t *image, bool *run
 
 /* ---- --boot-check: one instance, as `run gce` runs it (run.c) ---- */
 
+/* With -v the console is streamed as it arrives: one log line per line of it. */
+static void log_console(void *opaque, const char *text, size_t len)
+{
+    struct mk_ctx *ctx = opaque;
+
+    while (len) {
+        const char *nl = memchr(text, '\n', len);
+        size_t n = nl ? (size_t)(nl - text) : len;
+
+        if (n && !(n == 1 && text[0] == '\r'))
+            mk_log(ctx, MK_LOG_INFO, "console: %.*s", (int)(n - (text[n - 1] == '\r')), text);
+        n += nl != NULL;
+        text += n;
+        len -= n;
+    }
+}
+
 int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t *result)
 {
-    struct gce_watch w = {.tail = MK_BUF_INIT, .window = MK_BUF_INIT};
+    struct gce_watch w = {.tail = MK_BUF_INIT, .window = MK_BUF_INIT,
+                          .on_console = log_console};
     struct gce_instance in = {.zone = g->zone, .machine_type = g->machine_type, .image = image,
                               .expect = g->boot_check, .timeout = g->boot_timeout};
     json_t *check = json_object();
@@ -318,6 +336,7 @@ int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t 
 
     if (!check)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    w.opaque = ctx;
     r = gce_instance_name(ctx, image, "check", &name);
     if (r == MK_OK) {
         in.name = name;
