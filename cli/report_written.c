@@ -19,10 +19,18 @@ int cli_file_sha256(const char *path, char hex[65])
     static char buf[1 << 20];
     gcry_md_hd_t md;
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    struct stat st;
+    /* O_NONBLOCK and a regular-file check first: a FIFO named as an input must be refused,
+     * not waited on (the library's own inputs go through mk_open_input()). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), rc = 0;
 
     if (fd < 0)
         return -1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        close(fd);
+        return -1;
+    }
     if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
         gcry_check_version(NULL);
         gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
