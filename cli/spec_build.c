@@ -125,17 +125,15 @@ static void report(struct mk_ctx *ctx, const struct cli_spec_build *b, const str
         json_t *res =
             json_pack("{s:s, s:o, s:I, s:I}", "spec", mk_spec_path(spec), "outputs", list,
                       "disk_size", (json_int_t)mk_disk_size(disk), "data_bytes", (json_int_t)data);
-        json_dumpf(res, stdout, JSON_INDENT(2));
-        putchar('\n');
-        json_decref(res);
+        cli_json_result(res, "ok");
         return;
     }
     if (b->quiet)
         return;
     for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk, %" PRIu64 " KiB of data)\n",
-                cli_progname, outs[i].path, mk_format_name(outs[i].fmt), mk_disk_size(disk) >> 20,
-                data >> 10);
+        fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk holding %" PRIu64
+                " KiB of data)\n", cli_progname, outs[i].path, mk_format_name(outs[i].fmt),
+                mk_disk_size(disk) >> 20, (data + 1023) >> 10);
 }
 
 int cli_build_spec(struct cli_build_args *a, const struct cli_spec_build *b)

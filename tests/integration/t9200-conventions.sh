@@ -82,6 +82,8 @@ output:
 EOF
 "$MKIMAGE" validate --json --spec spec.yaml >validate.json 2>/dev/null || fail "validate: $(cat validate.json)"
 json_shape validate.json ok
+"$MKIMAGE" build --json --spec spec.yaml >specb.json 2>/dev/null || fail "build --spec: $(cat specb.json)"
+json_shape specb.json ok
 rc=0; "$MKIMAGE" validate --json --spec no-such.yaml >f.json 2>/dev/null || rc=$?
 [ "$rc" -ne 0 ] || fail "validate of a missing spec succeeded"; json_shape f.json "$([ "$rc" = 2 ] && echo usage_error || echo failed)"
 
