@@ -95,4 +95,28 @@ grep -q "instance checked-v-check-[0-9a-f]* created in us-central1-a" "$T/err8" 
     fail "the instance is not named: $(cat "$T/err8")"
 grep -q "console: MBPROBE: from archive" "$T/err8" || fail "the console is not streamed: $(cat "$T/err8")"
 ok "push --boot-check -v streams the console"
+
+# 9. kill -9 while the boot check runs: the instance is left running; the same push run again
+#    deletes it first, then checks (and passes).
+"$MKIMAGE" build -o "$T/hang.tar.gz" "$MBPROBE" -- print=still_booting hang >/dev/null 2>&1 || fail "build"
+left_before=$(state 'sorted(s["instances"])')
+"$MKIMAGE" push gce $(gce_opts) -q --name killed --boot-check "never printed" \
+    --zone us-central1-a --boot-timeout 120 "$T/hang.tar.gz" >"$T/out9" 2>"$T/err9" &
+pid=$!
+for _ in $(seq 300); do
+    [ "$(state 'len([i for i in s["instances"] if "killed-check-" in i])')" = 1 ] && break
+    sleep 0.1
+done
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+orphan=$(state '[i for i in s["instances"] if "killed-check-" in i]')
+[ "$orphan" != "[]" ] || fail "no boot-check instance was running when killed: $(cat "$T/err9")"
+"$MKIMAGE" push gce $(gce_opts) --name killed --boot-check "still booting" \
+    --zone us-central1-a --boot-timeout 60 "$T/hang.tar.gz" >"$T/out10" 2>"$T/err10" ||
+    fail "the re-run failed: $(cat "$T/err10")"
+grep -q "deleting instance killed-check-[0-9a-f]*, left running by an earlier run" "$T/err10" ||
+    fail "the re-run did not say it deleted the leftover: $(cat "$T/err10")"
+[ "$(state 'sorted(s["instances"])')" = "$left_before" ] ||
+    fail "instances after the re-run: $(state 's["instances"]') (was $left_before, orphan $orphan)"
+ok "a re-run after kill -9 deletes the boot-check instance first"
 no_deploy_violations

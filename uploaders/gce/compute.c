@@ -331,16 +331,37 @@ int gce_boot_check(struct mk_ctx *ctx, struct gce *g, const char *image, json_t 
     struct gce_instance in = {.zone = g->zone, .machine_type = g->machine_type, .image = image,
                               .expect = g->boot_check, .timeout = g->boot_timeout};
     json_t *check = json_object();
+    const char *left;
     char *name = NULL;
     int r;
 
     if (!check)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     w.opaque = ctx;
+    left = g->push ? gce_push_get(g, "boot_check_instance") : NULL;
+    if (left && strchr(left, '/')) {
+        /* An earlier run of this push was killed while its instance ran. */
+        struct mk_ctx tmp = {.log_fn = ctx->log_fn, .log_opaque = ctx->log_opaque};
+        char zone[64];
+
+        snprintf(zone, sizeof(zone), "%.*s", (int)(strchr(left, '/') - left), left);
+        mk_log(ctx, MK_LOG_WARN, "deleting instance %s, left running by an earlier run of "
+               "this push", strchr(left, '/') + 1);
+        if (gce_instance_delete(&tmp, g, zone, strchr(left, '/') + 1) < 0)
+            mk_log(ctx, MK_LOG_WARN, "could not delete it: %s", mk_errmsg(&tmp));
+    }
     r = gce_instance_name(ctx, image, "check", &name);
     if (r == MK_OK) {
+        struct mk_buf rec = MK_BUF_INIT;
+
         in.name = name;
+        mk_buf_addf(&rec, "%s/%s", g->zone, name);
+        if (g->push)
+            gce_push_set(ctx, g, "boot_check_instance", rec.buf);
+        mk_buf_release(&rec);
         r = gce_run_instance(ctx, g, &in, false, &w, check);
+        if (g->push && json_is_true(json_object_get(check, "deleted")))
+            gce_push_set(ctx, g, "boot_check_instance", NULL);
         if (r < 0)
             mk_error_prefix(ctx, "boot check");
     }

@@ -381,7 +381,9 @@ static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
             return r;
         g->object_complete = false;
     }
-    if (g->push)
+    /* With a boot check the state stays until its instance is gone (kill -9 would leave it
+     * running: the next run deletes it first). */
+    if (g->push && !g->boot_check)
         gce_push_forget(g);
     res = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s*, s:I, s:s, s:s}", "uploader", "gce",
                     "project", g->project, "image", g->name, "selfLink",
@@ -399,6 +401,8 @@ static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
     }
     if (g->boot_check) {
         r = gce_boot_check(ctx, g, g->name, res);
+        if (r == MK_OK && g->push)
+            gce_push_forget(g);
         if (r < 0) {
             /* A failed boot check is a failed gate: the image must not be picked up. */
             struct mk_ctx tmp = {.log_fn = ctx->log_fn, .log_opaque = ctx->log_opaque};
