@@ -19,13 +19,16 @@ const char cmd_push_usage[] =
     "usage: unikernel-mkimage push --list\n"
     "       unikernel-mkimage push CLOUD [OPTIONS] ARCHIVE\n"
     "       unikernel-mkimage push CLOUD [OPTIONS] [BUILD OPTIONS] KERNEL [-- KERNEL_ARGS...]\n"
+    "       unikernel-mkimage push gce [OPTIONS] --source-uri gs://BUCKET/OBJECT\n"
     "       unikernel-mkimage push [--spec FILE] [--json] [-q] [-v] [TARGET]...\n"
     "\n"
     "Uploads a disk image to CLOUD and makes a bootable image of it there. ARCHIVE is an\n"
     "image file (for gce a disk.tar.gz; other formats are converted on the fly); it is\n"
     "checked locally first and never uploaded when the cloud would refuse it. With a\n"
     "multiboot KERNEL instead, the disk is built, packed and uploaded in one stream with\n"
-    "no temporary file, taking the same options as 'build'.\n"
+    "no temporary file, taking the same options as 'build'. With gce's --source-uri, the\n"
+    "image is made from an archive already in Cloud Storage: nothing is uploaded, and that\n"
+    "object, the user's, is never deleted.\n"
     "\n"
     "An interrupted push (Ctrl-C, kill -9, a cut connection) is taken up again when the same\n"
     "command is run again (state in $XDG_STATE_HOME/unikernel-mkimage, no secrets):\n"
@@ -289,7 +292,7 @@ int cmd_push(int argc, char **argv)
 int cli_push_one(int argc, char **argv, char **ret_result)
 {
     struct cli_build_args a;
-    bool build_opts = false, name_given = false;
+    bool build_opts = false, name_given = false, remote = false;
     char where[80];
     const char *cloud = NULL, *file = NULL;
     struct mk_upload *up = NULL;
@@ -377,6 +380,8 @@ int cli_push_one(int argc, char **argv, char **ret_result)
             }
             if (!bo && !strcmp(key, "name"))
                 name_given = true;
+            if (!bo && !strcmp(key, "source-uri"))
+                remote = true;
             if (bo) {
                 if (cli_build_option(&a, where, bo->val, value) < 0)
                     goto out;
@@ -398,7 +403,12 @@ int cli_push_one(int argc, char **argv, char **ret_result)
             goto out;
         }
     }
-    if (!file) {
+    if (file && remote) {
+        rc = cli_usage_error(where, "--source-uri names data already uploaded: give no "
+                             "ARCHIVE or KERNEL as well");
+        goto out;
+    }
+    if (!file && !remote) {
         rc = cli_usage_error(where, "no ARCHIVE or KERNEL given");
         goto out;
     }
@@ -408,7 +418,7 @@ int cli_push_one(int argc, char **argv, char **ret_result)
     cli_cancel_on_signals(ctx);
     cli_out.interrupt_hint = "run the same command again to resume the upload";
     rc = CLI_EXIT_FAIL;
-    {
+    if (!remote) {
         struct mk_solo5_manifest m;
 
         if (cli_read_solo5_manifest(ctx, file, build_opts || nkargs || is_elf(file), &m)) {
@@ -417,7 +427,11 @@ int cli_push_one(int argc, char **argv, char **ret_result)
             cli_warn_solo5_target(&m, cloud, machine.disk_bus, machine.vif_model);
         }
     }
-    if (build_opts || nkargs || is_elf(file)) {
+    if (remote) {
+        /* The uploader names its default image after the object. */
+        if (mk_upload_remote(ctx, up) < 0)
+            goto fail;
+    } else if (build_opts || nkargs || is_elf(file)) {
         const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
 
         cli_build_set_kernel(&a, (char *)file, kargs, nkargs);

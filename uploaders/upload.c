@@ -128,6 +128,24 @@ static int finish(struct mk_ctx *ctx, struct mk_upload *up)
     return MK_OK;
 }
 
+int mk_upload_remote(struct mk_ctx *ctx, struct mk_upload *up)
+{
+    struct mk_upload_info info = {.format = up->u->formats[0], .remote = true};
+    int r;
+
+    if (up->used)
+        return mk_set_error(ctx, MK_EINVAL, "%s: an upload object serves one upload",
+                            up->u->name);
+    if (!up->u->takes_remote)
+        return mk_set_error(ctx, MK_EUNSUPPORTED, "%s cannot make an image from data already "
+                            "on the cloud: give the image file", up->u->name);
+    up->used = true;
+    r = up->u->prepare(ctx, up->state, &info);
+    if (r < 0)
+        return do_abort(ctx, up, r);
+    return finish(ctx, up);
+}
+
 static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');

@@ -21,6 +21,8 @@ struct mk_upload_info {
     const char *source_id;
     /* For pre-flight checks: the artefact file when uploading one, else NULL. */
     const char *source_path;
+    /* mk_upload_remote(): no write() follows; the options name data already on the cloud. */
+    bool remote;
 };
 
 /* One option an uploader takes. The command line reads (arg) to know whether --NAME
@@ -43,6 +45,9 @@ struct mk_uploader {
     /* The uploader reports "upload" progress itself, counting the bytes the server has
      * acknowledged (not those merely handed to write()). */
     bool reports_progress;
+    /* It can make an image from data already on the cloud (mk_upload_remote): prepare
+     * then gets info->remote, and finish follows with no write. */
+    bool takes_remote;
     /* The options as text for `help push`; when NULL, made from (options). */
     const char *usage;
     /* The formats it accepts, best first, terminated by 0. */

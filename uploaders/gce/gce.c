@@ -1,5 +1,6 @@
 /* gce.c: the Google Compute Engine uploader: the order of the steps (checks, upload to a
- * staging bucket, images.insert, clean-up). */
+ * staging bucket, images.insert, clean-up), or with --source-uri the image made from the
+ * user's own object, which is only read. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -93,15 +94,36 @@ static int preflight(struct mk_ctx *ctx, const char *path)
 
 static int check_settings(struct mk_ctx *ctx, struct gce *g, const struct mk_upload_info *info)
 {
+    const char *source_name = info->source_name;
     int r;
 
+    if (info->remote && !g->source_object)
+        return mk_set_error(ctx, MK_EINVAL, "nothing to make the image from: give the ARCHIVE, "
+                            "or --source-uri gs://BUCKET/OBJECT");
+    if (!info->remote && g->source_object)
+        return mk_set_error(ctx, MK_EINVAL, "--source-uri names data already uploaded: give "
+                            "no ARCHIVE or KERNEL as well");
+    if (g->source_object) {
+        if (g->object)
+            return mk_set_error(ctx, MK_EINVAL, "--object names the object an upload stages; "
+                                "--source-uri's object is used as it is");
+        free(g->bucket);
+        free(g->object_prefix);
+        g->object_prefix = NULL;
+        g->bucket = strdup(g->source_bucket);
+        g->object = strdup(g->source_object);
+        if (!g->bucket || !g->object)
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        source_name = strrchr(g->object, '/') ? strrchr(g->object, '/') + 1 : g->object;
+    }
     if (!g->bucket)
         return mk_set_error(ctx, MK_EINVAL, "no bucket to stage the upload in: pass --bucket");
     if (!g->name) {
-        g->name = derive_name(info->source_name ? info->source_name : "image");
+        g->name = derive_name(source_name ? source_name : "image");
         if (!g->name)
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-        r = gce_check_name(ctx, "image name (from the file name; pass --name)", g->name);
+        r = gce_check_name(ctx, g->source_object ? "image name (from the object's name; pass "
+                           "--name)" : "image name (from the file name; pass --name)", g->name);
     } else {
         r = gce_check_name(ctx, "image name", g->name);
     }
@@ -134,7 +156,7 @@ static int check_settings(struct mk_ctx *ctx, struct gce *g, const struct mk_upl
                             "%s-b'", g->gcloud.region ? g->gcloud.region : "REGION");
     if (g->boot_check && !g->machine_type && !(g->machine_type = strdup("e2-small")))
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    if (g->object) {
+    if (g->object && !g->source_object) {
         for (const char *p = g->object; *p; p++)
             if (!isalnum((unsigned char)*p) && !strchr("._-/", *p))
                 return mk_set_error(ctx, MK_EINVAL, "--object '%s': use letters, digits and "
@@ -255,7 +277,21 @@ static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_i
     if (r < 0)
         return r;
 
-    r = gce_push_state_open(ctx, g, info->source_id);
+    if (g->source_object) {
+        /* The object must be there now; its generation identifies its bytes, so that an
+         * interrupted push of it is recognised by the next run. */
+        r = gcs_object_get(ctx, g, g->object, &g->object_json);
+        if (r == MK_OK &&
+            mk_buf_addf(&id, "gcs:%s/%s#%s", g->bucket, g->object,
+                        json_string_value(json_object_get(g->object_json, "generation"))
+                            ? json_string_value(json_object_get(g->object_json, "generation"))
+                            : "") < 0)
+            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        if (r < 0)
+            return r;
+    }
+    r = gce_push_state_open(ctx, g, g->source_object ? id.buf : info->source_id);
+    mk_buf_release(&id);
     if (r == MK_OK)
         r = gce_push_recognise(ctx, g);
     if (r < 0 || g->resuming)
@@ -271,6 +307,8 @@ static int gce_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_i
     } else {
         return r;
     }
+    if (g->source_object)
+        return MK_OK; /* nothing to upload */
     r = gcs_bucket_check(ctx, g, g->create_bucket);
     if (r < 0)
         return r;
@@ -332,6 +370,10 @@ static int md5_hex(struct mk_ctx *ctx, struct gce *g)
             snprintf(hex + 2 * n++, 3, "%02x", (acc >> bits) & 0xff);
         }
     }
+    /* A composite object (gsutil's parallel uploads) has no md5: a --source-uri image then
+     * carries no mark, and an interrupted push of it starts over. */
+    if (n == 0 && g->source_object)
+        return MK_OK;
     if (n != 16)
         return mk_set_error(ctx, MK_EHTTP, "GCS returned no md5Hash for the object");
     gce_push_set(ctx, g, "md5", hex);
@@ -346,7 +388,12 @@ static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
     char *text;
     int r;
 
-    if (g->resuming) {
+    if (g->source_object) {
+        mk_log(ctx, MK_LOG_INFO, "making image '%s' from gs://%s/%s", g->name, g->bucket,
+               g->object);
+        if (!g->resuming && (r = md5_hex(ctx, g)) < 0)
+            return r;
+    } else if (g->resuming) {
         /* The object an earlier run staged; GCE may be reading it until the image is
          * READY. */
         free(g->object);
@@ -375,7 +422,7 @@ static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
     if (!status || strcmp(status, "READY"))
         return mk_set_error(ctx, MK_EHTTP, "image '%s' is %s, not READY", g->name,
                             status ? status : "in no known state");
-    if (!g->keep_object && g->object) {
+    if (!g->keep_object && g->object && !g->source_object) {
         r = gcs_object_delete(ctx, g, g->object);
         if (r < 0)
             return r;
@@ -393,7 +440,7 @@ static int gce_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
                     str_or(g->object_json, "md5Hash"));
     if (!res)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    if (g->keep_object) {
+    if (g->keep_object || g->source_object) {
         struct mk_buf obj = MK_BUF_INIT;
         mk_buf_addf(&obj, "gs://%s/%s", g->bucket, g->object);
         json_object_set_new(res, "object", json_string(obj.buf));
@@ -449,7 +496,7 @@ static void gce_abort(struct mk_ctx *ctx, void *state)
     /* Never delete an object GCE may be reading: the state stays for the next run. */
     if (g->object_in_use)
         return;
-    if (g->object_complete && g->object_ours && !g->keep_object &&
+    if (g->object_complete && g->object_ours && !g->keep_object && !g->source_object &&
         gcs_object_delete(&tmp, g, g->object) < 0)
         mk_log(ctx, MK_LOG_WARN, "could not delete gs://%s/%s: %s", g->bucket, g->object,
                mk_errmsg(&tmp));
@@ -463,6 +510,7 @@ const struct mk_uploader mk_uploader_gce = {
     .options = gce_options,
     .formats = {MK_FORMAT_GCE, 0},
     .reports_progress = true,
+    .takes_remote = true,
     .create = gce_create,
     .set_option = gce_set_option,
     .prepare = gce_prepare,

@@ -106,14 +106,14 @@ int gce_push_recognise(struct mk_ctx *ctx, struct gce *g)
         return tmp;
     if (final == 1 || tmp == 1) {
         g->resuming = true;
-        g->object_ours = true;
+        g->object_ours = !g->source_object; /* --source-uri's object is the user's */
         mk_log(ctx, MK_LOG_INFO, "an earlier run of this push created image '%s': finishing "
                "it", final == 1 ? g->name : temp);
         return MK_OK;
     }
     /* The earlier run's insert never took: its object (if any) is ours to remove, and this
      * run starts over. */
-    if (gce_push_get(g, "object") && !g->keep_object) {
+    if (gce_push_get(g, "object") && !g->keep_object && !g->source_object) {
         struct mk_ctx tmpctx = {.log_fn = ctx->log_fn, .log_opaque = ctx->log_opaque};
         gcs_object_delete(&tmpctx, g, gce_push_get(g, "object"));
     }

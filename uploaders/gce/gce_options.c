@@ -50,7 +50,7 @@ void gce_destroy(void *state)
                      &g->storage_endpoint, &g->compute_endpoint, &g->zone, &g->machine_type,
                      &g->boot_check, &g->cacert, &g->state_dir, &g->storage_base,
                      &g->compute_base, &g->source_path, &g->object_prefix,
-                     &g->impersonate};
+                     &g->impersonate, &g->source_bucket, &g->source_object};
     for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
         free(*strs[i]);
     gce_gcloud_release(&g->gcloud);
@@ -188,6 +188,38 @@ static int set_bucket(struct mk_ctx *ctx, struct gce *g, const char *value)
     return MK_OK;
 }
 
+/* gcloud's --source-uri: gs://B/O, or the https://storage.googleapis.com/B/O form that
+ * images.insert takes (section 3.8 of the API notes). */
+static int set_source_uri(struct mk_ctx *ctx, struct gce *g, const char *value)
+{
+    static const char https_form[] = "https://storage.googleapis.com/";
+    const char *b = value, *slash;
+    size_t blen;
+
+    if (!value || !*value)
+        return mk_set_error(ctx, MK_EINVAL, "option --source-uri needs a value");
+    if (!strncmp(b, "gs://", 5))
+        b += 5;
+    else if (!strncmp(b, https_form, sizeof(https_form) - 1))
+        b += sizeof(https_form) - 1;
+    else
+        b = NULL;
+    slash = b ? strchr(b, '/') : NULL;
+    blen = slash ? (size_t)(slash - b) : 0;
+    for (size_t i = 0; i < blen; i++)
+        if (!(islower((unsigned char)b[i]) || isdigit((unsigned char)b[i]) || strchr("-_.", b[i])))
+            blen = 0;
+    if (!blen || blen > 222 || !slash[1] || slash[strlen(slash) - 1] == '/')
+        return mk_set_error(ctx, MK_EINVAL, "--source-uri '%s': want gs://BUCKET/OBJECT, an "
+                            "object already uploaded", value);
+    free(g->source_bucket);
+    free(g->source_object);
+    g->source_object = NULL;
+    if (!(g->source_bucket = strndup(b, blen)) || !(g->source_object = strdup(slash + 1)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    return MK_OK;
+}
+
 /* Features that need a UEFI boot: the images made here boot through the BIOS (an MBR and
  * GRUB i386-pc), so GCE would start them on firmware they cannot boot from. */
 static const char *const uefi_only_features[] = {
@@ -287,6 +319,8 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
             return set_seconds(ctx, secs[i].dst, key, value);
     if (!strcmp(key, "bucket"))
         return set_bucket(ctx, g, value);
+    if (!strcmp(key, "source-uri"))
+        return set_source_uri(ctx, g, value);
     if (!strcmp(key, "label")) {
         int r = value ? check_label(ctx, value) : set_str(ctx, NULL, key, value);
 
@@ -341,8 +375,12 @@ const struct mk_uploader_option gce_options[] = {
              "gcloud's core/project)"},
     {.name = "bucket",
      .arg = "B",
-     .help = "bucket to stage the archive in (required): B, gs://B or\n"
-             "gs://B/PREFIX/"},
+     .help = "bucket to stage the archive in (required unless\n"
+             "--source-uri): B, gs://B or gs://B/PREFIX/"},
+    {.name = "source-uri",
+     .arg = "gs://B/O",
+     .help = "make the image from this object, already uploaded (give no\n"
+             "ARCHIVE; nothing is uploaded, the object is never deleted)"},
     {.name = "name", .arg = "N", .help = "image name (default: from the file name)"},
     {.name = "family", .arg = "F", .help = "image family"},
     {.name = "description", .arg = "D", .help = "image description"},

@@ -84,6 +84,9 @@ struct gce {
     char *boot_check, *cacert, *state_dir;
     char *object_prefix; /* from --bucket gs://B/PREFIX/, with its trailing '/' */
     char *impersonate;   /* --impersonate-service-account */
+    /* --source-uri gs://B/O: the image is made from this object, the user's: nothing is
+     * uploaded and the object is never deleted. */
+    char *source_bucket, *source_object;
     char **labels, **features, **licenses;
     size_t n_labels, n_features, n_licenses;
     bool replace, keep_object, create_bucket, insecure, no_resume;
@@ -181,6 +184,8 @@ int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
 void gcs_upload_cancel(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, bool keep);
 void gcs_upload_free(struct gcs_upload *up);
 int gcs_object_delete(struct mk_ctx *ctx, struct gce *g, const char *object);
+/* The Object resource of (object) in g->bucket; MK_ENOTFOUND when there is none. */
+int gcs_object_get(struct mk_ctx *ctx, struct gce *g, const char *object, json_t **ret);
 
 /* ---- the one pass over an upload's bytes (gcs_stream.c) ---- */
 struct gcs_stream;

@@ -1,5 +1,6 @@
 /* gcs.c: Cloud Storage buckets and objects for the GCE uploader: the bucket check (and
- * creation), and deleting a staged object. Uploads are in gcs_upload.c. */
+ * creation), reading an object's metadata, and deleting a staged object. Uploads are in
+ * gcs_upload.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,29 @@ int gcs_object_delete(struct mk_ctx *ctx, struct gce *g, const char *object)
     r = gce_call(ctx, g, "DELETE", url.buf, NULL, &resp);
     if (r == MK_OK && resp.status / 100 != 2 && resp.status != 404)
         r = mk_http_error(ctx, MK_EHTTP, "deleting the staged object", &resp);
+    mk_buf_release(&url);
+    mk_http_resp_release(&resp);
+    return r;
+}
+
+int gcs_object_get(struct mk_ctx *ctx, struct gce *g, const char *object, json_t **ret)
+{
+    struct mk_buf url = MK_BUF_INIT;
+    struct mk_http_resp resp;
+    int r;
+
+    mk_http_resp_init(&resp);
+    if (object_url(&url, g, object) < 0)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
+    if (r == MK_OK && resp.status == 404)
+        r = mk_set_error(ctx, MK_ENOTFOUND, "gs://%s/%s: no such object (or no such bucket)",
+                         g->bucket, object);
+    else if (r == MK_OK && resp.status != 200)
+        r = mk_http_error(ctx, resp.status == 403 ? MK_EAUTH : MK_EHTTP, "reading the object's "
+                          "metadata", &resp);
+    else if (r == MK_OK)
+        r = gce_json(ctx, "the object's metadata", &resp, ret);
     mk_buf_release(&url);
     mk_http_resp_release(&resp);
     return r;

@@ -357,6 +357,10 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path);
 int mk_upload_disk(struct mk_ctx *ctx, struct mk_upload *up, struct mk_disk *disk,
                    const struct mk_pack_opts *opts, const char *source_name,
                    const char *source_id);
+/* Makes the image from data already on the cloud, named by the uploader's options (gce
+ * --source-uri gs://B/O): nothing is uploaded, and that data is left as it was.
+ * MK_EUNSUPPORTED for an uploader that cannot. */
+int mk_upload_remote(struct mk_ctx *ctx, struct mk_upload *up);
 /* The result of a successful upload as a JSON object ("" before); valid until free. */
 const char *mk_upload_result(const struct mk_upload *up);
 void mk_upload_free(struct mk_upload *up);
