@@ -45,4 +45,25 @@ print('ok')" >/dev/null || fail "maxUnavailable 1 history: $(dstate "$(grp web)[
 [ "$(dstate "$(grp web)['updatePolicy']['maxSurge']['fixed'], $(grp web)['updatePolicy']['maxUnavailable']['fixed']")" = "0 1" ] ||
     fail "policy: $(dstate "$(grp web)['updatePolicy']")"
 ok "update with maxSurge 0, maxUnavailable 1: at most 3, at least 2 available"
+
+# Ctrl-C while the group rolls (to a release that never converges): exit 130, the PATCH whole,
+# and a line saying what the group was left doing.
+fault '{"stuck_templates": {"names": ["web-app-v1-"], "count": 1000000}}'
+"$MKIMAGE" deploy gce $(deploy_conn) --poll-interval 0.1 "${common[@]}" --image app-v1 \
+    >"$T/out4" 2>"$T/err4" &
+pid=$!
+for _ in $(seq 300); do
+    grep -q "ready on $v1" "$T/err4" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "ready on $v1" "$T/err4" || fail "the update did not start: $(cat "$T/err4")"
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 130 ] || fail "Ctrl-C gave exit $rc: $(cat "$T/err4")"
+grep -q "error: interrupted; group web was left rolling to template $v1" "$T/err4" ||
+    fail "Ctrl-C message: $(cat "$T/err4")"
+[ "$(dstate "[v['instanceTemplate'].rsplit('/', 1)[1] for v in $(grp web)['versions']]")" = "['$v1']" ] ||
+    fail "the PATCH did not land whole: $(dstate "$(grp web)['versions']")"
+ok "Ctrl-C stops waiting and says where the group was left"
 no_deploy_violations
