@@ -58,10 +58,20 @@ void cli_print_solo5_devices(const struct mk_solo5_manifest *m);
 /* The Solo5 manifest of a kernel file, or of the kernel an image boots: 1 found, else 0. */
 int cli_read_solo5_manifest(struct mk_ctx *ctx, const char *file, bool is_kernel,
                             struct mk_solo5_manifest *m);
+/* What an OpenStack image's options say its machine will be: the preset's disk bus and NIC
+ * model, overridden by property hw_disk_bus=... and hw_vif_model=... as the uploader does.
+ * Zero-initialise, then give it each (key, value) option of the target in order. */
+struct cli_target_machine {
+    const char *disk_bus, *vif_model;
+    const char *prop_disk_bus, *prop_vif_model;
+    char props[2][64];
+};
+void cli_note_machine_option(struct cli_target_machine *t, const char *key, const char *value);
 /* Warns when (cloud)'s machine will make the unikernel abort: GCE's one virtio-net NIC;
- * OpenStack's disk bus and NIC model (NULL: Nova's default, virtio). */
-void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *cloud,
-                           const char *disk_bus, const char *vif_model);
+ * OpenStack's disk bus and NIC model (NULL: Nova's default, virtio). (target) names a
+ * spec's target in the warning, or is NULL. */
+void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *target,
+                           const char *cloud, const char *disk_bus, const char *vif_model);
 /* Reports the file build or pack wrote (report_written.c): format, disk size (rounded
  * when --round-up grew it), bytes of data, file size and SHA-256 (a raw file only when
  * (hash_raw)), as a line on stderr or the JSON result. Returns an exit status. */

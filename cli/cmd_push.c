@@ -68,34 +68,6 @@ const char cmd_push_usage[] =
 
 static const struct option build_options[] = {CLI_BUILD_LONGOPTS, {NULL, 0, NULL, 0}};
 
-/* What an OpenStack image's options say its machine will be: the preset's disk bus and NIC
- * model, overridden by --property hw_disk_bus=... and hw_vif_model=... as the uploader does. */
-struct target_machine {
-    const char *disk_bus, *vif_model;
-    const char *prop_disk_bus, *prop_vif_model;
-    char props[2][64];
-};
-
-static void note_machine_option(struct target_machine *t, const char *key, const char *value)
-{
-    if (!value)
-        return;
-    if (!strcmp(key, "preset")) {
-        t->disk_bus = mk_openstack_preset_property(value, "hw_disk_bus");
-        t->vif_model = mk_openstack_preset_property(value, "hw_vif_model");
-    } else if (!strcmp(key, "property") && !strncmp(value, "hw_disk_bus=", 12)) {
-        snprintf(t->props[0], sizeof(t->props[0]), "%s", value + 12);
-        t->prop_disk_bus = t->props[0];
-    } else if (!strcmp(key, "property") && !strncmp(value, "hw_vif_model=", 13)) {
-        snprintf(t->props[1], sizeof(t->props[1]), "%s", value + 13);
-        t->prop_vif_model = t->props[1];
-    }
-    if (t->prop_disk_bus)
-        t->disk_bus = t->prop_disk_bus;
-    if (t->prop_vif_model)
-        t->vif_model = t->prop_vif_model;
-}
-
 static int list_uploaders(void)
 {
     const char *const *names = mk_uploader_names();
@@ -301,7 +273,7 @@ int cli_push_one(int argc, char **argv, char **ret_result)
     char **kargs, *id = NULL, *cfg = NULL;
     int nkargs, rc = CLI_EXIT_USAGE;
     int nopts = cli_split_kernel_args(argc, argv, &kargs, &nkargs);
-    struct target_machine machine = {0};
+    struct cli_target_machine machine = {0};
 
     cli_build_args_init(&a);
     if (!ret_result && cli_push_targets_wanted(nopts, argv)) {
@@ -390,7 +362,7 @@ int cli_push_one(int argc, char **argv, char **ret_result)
                 rc = cli_usage_error(where, "%s", mk_errmsg(ctx));
                 goto out;
             } else {
-                note_machine_option(&machine, key, value);
+                cli_note_machine_option(&machine, key, value);
             }
         } else if (arg[0] == '-' && arg[1]) {
             rc = cli_usage_error(where, "unknown option '%s'", arg);
@@ -424,7 +396,7 @@ int cli_push_one(int argc, char **argv, char **ret_result)
         if (cli_read_solo5_manifest(ctx, file, build_opts || nkargs || is_elf(file), &m)) {
             if (!cli_out.quiet && !cli_out.json)
                 cli_print_solo5_devices(&m);
-            cli_warn_solo5_target(&m, cloud, machine.disk_bus, machine.vif_model);
+            cli_warn_solo5_target(&m, NULL, cloud, machine.disk_bus, machine.vif_model);
         }
     }
     if (remote) {

@@ -179,6 +179,34 @@ static size_t plan(const struct mk_spec *spec, struct push_run *run, struct arte
     return n_arts;
 }
 
+/* The unikernel's Solo5 manifest, shown once, and a warning for each target whose machine
+ * will make it abort: what `push CLOUD KERNEL` says, said before anything is built or sent. */
+static void check_solo5(struct mk_ctx *ctx, const struct mk_spec *spec,
+                        const struct push_run *run, bool show_devices)
+{
+    const char *kernel = mk_spec_build_opts(spec)->kernel;
+    struct mk_solo5_manifest m;
+
+    if (!kernel || !cli_read_solo5_manifest(ctx, kernel, true, &m))
+        return;
+    if (show_devices)
+        cli_print_solo5_devices(&m);
+    for (size_t i = 0; i < run->n; i++) {
+        const struct target *t = &run->t[i];
+        struct cli_target_machine machine = {0};
+
+        if (t->finished)
+            continue;
+        for (size_t j = 0; j < mk_spec_target_n_options(spec, t->index); j++) {
+            const char *key, *value;
+
+            mk_spec_target_option(spec, t->index, j, &key, &value);
+            cli_note_machine_option(&machine, key, value);
+        }
+        cli_warn_solo5_target(&m, t->name, t->type, machine.disk_bus, machine.vif_model);
+    }
+}
+
 /* ---- the command ---- */
 
 struct push_args {
@@ -342,6 +370,7 @@ int cli_push_targets(int argc, char **argv)
     rc = CLI_EXIT_FAIL;
     arts = xcalloc(run.n, sizeof(*arts));
     n_arts = plan(spec, &run, arts, pa.verbose);
+    check_solo5(ctx, spec, &run, !run.quiet);
     if (n_arts) {
         if (mk_build(ctx, mk_spec_build_opts(spec), &disk) < 0) {
             rc = cli_ctx_error(ctx);

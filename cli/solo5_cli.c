@@ -109,8 +109,28 @@ int cli_read_solo5_manifest(struct mk_ctx *ctx, const char *file, bool is_kernel
     return r < 0 ? 0 : r;
 }
 
-void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *cloud,
-                           const char *disk_bus, const char *vif_model)
+void cli_note_machine_option(struct cli_target_machine *t, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    if (!strcmp(key, "preset")) {
+        t->disk_bus = mk_openstack_preset_property(value, "hw_disk_bus");
+        t->vif_model = mk_openstack_preset_property(value, "hw_vif_model");
+    } else if (!strcmp(key, "property") && !strncmp(value, "hw_disk_bus=", 12)) {
+        snprintf(t->props[0], sizeof(t->props[0]), "%s", value + 12);
+        t->prop_disk_bus = t->props[0];
+    } else if (!strcmp(key, "property") && !strncmp(value, "hw_vif_model=", 13)) {
+        snprintf(t->props[1], sizeof(t->props[1]), "%s", value + 13);
+        t->prop_vif_model = t->props[1];
+    }
+    if (t->prop_disk_bus)
+        t->disk_bus = t->prop_disk_bus;
+    if (t->prop_vif_model)
+        t->vif_model = t->prop_vif_model;
+}
+
+void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *target,
+                           const char *cloud, const char *disk_bus, const char *vif_model)
 {
     char line[1024];
     unsigned net = 0, blk = 0;
@@ -126,7 +146,8 @@ void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *cloud,
         return;
     }
     if (mk_solo5_check_machine(m, net, blk, blk > 0, line, sizeof(line)))
-        cli_warn("pushing to %s%s%s%s: %s", cloud, blk ? " (hw_disk_bus " : "",
+        cli_warn("%s%s%spushing to %s%s%s%s: %s", target ? "target '" : "", target ? target : "",
+                 target ? "': " : "", cloud, blk ? " (hw_disk_bus " : "",
                  blk ? (disk_bus ? disk_bus : "virtio, Nova's default") : "", blk ? ")" : "",
                  line);
 }

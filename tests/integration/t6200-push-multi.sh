@@ -182,3 +182,94 @@ EOF
     [ -z "$(ls -A tmp)" ] || fail "temporary files left: $(ls -AR tmp)"
     ok "gce and two folders from one build, the archive packed once"
 fi
+
+# ---- a Solo5 unikernel: the manifest shown once, each target's machine checked first ----
+# Like `push CLOUD KERNEL`: GCE's virtio-net NIC makes a unikernel that declares no network
+# device abort, and so does an OpenStack disk bus of virtio for one with no block device.
+# The OpenStack target's auth_url is a closed port on 127.0.0.1: its warning must come
+# before its request fails.
+if command -v objcopy >/dev/null && command -v openssl >/dev/null && [ -x /usr/bin/python3 ]; then
+    python3 "$MK_SOURCE_DIR/tests/integration/solo5_note.py" none.note
+    objcopy -O elf64-x86-64 --add-section .note.solo5.manifest=none.note "$MBPROBE" solo5.elf
+    python3 "$MK_SOURCE_DIR/tests/integration/solo5_note.py" net.note net:service
+    objcopy -O elf64-x86-64 --add-section .note.solo5.manifest=net.note "$MBPROBE" solo5net.elf
+    closed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >clouds.yaml <<EOF
+clouds:
+  nowhere:
+    auth:
+      auth_url: http://127.0.0.1:$closed_port/v3
+      username: u
+      password: p
+      project_name: p
+      user_domain_name: Default
+      project_domain_name: Default
+EOF
+    cat >proj/solo5.yaml <<EOF
+version: 1
+image:
+  kernel: $T/solo5net.elf
+  template: solo5
+  size: 16M
+targets:
+  plain:
+    type: folder
+    dir: \${STORE}/s1
+  lab:
+    type: openstack
+    cloud: nowhere
+    preset: solo5
+    properties:
+      hw_disk_bus: virtio
+  labscsi:
+    type: openstack
+    cloud: nowhere
+    preset: solo5
+EOF
+    rm -f s1/*
+    OS_CLIENT_CONFIG_FILE=$T/clouds.yaml push --spec proj/solo5.yaml >out 2>err &&
+        fail "the openstack targets succeeded: $(cat err)"
+    [ "$(grep -c "Solo5 manifest: NET_BASIC 'service'" err)" = 1 ] || fail "manifest not shown once: $(cat err)"
+    want="warning: target 'lab': pushing to openstack (hw_disk_bus virtio): the boot disk is virtio-blk and the unikernel declares no block device: Solo5 aborts at start (boot from ide or virtio-scsi)"
+    line_of() { grep -nF -- "$1" err | head -1 | cut -d: -f1; }
+    warned=$(line_of "$want")
+    [ -n "$warned" ] || fail "no warning for the virtio disk bus: $(cat err)"
+    failed=$(grep -n "lab" err | grep -v "warning" | head -1 | cut -d: -f1)
+    [ -n "$failed" ] && [ "$warned" -lt "$failed" ] || fail "the warning is not first: $(cat err)"
+    ! grep -qF "target 'labscsi': pushing" err || fail "a warning for the solo5 preset: $(cat err)"
+    ! grep -qF "target 'plain'" err || fail "a warning for a folder: $(cat err)"
+    [ -f s1/solo5net.raw ] || fail "the folder target was not pushed: $(cat err)"
+    ok "push with a spec shows a Solo5 manifest and warns about an OpenStack disk bus of virtio"
+
+    cat >proj/solo5gce.yaml <<EOF
+version: 1
+image:
+  kernel: $T/solo5.elf
+  template: solo5
+  size: 16M
+pack:
+  round-up: true
+targets:
+  cloud:
+    type: gce
+    project: $PROJECT
+    bucket: $BUCKET
+    name: app-solo5
+    credentials: $T/key.json
+    storage-endpoint: $BASE
+    compute-endpoint: $BASE/compute/v1/
+    backoff: 0.01
+  plain:
+    type: folder
+    dir: \${STORE}/s1
+EOF
+    push --spec proj/solo5gce.yaml >out 2>err || fail "push to gce: $(cat err)"
+    grep -qF "warning: target 'cloud': pushing to gce: the machine has 1 virtio-net NIC and the unikernel declares no network device: Solo5 aborts at start" err ||
+        fail "no GCE warning: $(cat err)"
+    [ "$(grep -c "warning: target" err)" = 1 ] || fail "other targets warned: $(cat err)"
+    OS_CLIENT_CONFIG_FILE=$T/clouds.yaml push --spec proj/solo5.yaml plain lab --json -q \
+        >out 2>err && fail "the openstack target succeeded"
+    ! grep -qF "Solo5 manifest:" err || fail "--json still shows the manifest: $(cat err)"
+    grep -qF "$want" err || fail "--json hides the warning: $(cat err)"
+    ok "push with a spec warns that GCE's NIC makes a unikernel without one abort"
+fi
