@@ -146,17 +146,17 @@ static int os_choose_format(struct mk_ctx *ctx, void *state, const struct mk_upl
 
     if (info->source_path && (r = mk_upload_check_file(ctx, info->source_path)) < 0)
         return r;
-    if ((r = connect_cloud(ctx, st)) < 0 || (r = glance_read_formats(ctx, st)) < 0)
+    if ((r = connect_cloud(ctx, st)) < 0)
         return r;
     if (st->disk_format) {
-        bool is_qcow2 = !strcmp(st->disk_format, "qcow2");
-
-        if (is_qcow2 ? !st->allow_qcow2 : !st->allow_raw)
-            return mk_set_error(ctx, MK_EUNSUPPORTED, "cloud '%s': Glance accepts only %s; "
-                                "not %s (--disk-format)", st->cloud->name, st->allowed,
-                                st->disk_format);
-        *want = is_qcow2 ? MK_FORMAT_QCOW2 : MK_FORMAT_RAW;
-    } else if (st->allow_qcow2) {
+        /* Named by the user: Glance judges it when the image is created (and a refusal is
+         * explained from its schema then), which saves a request on every push. */
+        *want = !strcmp(st->disk_format, "qcow2") ? MK_FORMAT_QCOW2 : MK_FORMAT_RAW;
+        return MK_OK;
+    }
+    if ((r = glance_read_formats(ctx, st)) < 0)
+        return r;
+    if (st->allow_qcow2) {
         *want = MK_FORMAT_QCOW2;
     } else if (st->allow_raw) {
         *want = MK_FORMAT_RAW;
@@ -252,8 +252,8 @@ static int os_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_in
                             "to replace it",
                             st->cloud->name, st->name,
                             json_string_value(json_array_get(st->old_ids, 0)));
-    if (gcry_md_open(&st->md, GCRY_MD_MD5, 0) || gcry_md_enable(st->md, GCRY_MD_SHA512))
-        return mk_set_error(ctx, MK_ENOMEM, "openstack: cannot set up MD5 and SHA-512");
+    if (gcry_md_open(&st->md, GCRY_MD_MD5, 0))
+        return mk_set_error(ctx, MK_ENOMEM, "openstack: cannot set up MD5");
     if (st->resumed)
         return MK_OK; /* the bytes are only hashed, to check the image that has them */
 
@@ -320,31 +320,31 @@ static void delete_old(struct mk_ctx *ctx, struct os_state *st, json_t *result)
 static int os_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
 {
     struct os_state *st = state;
-    char md5[33], sha512[129], *text;
+    char md5[33], *text;
     json_t *img = NULL, *out;
     int r;
 
     if (!st->resumed && (r = os_put_finish(ctx, st->put)) < 0)
         return r;
     hex(gcry_md_read(st->md, GCRY_MD_MD5), 16, md5);
-    hex(gcry_md_read(st->md, GCRY_MD_SHA512), 64, sha512);
     r = glance_wait_active(ctx, st, &img);
     if (r >= 0)
-        r = glance_verify(ctx, st, img, md5, sha512);
+        r = glance_verify(ctx, st, img, md5);
     if (r < 0) {
         json_decref(img);
         if (st->resumed) /* not the image of a failed push of ours: leave it alone */
             st->kept = true;
         return r;
     }
-    out = json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:b}",
+    out = json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s*, s:b}",
                     "uploader", "openstack", "cloud", st->cloud->name, "region",
                     st->cloud->region_name, "id", st->image_id, "name", st->name, "status",
                     "active", "disk_format", st->format, "size", (json_int_t)st->sent,
                     "min_disk", (json_int_t)(st->min_disk >= 0 ? (uint64_t)st->min_disk
                                                                : st->disk_gib),
                     "visibility", st->visibility ? st->visibility : "private", "checksum", md5,
-                    "os_hash_value", sha512, "resumed", st->resumed);
+                    "os_hash_value", json_string_value(json_object_get(img, "os_hash_value")),
+                    "resumed", st->resumed);
     json_decref(img);
     if (!out)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");

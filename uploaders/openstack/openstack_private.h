@@ -139,7 +139,7 @@ struct os_state {
     json_t *old_ids; /* images of the same name, deleted after a --replace */
     char *state_path; /* the clean-ups that failed, retried by the next run; NULL = none */
     struct os_put *put;
-    gcry_md_hd_t md;
+    gcry_md_hd_t md; /* MD5 of what is sent */
     uint64_t sent;
 };
 
@@ -176,9 +176,11 @@ int glance_create_image(struct mk_ctx *ctx, struct os_state *st);
 int glance_delete_image(struct mk_ctx *ctx, struct os_state *st, const char *id);
 /* Waits until image_id is active; (*ret) is its JSON. */
 int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret);
-/* Glance's record must match what was sent: size, MD5 and, with SHA-512, os_hash_value. */
-int glance_verify(struct mk_ctx *ctx, struct os_state *st, json_t *img, const char *md5,
-                  const char *sha512);
+/* Glance's record must match what was sent: its size and its checksum (MD5, which every
+ * Glance computes). That finds any corruption on the way; a second hash (SHA-512, Glance's
+ * os_hash_value) would find no more and costs the upload as much CPU again, which on a busy
+ * machine is time taken from Glance itself. */
+int glance_verify(struct mk_ctx *ctx, struct os_state *st, json_t *img, const char *md5);
 
 /* Authenticates again (always with (force), else only when the token expires within two
  * minutes, as keystoneauth does) and updates the session and the auth header. */
