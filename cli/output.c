@@ -231,6 +231,24 @@ json_t *cli_json_normalize(json_t *v)
     return json_incref(v);
 }
 
+json_t *cli_json_text(const char *s)
+{
+    json_t *v = json_string(s);
+    char *copy;
+
+    if (v || !s)
+        return v;
+    /* Not UTF-8 (a file name is any bytes): each byte of 0x80 and above shows as '?'. */
+    if (!(copy = strdup(s)))
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    v = json_string(copy);
+    free(copy);
+    return v;
+}
+
 void cli_json_print(json_t *v, FILE *f)
 {
     json_dumpf(v, f, JSON_INDENT(2) | JSON_REAL_PRECISION(12));

@@ -66,6 +66,8 @@ void cli_json_result(json_t *result, const char *status);
 void cli_json_failure(const char *status, const char *message, const char *kind);
 /* (v) with snake_case keys and reals rounded to 3 decimals (new reference). */
 json_t *cli_json_normalize(json_t *v);
+/* A JSON string of (s), which need not be UTF-8 (file names): other bytes become '?'. */
+json_t *cli_json_text(const char *s);
 /* Prints (v) as the JSON style wants it (indent 2, clean numbers) and a newline. */
 void cli_json_print(json_t *v, FILE *f);
 

@@ -72,7 +72,8 @@ int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format 
     if (hashed && cli_file_sha256(output, sha) < 0)
         return cli_error("cannot read back %s to hash it", output);
     if (cli_out.json) {
-        json_t *res = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?}", "output", output, "format",
+        json_t *res = json_pack("{s:o, s:s, s:I, s:I, s:I, s:s?}", "output",
+                                cli_json_text(output), "format",
                                 mk_format_name(fmt), "disk_size", (json_int_t)disk_size,
                                 "data_bytes", (json_int_t)data, "file_size",
                                 (json_int_t)st.st_size, "sha256", hashed ? sha : NULL);

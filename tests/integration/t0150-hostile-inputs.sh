@@ -227,3 +227,14 @@ printf 'menuentry x {\n echo no kernel\n}\n' >"$T/noboot.cfg"
 out_refused "template '$T/noboot.cfg' has no multiboot or multiboot2 line" \
     build --size 3M -o "$T/k.raw" --template "$T/noboot.cfg" "$T/kernel"
 ok "unbootable kernels, command lines and templates refused at build"
+
+# build --json with an output name that is not UTF-8: valid JSON naming it, bytes as '?'.
+bad=$(printf "$T/bad\\xff.raw")
+"$MKIMAGE" build --size 3M --json -o "$bad" "$T/kernel" >"$T/out.json" 2>"$T/err" ||
+    fail "build --json: $(cat "$T/err")"
+/usr/bin/python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r['status'] == 'ok' and r['output'].endswith('/bad?.raw'), r" "$T/out.json" ||
+    fail "build --json printed: $(cat "$T/out.json")"
+ok "build --json with a non-UTF-8 output name"
