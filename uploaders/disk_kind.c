@@ -52,14 +52,13 @@ int mk_upload_check_file(struct mk_ctx *ctx, const char *path)
     ssize_t n, tn = 0;
     const char *foreign;
     struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mk_open_input(ctx, path, NULL); /* a FIFO is refused, not waited on */
 
     if (fd < 0)
-        return mk_set_errno(ctx, errno == ENOENT ? MK_ENOTFOUND : MK_EIO, errno,
-                            "cannot open %s", path);
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        return fd;
+    if (fstat(fd, &st) < 0) {
         close(fd);
-        return mk_set_error(ctx, MK_EINVAL, "%s is not a regular file", path);
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat %s", path);
     }
     n = read_at(fd, head, sizeof(head), 0);
     if (n >= 0 && st.st_size >= (off_t)sizeof(tail))
