@@ -71,6 +71,7 @@ struct mk_watch {
     size_t fail_index;
     int solo5_code; /* -1 until Solo5 says */
     bool solo5_aborted;
+    bool kernel_started;     /* our grub.cfg's handover line seen: GRUB's screens are over */
     char detail[256];        /* GRUB's error or Solo5's line, cleaned to one line */
     char grub_error[256];    /* the last "error: ..." line GRUB printed */
     char solo5_warning[256]; /* Solo5's last "not in manifest" / "not attached" line */

@@ -1,6 +1,6 @@
 /* boot_watch.c: judging a boot by what it prints and how QEMU ends: the streaming matcher,
- * the serial watcher (expected and feared texts, GRUB's error screens, Solo5's last lines)
- * and QEMU's exit status. */
+ * the serial watcher (expected and feared texts, GRUB's error screens until GRUB hands over
+ * to the kernel, Solo5's last lines) and QEMU's exit status. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +72,14 @@ static const char *const grub_fatal[] = {
 };
 /* GRUB's command line and rescue prompts: no grub.cfg, or no normal.mod. */
 static const char *const grub_prompts[] = {"grub rescue> ", "grub> "};
+/* What our grub.cfg templates (the .cfg files in templates/) echo right before `boot` and
+ * right after it: GRUB prints nothing of its own when it hands over, and `boot` returns only
+ * when it failed. Once the first line is seen with no GRUB error before it, the serial output is the
+ * kernel's, which may well print "error: ..." or "Press any key to continue" itself: GRUB's
+ * screens are no longer read, only the second line, which only GRUB can print. Images made
+ * with other grub.cfgs are judged as before, on GRUB's screens throughout. */
+#define GRUB_HANDOVER "unikernel-mkimage: starting the kernel"
+#define GRUB_BOOT_FAILED "unikernel-mkimage: GRUB could not start the kernel"
 /* Printed whenever QEMU has no VGA (-nodefaults): harmless. */
 #define GRUB_HARMLESS "Can't get controller info"
 
@@ -181,10 +189,33 @@ static void solo5_line(struct mk_watch *w, const char *line)
     }
 }
 
+/* After the handover: GRUB speaks again only if `boot` failed. Errors are noted (the kernel
+ * may print its own; they matter only when GRUB's failure line follows, which a running
+ * kernel cannot make it print). */
+static void kernel_line(struct mk_watch *w, const char *line, bool complete)
+{
+    if (!complete || strstr(line, GRUB_HARMLESS))
+        return;
+    if (strstr(line, GRUB_BOOT_FAILED))
+        end_with(w, MK_WATCH_GRUB_ERROR, w->grub_error[0] ? w->grub_error :
+                 "GRUB could not start the kernel");
+    else if (strstr(line, "error: "))
+        clean_line(w->grub_error, sizeof(w->grub_error), strstr(line, "error: "));
+}
+
 static void grub_line(struct mk_watch *w, const char *line, bool complete)
 {
     if (strstr(line, GRUB_HARMLESS))
         return;
+    if (complete && strstr(line, GRUB_HANDOVER)) {
+        /* An error before it (a kernel or module not loaded) means `boot` will fail. */
+        w->kernel_started = !w->grub_error[0];
+        return;
+    }
+    if (complete && strstr(line, GRUB_BOOT_FAILED)) {
+        kernel_line(w, line, complete);
+        return;
+    }
     if (complete && strstr(line, "error: ")) {
         clean_line(w->grub_error, sizeof(w->grub_error), strstr(line, "error: "));
         for (size_t i = 0; i < sizeof(grub_fatal) / sizeof(grub_fatal[0]); i++)
@@ -217,7 +248,10 @@ static void line_done(struct mk_watch *w, bool complete)
     w->line[w->line_len] = '\0';
     if (w->solo5 && complete)
         solo5_line(w, w->line);
-    grub_line(w, w->line, complete);
+    if (w->kernel_started)
+        kernel_line(w, w->line, complete);
+    else
+        grub_line(w, w->line, complete);
     if (complete)
         w->line_len = 0;
 }

@@ -85,6 +85,22 @@ grep -qF "GRUB could not boot the image: error: no multiboot header found" err |
 fast 30 "a GRUB error"
 ok "GRUB error (no multiboot header) judged in $secs s"
 
+# A kernel that prints GRUB's words once GRUB has handed over to it is judged by how it
+# ends: our grub.cfg echoes a line right before `boot`, after which GRUB's screens are not
+# read. (A grub.cfg without that line is judged as before.)
+"$MKIMAGE" build -q -o says.raw --size 64M "$MBPROBE" -- print=Press_any_key_to_continue
+run_boot says.raw --timeout 60
+[ "$rc" -eq 0 ] || fail "a kernel printing 'Press any key to continue': expected 0, got $rc: $(cat err)"
+"$MKIMAGE" build -q -o says2.raw --size 64M "$MBPROBE" -- print=error:_no_multiboot_header_found
+run_boot says2.raw --timeout 60
+[ "$rc" -eq 0 ] || fail "a kernel printing a GRUB error: expected 0, got $rc: $(cat err)"
+"$MKIMAGE" build -q -o says5.raw --size 64M --template solo5 "$MBPROBE" -- \
+    print=Press_any_key_to_continue solo5-exit=4
+run_boot says5.raw --timeout 60
+[ "$rc" -eq 1 ] && grep -qF "Solo5 unikernel exited with code 4" err ||
+    fail "a Solo5 kernel printing GRUB's words: $(cat err)"
+ok "a kernel printing GRUB's error words is judged by its real end"
+
 # A kernel with a Solo5 manifest (the probe as a 64-bit ELF file with the note Solo5's
 # elftool makes): build and inspect show its devices, boot takes it as Solo5 and warns
 # about a machine that will make it abort.

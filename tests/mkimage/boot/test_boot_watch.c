@@ -58,6 +58,63 @@ static void test_grub_errors(void)
     CHECK_EQ(watch_text("say grub> to me\n", 3, false, NULL, 0, NULL, 0, &w), MK_WATCH_GOING);
 }
 
+/* Transcripts of GRUB 2.06 with our templates' lines around `boot`. */
+static const char handover_kernel_says[] =
+    "\x1b[H\x1b[J\x1b[1;1H  Booting `unikernel'\n\r\n\r"
+    "unikernel-mkimage: starting the kernel\n\r"
+    "error: Can't get controller info..\n\r"
+    "MBPROBE: error: no multiboot header found\n"
+    "MBPROBE: Press any key to continue\n"
+    "grub> ";
+static const char handover_load_failed[] =
+    "  Booting `x'\n\r\n\rerror: module `/boot/m' not found.\n\r"
+    "unikernel-mkimage: starting the kernel\n\r"
+    "error: you need to load the kernel first.\n\r"
+    "unikernel-mkimage: GRUB could not start the kernel\n\r\n\rPress any key to continue...";
+static const char handover_boot_failed[] =
+    "  Booting `x'\n\r\n\runikernel-mkimage: starting the kernel\n\r"
+    "error: out of memory.\n\r"
+    "unikernel-mkimage: GRUB could not start the kernel\n\r\n\rPress any key to continue...";
+
+static void test_grub_handover(void)
+{
+    static const char *const done[] = {"MBPROBE: done"};
+    struct mk_watch w;
+    char text[sizeof(handover_kernel_says) + 32];
+
+    /* Once GRUB has handed over, what looks like its screens is the kernel's. */
+    for (size_t step = 1; step < sizeof(handover_kernel_says); step += 3) {
+        CHECK_EQ(watch_text(handover_kernel_says, step, false, NULL, 0, NULL, 0, &w),
+                 MK_WATCH_GOING);
+        CHECK_EQ(w.kernel_started, 1);
+    }
+    snprintf(text, sizeof(text), "%sMBPROBE: done\n", handover_kernel_says);
+    CHECK_EQ(watch_text(text, 4, false, done, 1, NULL, 0, &w), MK_WATCH_EXPECTED);
+    CHECK_EQ(watch_text("unikernel-mkimage: starting the kernel\nSolo5: solo5_exit(2) called\n",
+                        5, true, NULL, 0, NULL, 0, &w), MK_WATCH_SOLO5_END);
+    CHECK_EQ(w.solo5_code, 2);
+    /* An error before the handover line: `boot` will fail, GRUB's screens are still read. */
+    for (size_t step = 1; step < sizeof(handover_load_failed); step += 5) {
+        CHECK_EQ(watch_text(handover_load_failed, step, false, NULL, 0, NULL, 0, &w),
+                 MK_WATCH_GRUB_ERROR);
+        CHECK_EQ(w.kernel_started, 0);
+        CHECK_STR(w.detail, "error: you need to load the kernel first.");
+    }
+    /* `boot` itself failed: GRUB's line after it ends the wait with GRUB's error. */
+    for (size_t step = 1; step < sizeof(handover_boot_failed); step += 5) {
+        CHECK_EQ(watch_text(handover_boot_failed, step, false, NULL, 0, NULL, 0, &w),
+                 MK_WATCH_GRUB_ERROR);
+        CHECK_STR(w.detail, "error: out of memory.");
+    }
+    CHECK_EQ(watch_text("unikernel-mkimage: starting the kernel\n\r"
+                        "unikernel-mkimage: GRUB could not start the kernel\n\r", 3, false,
+                        NULL, 0, NULL, 0, &w), MK_WATCH_GRUB_ERROR);
+    CHECK_STR(w.detail, "GRUB could not start the kernel");
+    /* Without the handover line (a grub.cfg of someone else's), GRUB's screens count. */
+    CHECK_EQ(watch_text("MBPROBE: Press any key to continue\n", 2, false, NULL, 0, NULL, 0, &w),
+             MK_WATCH_GRUB_ERROR);
+}
+
 static void test_solo5_lines(void)
 {
     static const char exit3[] = "            |      ___|\n  __|  _ \\  |  _ \\ __ \\\n"
@@ -178,5 +235,6 @@ static void test_qemu_cmd(void)
     mk_ctx_free(ctx);
 }
 
-UNIT_MAIN(UNIT_TEST(test_grub_errors), UNIT_TEST(test_solo5_lines), UNIT_TEST(test_texts),
+UNIT_MAIN(UNIT_TEST(test_grub_errors), UNIT_TEST(test_grub_handover), UNIT_TEST(test_solo5_lines),
+          UNIT_TEST(test_texts),
           UNIT_TEST(test_qemu_cmd))

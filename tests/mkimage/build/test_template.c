@@ -10,6 +10,11 @@
     "terminal_output serial\n"                                                               \
     "set timeout=0\n"                                                                        \
     "menuentry 'unikernel' {\n"
+/* The end of every built-in entry: the lines `boot` watches for around GRUB's handover. */
+#define BOOT                                                                                 \
+    "\techo 'unikernel-mkimage: starting the kernel'\n"                                        \
+    "\tboot\n"                                                                               \
+    "\techo 'unikernel-mkimage: GRUB could not start the kernel'\n}\n"
 
 static const char *const tricky_args[] = {"hello", "two words", "single", "back\\slash",
                                           "$HOME", "semi;colon"};
@@ -35,10 +40,10 @@ static void test_multiboot(void)
     check_render("multiboot", &v,
                  HEADER "\tmultiboot /boot/hello.virtio hello 'two words' single 'back\\slash' "
                         "'$HOME' 'semi;colon'\n"
-                        "\tboot\n}\n");
+                        BOOT);
     /* No arguments: no trailing blank. */
     v.nargs = 0;
-    check_render("multiboot", &v, HEADER "\tmultiboot /boot/hello.virtio\n\tboot\n}\n");
+    check_render("multiboot", &v, HEADER "\tmultiboot /boot/hello.virtio\n" BOOT);
 }
 
 static void test_multiboot2_modules(void)
@@ -56,7 +61,7 @@ static void test_multiboot2_modules(void)
                         "\tmodule2 /boot/disk.img\n"
                         "\tmodule2 '/boot/my data' x '' y\n"
                         "\tmodule2 /boot/cfg 'it'\\''s'\n"
-                        "\tboot\n}\n");
+                        BOOT);
 }
 
 static void test_solo5(void)
@@ -65,10 +70,10 @@ static void test_solo5(void)
     struct mk_template_vars v = {.kernel_path = "/boot/hello.virtio", .args = args, .nargs = 2};
     check_render("solo5", &v,
                  HEADER "\tmultiboot /boot/hello.virtio hello.virtio --net:service=tap0 'a b'\n"
-                        "\tboot\n}\n");
+                        BOOT);
     v.nargs = 0;
     check_render("solo5", &v,
-                 HEADER "\tmultiboot /boot/hello.virtio hello.virtio\n\tboot\n}\n");
+                 HEADER "\tmultiboot /boot/hello.virtio hello.virtio\n" BOOT);
 }
 
 static void test_hermit(void)
@@ -80,7 +85,7 @@ static void test_hermit(void)
     check_render("hermit", &v,
                  HEADER "\tmultiboot /boot/ldhermit.elf -uart=io:0x3f8 -freq=2000\n"
                         "\tmodule /boot/hello_world\n"
-                        "\tboot\n}\n");
+                        BOOT);
 }
 
 /* A -uart= of the user's replaces the template's, instead of following it. */
@@ -93,7 +98,7 @@ static void test_hermit_own_uart(void)
     check_render("hermit", &v,
                  HEADER "\tmultiboot /boot/ldhermit.elf  -uart=io:0x2f8 -freq=2000\n"
                         "\tmodule /boot/hello_world\n"
-                        "\tboot\n}\n");
+                        BOOT);
 }
 
 static void quote_is(const char *word, const char *expected)
