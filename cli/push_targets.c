@@ -294,6 +294,33 @@ static void write_artefacts(struct mk_ctx *ctx, struct mk_disk *disk,
     }
 }
 
+/* A built-in cloud's target with no name: named as `push CLOUD FILE` names the image of the
+ * same artefact (the unikernel and its content's hash), so the next release does not
+ * collide. Plugins keep their own defaults. */
+static void default_names(const struct mk_spec *spec, struct push_run *run)
+{
+    for (size_t i = 0; i < run->n; i++) {
+        struct target *t = &run->t[i];
+        bool named = false;
+        char *name;
+
+        if (t->finished || t->art->error[0] ||
+            (strcmp(t->type, "gce") && strcmp(t->type, "gcp") && strcmp(t->type, "openstack")))
+            continue;
+        for (size_t j = 0; j < mk_spec_target_n_options(spec, t->index); j++) {
+            const char *key, *value;
+
+            mk_spec_target_option(spec, t->index, j, &key, &value);
+            named |= !strcmp(key, "name");
+        }
+        if (named || !(name = cli_default_image_name(t->art->path, NULL, NULL)))
+            continue;
+        if (mk_upload_set_option(t->ctx, t->up, "name", name) < 0)
+            fail_target(t, mk_errmsg(t->ctx));
+        free(name);
+    }
+}
+
 static void run_uploads(struct push_run *run)
 {
     pthread_mutex_lock(&run->lock);
@@ -386,6 +413,7 @@ int cli_push_targets(int argc, char **argv)
         write_artefacts(ctx, disk, spec, dir, arts, n_arts, pa.verbose);
         mk_disk_free(disk);
         disk = NULL;
+        default_names(spec, &run);
         run_uploads(&run);
     }
     push_report(&run, pa.json);

@@ -181,6 +181,19 @@ EOF
     grep -q '^cloud  *gce  *app-multi  *ok ' out || fail "summary for cloud: $(cat out)"
     [ -z "$(ls -A tmp)" ] || fail "temporary files left: $(ls -AR tmp)"
     ok "gce and two folders from one build, the archive packed once"
+
+    # A gce target without a name gets the name `push gce FILE` gives the same archive (the
+    # unikernel and its content's hash): that push then finds the image already there.
+    sed -e '/name: app-multi/d' -e '/keep-object/d' -e '/^  local:/,$d' proj/multi.yaml \
+        >proj/noname.yaml
+    push --spec proj/noname.yaml --json >out 2>err || fail "push without a name: $(cat err)"
+    name=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["targets"][0]["result"]["image"])' out) ||
+        fail "no image in: $(cat out)"
+    case "$name" in mbprobe-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+        *) fail "default name '$name' is not the unikernel and a hash" ;; esac
+    [ "$(state "s['images']['$name']['status']")" = READY ] || fail "image $name not READY"
+    expect_fail "image '$name' already exists" "$MKIMAGE" push gce $(gce_opts) want.tar.gz
+    ok "a target without a name is named as push gce FILE names it ($name)"
 fi
 
 # ---- a Solo5 unikernel: the manifest shown once, each target's machine checked first ----
