@@ -16,12 +16,14 @@ fake_gce.py hands every Compute Engine request to route() first. Control endpoin
        "stuck_templates" {"names": [PREFIX...]}: their instances stay VERIFYING.
 """
 import json
+import os
+import signal
 import time
 
 from fake_gce_common import (NAME_RE, Ops, check_request_id, known_region, known_zone, link,
                              region_not_found, relative, zone_not_found)
 from fake_gce_mig import PROBERS, Groups
-from fake_gce_vm import Vm
+from fake_gce_vm import Qemu, Vm
 
 HC_TYPES = {"TCP": "tcpHealthCheck", "SSL": "sslHealthCheck", "HTTP": "httpHealthCheck",
             "HTTPS": "httpsHealthCheck", "HTTP2": "http2HealthCheck", "GRPC": "grpcHealthCheck",
@@ -51,6 +53,13 @@ class Deploy:
         self.calls = {}
         self.vm = Vm(st, args)
         self.groups = Groups(self)
+        # The tests stop the server with SIGTERM: no guest may outlive it.
+        signal.signal(signal.SIGTERM, self.on_term)
+
+    @staticmethod
+    def on_term(signum, frame):
+        Qemu.stop_everything()
+        os._exit(0)
 
     # ---- routing ----
     def route(self, h, method, rest, q, body):

@@ -47,6 +47,12 @@ class ImageDisk:
 
 class Qemu:
     """One guest under QEMU (TCG) with its serial console in a file."""
+    running_guests = set()
+
+    @classmethod
+    def stop_everything(cls):
+        for q in list(cls.running_guests):
+            q.stop()
 
     def __init__(self, data):
         self.dir = tempfile.mkdtemp(prefix="fake-gce-vm-")
@@ -66,6 +72,7 @@ class Qemu:
              "-drive", "file=%s,format=raw,if=ide,snapshot=on" % disk],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.started = time.time()
+        Qemu.running_guests.add(self)
 
     def running(self):
         if not self.proc:
@@ -85,6 +92,7 @@ class Qemu:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        Qemu.running_guests.discard(self)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
