@@ -227,7 +227,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
     struct mk_buf path = MK_BUF_INIT;
     double start = now(), deadline = start + timeout;
     json_t *seen_unhealthy = json_object(), *last_failing = NULL;
-    char last[256] = "", line[256], err[512] = "";
+    char last[256] = "", line[256], err[512] = "", saved_tail[300] = "";
     int baseline = -1, autoheals = 0, r = MK_OK;
 
     memset(out, 0, sizeof(*out));
@@ -252,6 +252,10 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
         count(list, template, &c, seen_unhealthy, &autoheals, &failing);
         /* The instance named when giving up: one failing now, else the last one seen. */
         if (failing) {
+            /* Its console now, while it runs: autohealing may be recreating it later. */
+            if (!last_failing || strcmp(str(failing, "instance"), str(last_failing, "instance")))
+                gce_deploy_console_tail(ctx, d, str(failing, "instance"), saved_tail,
+                                        sizeof(saved_tail));
             json_decref(last_failing);
             last_failing = json_incref(failing);
         } else {
@@ -282,6 +286,8 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
 
             if (failing)
                 gce_deploy_console_tail(ctx, d, str(failing, "instance"), tail, sizeof(tail));
+            if (!*tail)
+                snprintf(tail, sizeof(tail), "%s", saved_tail);
             if (errors >= FAILURES_TO_GIVE_UP)
                 snprintf(out->cause, sizeof(out->cause), "instances of template %s cannot be "
                          "created: %s", template, err);
