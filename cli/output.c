@@ -79,6 +79,7 @@ static const char *label(const char *phase)
         {"upload", "uploading"},   {"create", "creating image"}, {"boot", "booting"},
         {"unpack", "unpacking"},   {"copy", "copying"},          {"plugin", "uploading"},
         {"deploy", "deploying"},   {"image creation", "creating image"},
+        {"appliance", "starting the libguestfs appliance"},
     };
     for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
         if (!strcmp(phase, labels[i].phase))

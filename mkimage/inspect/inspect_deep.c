@@ -25,6 +25,7 @@ int mk_inspect_deep(struct mk_inspect *in)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* libguestfs pulls ~50 shared libraries (libvirt, glib, ICU, gnutls...) for a feature only
@@ -241,6 +242,54 @@ static void deep_files(struct deep *d)
     }
 }
 
+/* guestfs_launch() blocks for seconds (minutes under TCG) with no callback of its own, so a
+ * thread reports the step while it runs; the caller's thread is blocked in launch, so the
+ * progress callback is never entered from two threads at once. */
+struct launch_ticker {
+    struct mk_ctx *ctx;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void *tick(void *opaque)
+{
+    struct launch_ticker *t = opaque;
+    struct timespec ts;
+
+    pthread_mutex_lock(&t->lock);
+    while (!t->done) {
+        mk_progress(t->ctx, "appliance", 0, 0);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+static int launch_with_progress(struct mk_ctx *ctx, guestfs_h *g)
+{
+    struct launch_ticker t = {.ctx = ctx, .lock = PTHREAD_MUTEX_INITIALIZER,
+                              .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t thread;
+    bool ticking = pthread_create(&thread, NULL, tick, &t) == 0;
+    int r = gf.launch(g);
+
+    if (ticking) {
+        pthread_mutex_lock(&t.lock);
+        t.done = true;
+        pthread_cond_signal(&t.cond);
+        pthread_mutex_unlock(&t.lock);
+        pthread_join(thread, NULL);
+    }
+    return r;
+}
+
 int mk_inspect_deep(struct mk_inspect *in)
 {
     struct deep d = {.in = in};
@@ -276,7 +325,7 @@ int mk_inspect_deep(struct mk_inspect *in)
         r = gerr(&d, "cannot add the disk");
     else if (mk_check_cancel(in->ctx) < 0)
         r = MK_ECANCELED;
-    else if (gf.launch(d.g) < 0)
+    else if (launch_with_progress(in->ctx, d.g) < 0)
         r = gerr(&d, "cannot start the appliance");
     unlink(path.buf);
     mk_buf_release(&path);
