@@ -151,4 +151,14 @@ static inline uint64_t mk_get_be64(const uint8_t *p)
 int mk_run(struct mk_ctx *ctx, const char *const *argv, struct mk_buf *out, struct mk_buf *err,
            int *ret_status);
 
+/* Starts (argv) as a child that dies with this process (PR_SET_PDEATHSIG), so that a
+ * killed run leaves none of the tools or uploaders it started behind. Descriptor i of the
+ * child is (child_fds)[i] for i < (n_fds), /dev/null where that is -1; every other
+ * descriptor the caller opened must be close-on-exec. (envp) NULL: this environment and a
+ * PATH search; else argv[0] is run as given. (own_group) gives it a process group of its
+ * own; its signal mask is empty and SIGPIPE default. Returns 0 with (*ret_pid) set, or the
+ * errno of what failed (exec's included: the child is then reaped), as posix_spawn does. */
+int mk_spawn(const char *const *argv, char *const *envp, const int *child_fds, int n_fds,
+             bool own_group, pid_t *ret_pid);
+
 #endif

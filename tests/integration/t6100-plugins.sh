@@ -209,3 +209,24 @@ plugin oldproto 'exit 0'
 sed -i 's/"protocol": 1/"protocol": 7/' bin/unikernel-mkimage-uploader-oldproto
 expect_fail "speaks protocol 7" push oldproto -q app.img
 ok "an unknown name, a plugin without describe, a bad describe, another protocol version"
+
+# A plugin dies with us: a push killed with -9 while its uploader runs leaves no uploader.
+plugin hang "exec sleep 60.$$"
+"$MKIMAGE" push hang -q app.img >/dev/null 2>&1 &
+pusher=$!
+for _ in $(seq 100); do
+    pgrep -f "^sleep 60.$$\$" >/dev/null && break
+    sleep 0.1
+done
+pgrep -f "^sleep 60.$$\$" >/dev/null || fail "the hanging plugin did not start"
+kill -9 "$pusher"
+wait "$pusher" 2>/dev/null || true
+for _ in $(seq 50); do
+    pgrep -f "^sleep 60.$$\$" >/dev/null || break
+    sleep 0.1
+done
+if left=$(pgrep -f "^sleep 60.$$\$"); then
+    kill $left
+    fail "the plugin outlived the killed push"
+fi
+ok "a killed push's plugin dies with it"

@@ -1,11 +1,10 @@
-/* plugin_proc.c: an external uploader's process: spawning it with its pipes, feeding it
+/* plugin_proc.c: an external uploader's process: starting it with its pipes, feeding it
  * while reading its stdout (the result) and stderr (progress and messages), and reaping it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +34,8 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* Moves a pipe end above the descriptors the child is given (0-3), so that posix_spawn's
- * dup2s never overwrite one another whatever the parent had open. */
+/* Keeps a pipe end above the descriptors the child is given (0-3), so that they stay clear
+ * of the descriptors a parent started without stdin or stdout reuses. */
 static int make_pipe(int ends[2])
 {
     int raw[2];
@@ -99,9 +98,6 @@ int mk_plugin_spawn(struct mk_ctx *ctx, const struct mk_plugin *p, const char *v
     const char *extra[16] = {"UNIKERNEL_MKIMAGE_UPLOADER_PROTOCOL=1"};
     int in[2] = {-1, -1}, data[2] = {-1, -1}, out[2], err[2];
     char *const argv[] = {p->path, (char *)verb, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, dflt;
     char **envp;
     size_t n = 1;
     int rc;
@@ -120,31 +116,11 @@ int mk_plugin_spawn(struct mk_ctx *ctx, const struct mk_plugin *p, const char *v
         goto fail_pipes;
     }
     envp = make_env(extra);
-    posix_spawn_file_actions_init(&fa);
-    if (with_input) {
-        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-        posix_spawn_file_actions_adddup2(&fa, data[0], 3);
-    } else {
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 3, "/dev/null", O_RDONLY, 0);
-    }
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     /* Its own process group, so that stopping it stops whatever it started (a `cat <&3`
-     * must not finish writing a truncated artefact after its script was killed); and
-     * default signals, whatever this thread has blocked. */
-    posix_spawnattr_init(&at);
-    sigemptyset(&none);
-    sigemptyset(&dflt);
-    sigaddset(&dflt, SIGPIPE);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dflt);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
-    rc = envp ? posix_spawn(&pr->pid, p->path, &fa, &at, argv, envp) : ENOMEM;
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+     * must not finish writing a truncated artefact after its script was killed); and it
+     * dies with us, so that a killed push leaves no uploader behind. */
+    int child_fds[] = {in[0], out[1], err[1], data[0]};
+    rc = envp ? mk_spawn((const char *const *)argv, envp, child_fds, 4, true, &pr->pid) : ENOMEM;
     free(envp);
     close_fd(&in[0]);
     close_fd(&data[0]);
