@@ -11,7 +11,8 @@ SERVERS=$MK_SOURCE_DIR/tests/servers/openstack-local.sh
 need openstack curl qemu-img md5sum cmp
 
 OS=$T/os
-trap '"$SERVERS" stop "$OS" >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+PROXY_PID=
+trap '[ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null; "$SERVERS" stop "$OS" >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
 "$SERVERS" start "$OS" >/dev/null || fail "the OpenStack servers did not start (logs: $OS/log)"
 # Only what the test sets: stray OS_* variables would change what the tools do.
 for v in $(env | grep -o '^OS_[A-Z_]*' || true); do unset "$v"; done
@@ -93,12 +94,25 @@ for var, key in (("OS_AUTH_URL", "auth_url"), ("OS_USERNAME", "username"),
 EOF
 )"
 DEMO_PW=$OS_PASSWORD
+# Glance through a proxy that says "saving" twice after the upload, as a Glance that writes
+# the image after the request would: waiting for it shows as "creating image... N s".
+gport=$(sed -n 's/^bind_port *= *//p' "$OS/glance-api.conf" | head -1)
+"$PY" "$MK_SOURCE_DIR/tests/servers/glance_saving_proxy.py" --port-file saving.port \
+    --target "127.0.0.1:$gport" --saving-polls 2 --log saving.log 2>saving.err &
+PROXY_PID=$!
+for _ in $(seq 100); do [ -s saving.port ] && break; sleep 0.1; done
+[ -s saving.port ] || fail "glance_saving_proxy.py did not start: $(cat saving.err)"
 (
     export OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_USER_DOMAIN_NAME \
         OS_PROJECT_DOMAIN_NAME OS_REGION_NAME
     unset OS_CLIENT_CONFIG_FILE
-    push --name built -s 64M -v "$MBPROBE" -- hello >built.out 2>built.err
+    OS_IMAGE_ENDPOINT_OVERRIDE=http://127.0.0.1:$(cat saving.port) MK_TEST_PROGRESS_INTERVAL=0 \
+        push --name built -s 64M -v "$MBPROBE" -- hello >built.out 2>built.err
 ) || fail "build-and-upload with OS_* variables: $(cat built.err)"
+kill "$PROXY_PID" && PROXY_PID=
+[ "$(grep -c '^.* saving ' saving.log)" = 2 ] || fail "the proxy did not hold the image: $(cat saving.log)"
+grep -q 'creating image\.\.\. [0-9]* s' built.err ||
+    fail "no 'creating image... N s' while Glance was saving: $(cat built.err)"
 show built >b.show
 [ "$(json b.show 'j["status"]')" = active ] || fail "built is not active"
 openstack --os-cloud local image save --file built.back built
