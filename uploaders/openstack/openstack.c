@@ -113,6 +113,7 @@ static int connect_cloud(struct mk_ctx *ctx, struct os_state *st)
         if (!(st->cloud->region_name = strdup(st->region)))
             return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
+    st->cloud->insecure = st->cloud->insecure || st->insecure;
     r = mk_http_new(ctx,
                     &(struct mk_http_opts){.cacert = st->cloud->cacert,
                                            .insecure = st->cloud->insecure,
@@ -121,13 +122,19 @@ static int connect_cloud(struct mk_ctx *ctx, struct os_state *st)
     if (r < 0)
         return r;
     if (st->cloud->insecure)
-        mk_log(ctx, MK_LOG_WARN, "cloud '%s': TLS certificates are not checked (insecure)",
-               st->cloud->name);
-    r = os_authenticate(ctx, st->http, st->cloud, &st->sess);
+        mk_log(ctx, MK_LOG_WARN, "cloud '%s': TLS certificates are not checked and plain "
+               "http:// endpoints are allowed (insecure)", st->cloud->name);
+    /* Keystone gets the password, Glance the token: plain http only to loopback, or when
+     * asked (--insecure, or the cloud's insecure: true / verify: false / OS_INSECURE). */
+    r = mk_http_check_secure(ctx, "auth_url", st->cloud->auth_url, st->cloud->insecure);
+    if (r >= 0)
+        r = os_authenticate(ctx, st->http, st->cloud, &st->sess);
     if (r >= 0)
         r = set_auth_header(ctx, st);
     if (r >= 0)
         r = os_catalog_url(ctx, &st->sess, st->cloud, "image", &endpoint);
+    if (r >= 0)
+        r = mk_http_check_secure(ctx, "the image endpoint", endpoint, st->cloud->insecure);
     if (r >= 0)
         r = glance_set_endpoint(ctx, st, endpoint);
     free(endpoint);
@@ -420,6 +427,9 @@ static const struct mk_uploader_option os_options[] = {
      .arg = "P",
      .help = "solo5, hermit or none: device properties for the kernel"},
     {.name = "replace", .help = "replace an image of the same name (after the upload)"},
+    {.name = "insecure",
+     .help = "do not check TLS certificates and allow plain http:// endpoints off loopback "
+             "(as the cloud's insecure: true)"},
     {0},
 };
 

@@ -262,6 +262,8 @@ int os_set_option(struct mk_ctx *ctx, void *state, const char *key, const char *
     }
     if (!strcmp(key, "replace"))
         return parse_flag(ctx, key, value, &st->replace);
+    if (!strcmp(key, "insecure"))
+        return parse_flag(ctx, key, value, &st->insecure);
     return mk_set_error(ctx, MK_EUNSUPPORTED, "openstack: unknown option --%s", key);
 }
 

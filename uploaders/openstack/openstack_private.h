@@ -120,6 +120,7 @@ struct os_state {
     long min_ram;  /* MiB; -1 = not given */
     long min_disk; /* GiB; -1 = not given */
     bool replace;
+    bool insecure; /* --insecure */
     bool protect;
 
     /* run state */
