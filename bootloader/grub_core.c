@@ -69,7 +69,7 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
     char path[4096];
     const char *argv[512];
     size_t argc = 0;
-    int status, r;
+    int status, r, tmp_lock;
 
     if ((r = mk_grub_dir_path(ctx, dir, "boot.img", path, sizeof(path))) < 0)
         return r;
@@ -82,7 +82,7 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
     if ((r = mk_grub_modules_for_config(ctx, opts, cfg, &mods)) < 0)
         return r;
 
-    if ((r = mk_make_temp(ctx, "mkimage-core", false, &tmp, NULL)) < 0)
+    if ((r = mk_make_temp(ctx, "mkimage-core", false, &tmp, &tmp_lock)) < 0)
         goto out_mods;
 
     argv[argc++] = tool;
@@ -121,6 +121,7 @@ int mk_grub_make_core(struct mk_ctx *ctx, const struct mk_grub_opts *opts, const
     mk_buf_init(&img);
 out:
     unlink(tmp.buf);
+    close(tmp_lock);
 out_mods:
     mk_buf_release(&tmp);
     mk_buf_release(&img);

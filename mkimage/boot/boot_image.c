@@ -20,6 +20,7 @@ void mk_boot_image_release(struct mk_boot_image *img)
         if (n > 0 && (size_t)n < sizeof(path))
             unlink(path);
         rmdir(img->tmp_dir);
+        close(img->tmp_lock);
     }
     free(img->drive_path);
     free(img->tmp_dir);
@@ -37,7 +38,7 @@ static int unpack_targz(struct mk_ctx *ctx, const char *path, struct mk_boot_ima
     r = mk_disk_open(ctx, path, &disk);
     if (r < 0)
         return r;
-    if ((r = mk_make_temp(ctx, "mkimage-boot", true, &b, NULL)) < 0)
+    if ((r = mk_make_temp(ctx, "mkimage-boot", true, &b, &img->tmp_lock)) < 0)
         goto out;
     img->tmp_dir = mk_buf_detach(&b, NULL);
     if (mk_buf_addf(&b, "%s/disk.raw", img->tmp_dir) < 0) {

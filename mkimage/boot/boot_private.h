@@ -90,6 +90,7 @@ struct mk_boot_image {
     char *drive_path;  /* what QEMU opens */
     const char *format;
     char *tmp_dir;     /* holds an unpacked disk.tar.gz, removed afterwards */
+    int tmp_lock;      /* marks tmp_dir as in use while it is set (mk_make_temp) */
 };
 
 int mk_boot_image_prepare(struct mk_ctx *ctx, const char *path, struct mk_boot_image *img);

@@ -67,10 +67,14 @@ void mk_buf_reset(struct mk_buf *b);
 /* Hands the malloc'ed string to the caller (never NULL) and re-initialises (b). */
 char *mk_buf_detach(struct mk_buf *b, size_t *ret_len);
 /* Creates a scratch file (folder false) or folder under $TMPDIR (else /tmp), named
- * PREFIX.XXXXXX, and puts its path in (path). A file's descriptor goes to (*ret_fd) when
- * (ret_fd) is non-NULL, else it is closed. The caller removes it. */
+ * PREFIX.XXXXXX, and puts its path in (path), after removing the PREFIX.* a killed run left.
+ * (*ret_lock) is a descriptor of it (the file's, read-write) holding the lock that marks it
+ * as in use: keep it open while it is used. The caller removes it, then closes the lock. */
 int mk_make_temp(struct mk_ctx *ctx, const char *prefix, bool folder, struct mk_buf *path,
-                 int *ret_fd);
+                 int *ret_lock);
+/* Removes the files (and, when (folders), folders) in (dir) whose names start with
+ * (prefix) and that nobody holds locked (flock): scratch files of a run that died. */
+void mk_remove_stale_temps(const char *dir, const char *prefix, bool folders);
 
 /* Grows the array (*items), now (*alloc) elements of (size) bytes, so that it holds at least
  * (need), doubling the allocation. MK_ENOMEM, with the array untouched, on failure. Use it as

@@ -121,18 +121,19 @@ static int gerr(struct deep *d, const char *what)
 
 /* libguestfs needs a file; a disk read from a tar.gz or built in memory has none, so every
  * disk goes through a sparse temporary copy, removed once the appliance holds it open. */
-static int export_disk(struct mk_inspect *in, struct mk_buf *path)
+static int export_disk(struct mk_inspect *in, struct mk_buf *path, int *ret_lock)
 {
     int fd, r;
 
     if ((r = mk_make_temp(in->ctx, "mkimage-deep", false, path, &fd)) < 0)
         return mk_error_prefix(in->ctx, "--deep");
     r = mk_write_raw_fd(in->ctx, in->disk, fd);
-    close(fd);
     if (r < 0) {
         unlink(path->buf);
+        close(fd);
         return mk_error_prefix(in->ctx, "--deep: cannot copy the disk to '%s'", path->buf);
     }
+    *ret_lock = fd; /* kept open: the lock that marks the copy as in use */
     return MK_OK;
 }
 
@@ -296,13 +297,13 @@ int mk_inspect_deep(struct mk_inspect *in)
     json_t *fs = json_object_get(in->root, "filesystem");
     struct mk_buf path = MK_BUF_INIT;
     char dev[32], why[128];
-    int r = mk_inspect_deep_check(in->ctx);
+    int r = mk_inspect_deep_check(in->ctx), lock = -1;
 
     if (r < 0)
         return r;
     d.out = json_object();
     mk_inspect_set(in, in->root, "deep", d.out);
-    r = export_disk(in, &path);
+    r = export_disk(in, &path, &lock);
     if (r < 0) {
         mk_buf_release(&path);
         return r;
@@ -310,6 +311,7 @@ int mk_inspect_deep(struct mk_inspect *in)
     d.g = gf.create_flags(0);
     if (!d.g) {
         unlink(path.buf);
+        close(lock);
         mk_buf_release(&path);
         return mk_set_error(in->ctx, MK_EIO, "--deep: cannot create a libguestfs handle");
     }
@@ -328,6 +330,7 @@ int mk_inspect_deep(struct mk_inspect *in)
     else if (launch_with_progress(in->ctx, d.g) < 0)
         r = gerr(&d, "cannot start the appliance");
     unlink(path.buf);
+    close(lock);
     mk_buf_release(&path);
     if (r == MK_OK) {
         deep_partitions(&d, json_object_get(in->root, "partitions"));

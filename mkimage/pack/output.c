@@ -17,31 +17,6 @@
  * that can be locked was left by a run that died (kill -9, power loss) and is removed. */
 #define TMP_MARK ".mkimage-"
 
-static void remove_stale_temporaries(const char *dir, const char *base)
-{
-    size_t len = strlen(base);
-    struct dirent *e;
-    DIR *d = opendir(dir);
-
-    if (!d)
-        return;
-    while ((e = readdir(d))) {
-        const char *n = e->d_name;
-        int fd;
-
-        if (n[0] != '.' || strncmp(n + 1, base, len) || strncmp(n + 1 + len, TMP_MARK,
-                                                                  strlen(TMP_MARK)))
-            continue;
-        fd = openat(dirfd(d), n, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
-            continue;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            unlinkat(dirfd(d), n, 0);
-        close(fd);
-    }
-    closedir(d);
-}
-
 /* The process's umask, read without changing it (umask() would, for every thread). */
 static mode_t current_umask(void)
 {
@@ -112,7 +87,10 @@ int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
         goto out;
     }
     const char *dir = dirname(dir_copy), *base = basename(base_copy);
-    remove_stale_temporaries(dir, base);
+    struct mk_buf stale = MK_BUF_INIT;
+    if (mk_buf_addf(&stale, ".%s" TMP_MARK, base) == 0)
+        mk_remove_stale_temps(dir, stale.buf, false);
+    mk_buf_release(&stale);
     /* Same folder as the final name, so that rename() is atomic. */
     if (mk_buf_addf(&tmp, "%s/.%s" TMP_MARK "%ld.XXXXXX", dir, base, (long)getpid()) < 0) {
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
@@ -123,7 +101,7 @@ int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
         r = mk_set_errno(ctx, MK_EIO, errno, "cannot create output '%s'", path);
         goto out;
     }
-    flock(of->fd, LOCK_EX | LOCK_NB); /* ours while we write it: see remove_stale_temporaries */
+    flock(of->fd, LOCK_EX | LOCK_NB); /* ours while we write it: see mk_remove_stale_temps */
     /* mkostemp() makes it 0600; an output is made like any file, as the umask says. */
     fchmod(of->fd, 0666 & ~current_umask());
     of->tmp_path = mk_buf_detach(&tmp, NULL);
