@@ -24,6 +24,9 @@ const char cmd_build_usage[] =
     "                           given here override the spec's; -o replaces its outputs,\n"
     "                           -f alone picks the outputs of that format, and --module,\n"
     "                           --file and the words after -- replace its lists\n"
+    "      --allow-outside-spec use the spec's paths that leave its folder (absolute or\n"
+    "                           climbing out with ..; they are listed first); without it\n"
+    "                           such a spec is refused, as it may not be yours\n"
     "  -o, --output FILE        the image to write (written under a temporary name and\n"
     "                           renamed when complete)\n"
     "  -f, --format FORMAT      raw, gce (disk.tar.gz) or qcow2 (default: from the output's\n"
@@ -48,7 +51,7 @@ const char cmd_build_usage[] =
     "Example:\n"
     "  unikernel-mkimage build -o disk.raw --size 1G hello.virtio -- --ipv4=10.0.0.2/24\n";
 
-enum { OPT_ROUND_UP = 0x2000, OPT_PRINT_CONFIG, OPT_SPEC, OPT_SHA256 };
+enum { OPT_ROUND_UP = 0x2000, OPT_PRINT_CONFIG, OPT_SPEC, OPT_SHA256, OPT_ALLOW_OUTSIDE };
 
 static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
@@ -60,6 +63,7 @@ static const struct option long_options[] = {
     {"sha256", no_argument, NULL, OPT_SHA256},
     CLI_OUT_LONGOPTS,
     {"spec", required_argument, NULL, OPT_SPEC},
+    {"allow-outside-spec", no_argument, NULL, OPT_ALLOW_OUTSIDE},
     CLI_BUILD_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -81,7 +85,7 @@ int cmd_build(int argc, char **argv)
     struct cli_build_args a;
     struct mk_pack_opts pack = {0};
     const char *output = NULL, *format_name = NULL, *spec_path = NULL;
-    bool print_config = false, hash_raw = false;
+    bool print_config = false, hash_raw = false, allow_outside = false;
     struct mk_disk *disk = NULL;
     struct mk_ctx *ctx = NULL;
     enum mk_format fmt;
@@ -126,6 +130,9 @@ int cmd_build(int argc, char **argv)
         case OPT_SPEC:
             spec_path = optarg;
             break;
+        case OPT_ALLOW_OUTSIDE:
+            allow_outside = true;
+            break;
         default:
             if (cli_out_getopt(opt))
                 break;
@@ -140,7 +147,7 @@ int cmd_build(int argc, char **argv)
             .kargs_given = nopts < argc, .output = output, .format_name = format_name,
             .pack = pack, .quiet = cli_out.quiet, .verbose = cli_out.verbose,
             .json = cli_out.json,
-            .print_config = print_config,
+            .print_config = print_config, .allow_outside = allow_outside,
         };
         if (optind + 1 < nopts) {
             rc = cli_usage_error("build", "unexpected argument '%s' after the kernel (put the "

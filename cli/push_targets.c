@@ -211,7 +211,7 @@ static void check_solo5(struct mk_ctx *ctx, const struct mk_spec *spec,
 
 struct push_args {
     const char *spec;
-    bool json, quiet, verbose;
+    bool json, quiet, verbose, allow_outside;
     char **names;
     size_t n_names;
 };
@@ -228,6 +228,8 @@ static int parse_args(int argc, char **argv, struct push_args *pa)
             pa->spec = argv[++i];
         } else if (!strncmp(arg, "--spec=", 7)) {
             pa->spec = arg + 7;
+        } else if (!strcmp(arg, "--allow-outside-spec")) {
+            pa->allow_outside = true;
         } else if (!strcmp(arg, "--json")) {
             pa->json = true;
         } else if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
@@ -389,6 +391,8 @@ int cli_push_targets(int argc, char **argv)
         rc = cli_ctx_error(ctx);
         goto out;
     }
+    if ((rc = cli_spec_check_outside(spec, pa.allow_outside, run.quiet)) != CLI_EXIT_OK)
+        goto out;
     if ((rc = choose_targets(ctx, spec, &pa, &run)) != CLI_EXIT_OK)
         goto out;
     signal_main_ctx = ctx;

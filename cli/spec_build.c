@@ -1,6 +1,7 @@
 /* spec_build.c: `build` from an image spec: the spec's image, overridden by the command
  * line, built once and written in every format the spec lists. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,35 @@ int cli_spec_overlay(struct mk_ctx *ctx, const char *path, struct cli_build_args
     a->opts = o;
     *ret = spec;
     return 0;
+}
+
+int cli_spec_check_outside(const struct mk_spec *spec, bool allowed, bool quiet)
+{
+    size_t n = mk_spec_n_outside(spec);
+    char *list = NULL;
+    size_t list_len = 0;
+    FILE *f;
+    int rc;
+
+    if (n == 0)
+        return CLI_EXIT_OK;
+    if (allowed) {
+        for (size_t i = 0; i < n && !quiet; i++)
+            cli_warn("%s: outside the spec's folder (--allow-outside-spec): %s",
+                     mk_spec_path(spec), mk_spec_outside(spec, i));
+        return CLI_EXIT_OK;
+    }
+    if (!(f = open_memstream(&list, &list_len)))
+        return cli_error("out of memory");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s%s", i ? "; " : "", mk_spec_outside(spec, i));
+    fclose(f);
+    rc = cli_error("%s: %zu path%s leave%s the spec's folder (%s); check %s and give "
+                   "--allow-outside-spec to use %s", mk_spec_path(spec), n, n == 1 ? "" : "s",
+                   n == 1 ? "s" : "", list ? list : "", n == 1 ? "it" : "them",
+                   n == 1 ? "it" : "them");
+    free(list);
+    return rc;
 }
 
 struct output {
@@ -154,6 +184,9 @@ int cli_build_spec(struct cli_build_args *a, const struct cli_spec_build *b)
         rc = cli_ctx_error(ctx);
         goto out;
     }
+    if ((rc = cli_spec_check_outside(spec, b->allow_outside, b->quiet)) != CLI_EXIT_OK)
+        goto out;
+    rc = CLI_EXIT_FAIL;
     if (b->print_config) {
         rc = cli_print_config(ctx, &a->opts);
         goto out;

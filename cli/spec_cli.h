@@ -13,6 +13,7 @@ struct cli_spec_build {
     const char *format_name; /* -f: the format of -o, or which of the spec's outputs */
     struct mk_pack_opts pack;
     bool quiet, verbose, json, print_config;
+    bool allow_outside; /* --allow-outside-spec */
 };
 
 /* True when ./unikernel-mkimage.yaml exists, so a command without KERNEL uses it. */
@@ -23,6 +24,11 @@ const char *cli_spec_choose(const char *command, const char *given);
  * kernel and its words when given) over it, into (a->opts). The spec must outlive (a). */
 int cli_spec_overlay(struct mk_ctx *ctx, const char *path, struct cli_build_args *a,
                      const char *kernel, bool kargs_given, struct mk_spec **ret);
+/* The spec's paths that leave its folder (mk_spec_outside()): refused with one error listing
+ * them unless (allowed); when allowed, shown as warnings (unless quiet) before anything is
+ * written. A flag and not a key in the spec, because the spec may not be the user's (one
+ * found in the current folder, say a cloned repository's). Returns an exit status. */
+int cli_spec_check_outside(const struct mk_spec *spec, bool allowed, bool quiet);
 /* `build` with a spec: builds once and writes every output. Returns an exit status. */
 int cli_build_spec(struct cli_build_args *a, const struct cli_spec_build *b);
 

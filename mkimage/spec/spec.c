@@ -72,6 +72,16 @@ const struct mk_pack_opts *mk_spec_pack_opts(const struct mk_spec *spec)
     return &spec->pack;
 }
 
+size_t mk_spec_n_outside(const struct mk_spec *spec)
+{
+    return spec->n_outside;
+}
+
+const char *mk_spec_outside(const struct mk_spec *spec, size_t i)
+{
+    return i < spec->n_outside ? spec->outside[i] : NULL;
+}
+
 size_t mk_spec_n_outputs(const struct mk_spec *spec)
 {
     return spec->n_outputs;
@@ -137,6 +147,7 @@ void mk_spec_free(struct mk_spec *spec)
     free(spec->files);
     free(spec->module_locs);
     free(spec->file_locs);
+    free(spec->outside);
     free(spec->path);
     free(spec);
 }

@@ -44,6 +44,10 @@ struct mk_spec {
     /* Where things were written, for the messages of mk_spec_validate(). */
     struct mk_spec_loc image_loc, kernel_loc, template_loc, size_loc;
     struct mk_spec_loc *module_locs, *file_locs;
+    /* The paths that leave the spec's folder, described for the user ("'kernel' in image
+     * at line 3: /etc/shadow"); the strings are among (strings). */
+    const char **outside;
+    size_t n_outside;
     /* Every string the spec owns, wiped and freed with it. */
     char **strings;
     size_t n_strings;

@@ -130,6 +130,73 @@ int mk_spec_want_string(struct mk_spec_parser *p, const yaml_node_t *n, const ch
     return mk_spec_expand(p, n, what, ret);
 }
 
+/* Whether (path), as written in the spec, names something outside the spec's folder: an
+ * absolute path, or a relative one whose ".." climb above it. Told from the text alone (a
+ * symbolic link inside the folder is the folder's owner's to vouch for). */
+static bool leaves_folder(const char *path)
+{
+    long depth = 0;
+
+    if (*path == '/')
+        return true;
+    while (*path) {
+        size_t len = strcspn(path, "/");
+
+        if (len == 2 && !strncmp(path, "..", 2)) {
+            if (--depth < 0)
+                return true;
+        } else if (len && !(len == 1 && *path == '.')) {
+            depth++;
+        }
+        path += len;
+        path += strspn(path, "/");
+    }
+    return false;
+}
+
+/* Whether the scalar is one ${NAME} or ${NAME:-DEFAULT} whose NAME is set: its value is then
+ * the environment's, chosen by whoever runs us (KERNEL=/abs/path in the examples), not the
+ * spec's author. */
+static bool from_environment(const yaml_node_t *n)
+{
+    const char *raw = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length, name_len;
+    char name[128];
+
+    if (len < 4 || strncmp(raw, "${", 2) || raw[len - 1] != '}' ||
+        memchr(raw + 2, '}', len - 3) || memchr(raw + 2, '$', len - 3))
+        return false;
+    name_len = strcspn(raw + 2, ":}");
+    if (!name_len || name_len >= sizeof(name))
+        return false;
+    memcpy(name, raw + 2, name_len);
+    name[name_len] = 0;
+    return getenv(name) && *getenv(name);
+}
+
+static int note_outside(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
+                        const char *path)
+{
+    struct mk_spec *spec = p->spec;
+    struct mk_buf b = MK_BUF_INIT;
+    const char **grown;
+    const char *kept;
+    int r;
+
+    if (mk_buf_addf(&b, "%s at line %u: %s", what, mk_spec_node_loc(n).line, path) < 0) {
+        mk_buf_release(&b);
+        return mk_spec_nomem(p);
+    }
+    if ((r = mk_spec_keep(p, mk_buf_detach(&b, NULL), &kept)) < 0)
+        return r;
+    grown = realloc(spec->outside, (spec->n_outside + 1) * sizeof(*grown));
+    if (!grown)
+        return mk_spec_nomem(p);
+    spec->outside = grown;
+    spec->outside[spec->n_outside++] = kept;
+    return MK_OK;
+}
+
 int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
                       const char **ret)
 {
@@ -140,6 +207,8 @@ int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, const char
         return r;
     if (!*s)
         return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n), "%s is empty", what);
+    if (leaves_folder(s) && !from_environment(n) && (r = note_outside(p, n, what, s)) < 0)
+        return r;
     if (*s == '/' || !*p->dir) {
         *ret = s;
         return MK_OK;

@@ -11,7 +11,7 @@ spec() { # NAME ARG BAD-SETTING
     cat >"$T/spec.yaml" <<EOT
 version: 1
 image:
-  kernel: $MBPROBE
+  kernel: \${MBPROBE}
   args: [$2]
 targets:
   prod:

@@ -218,10 +218,11 @@ clouds:
       user_domain_name: Default
       project_domain_name: Default
 EOF
+    export SOLO5NET_KERNEL=$T/solo5net.elf
     cat >proj/solo5.yaml <<EOF
 version: 1
 image:
-  kernel: $T/solo5net.elf
+  kernel: \${SOLO5NET_KERNEL}
   template: solo5
   size: 16M
 targets:
@@ -254,10 +255,11 @@ EOF
     [ -f s1/solo5net.raw ] || fail "the folder target was not pushed: $(cat err)"
     ok "push with a spec shows a Solo5 manifest and warns about an OpenStack disk bus of virtio"
 
+    export SOLO5_KERNEL=$T/solo5.elf
     cat >proj/solo5gce.yaml <<EOF
 version: 1
 image:
-  kernel: $T/solo5.elf
+  kernel: \${SOLO5_KERNEL}
   template: solo5
   size: 16M
 pack:

@@ -446,6 +446,12 @@ const struct mk_build_opts *mk_spec_build_opts(const struct mk_spec *spec);
 const struct mk_pack_opts *mk_spec_pack_opts(const struct mk_spec *spec);
 
 /* The outputs, in file order: a path (resolved) and its format. */
+/* The paths in the spec that leave its folder (absolute, or climbing out with ".."): files
+ * read into the image and outputs written, each described as "WHAT at line N: PATH". A spec
+ * may come from someone else (one found in the current folder): callers show these and
+ * use them only when the user allows it (the command line's --allow-outside-spec). */
+size_t mk_spec_n_outside(const struct mk_spec *spec);
+const char *mk_spec_outside(const struct mk_spec *spec, size_t i);
 size_t mk_spec_n_outputs(const struct mk_spec *spec);
 const char *mk_spec_output(const struct mk_spec *spec, size_t i, enum mk_format *ret_fmt);
 
