@@ -32,6 +32,14 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * "interrupted" and cli_out.interrupt_hint) when the context was cancelled. */
 int cli_ctx_error(struct mk_ctx *ctx);
 /* A usage error naming the command, with a hint to --help. Returns CLI_EXIT_USAGE. */
+/* Splits (arg), a "--KEY" or "--KEY=VALUE" argument, into (key) of (size) bytes and the text
+ * after '=' (*ret_inline, NULL without one); false when the key does not fit (then (key)
+ * holds as much of it as fits). */
+bool cli_option_key(const char *arg, char *key, size_t size, const char **ret_inline);
+/* The value of option (key) at argv[*i]: (inline_value), else, when (arity) says it takes
+ * one, the next argument (*i moves past it); a usage error (exit 2) when it is missing. */
+int cli_option_value(const char *where, const char *key, int arity, const char *inline_value,
+                     int argc, char **argv, int *i, const char **ret);
 int cli_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

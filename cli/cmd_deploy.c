@@ -157,22 +157,12 @@ int cmd_deploy(int argc, char **argv)
             rc = cli_usage_error("deploy", "unexpected argument '%s'", arg);
             goto out;
         }
-        eq = strchr(arg, '=');
-        snprintf(key, sizeof(key), "%.*s", (int)(eq ? eq - arg - 2 : (long)strlen(arg + 2)),
-                 arg + 2);
-        arity = mk_deploy_option_arity(key);
-        if (arity < 0) {
+        if (!cli_option_key(arg, key, sizeof(key), &eq) || (arity = mk_deploy_option_arity(key)) < 0) {
             rc = cli_usage_error("deploy", "unknown option '--%s'", key);
             goto out;
         }
-        if (eq)
-            value = eq + 1;
-        else if (arity && i + 1 < argc)
-            value = argv[++i];
-        else if (arity) {
-            rc = cli_usage_error("deploy", "option --%s needs a value", key);
+        if ((rc = cli_option_value("deploy", key, arity, eq, argc, argv, &i, &value)) != 0)
             goto out;
-        }
         if (mk_deploy_set_option(ctx, d, key, value) < 0) {
             rc = cli_usage_error("deploy", "%s", mk_errmsg(ctx));
             goto out;

@@ -321,16 +321,11 @@ int cli_push_one(int argc, char **argv, char **ret_result)
                 goto out;
             build_opts = true;
         } else if (!strncmp(arg, "--", 2) && arg[2]) {
-            eq = strchr(arg, '=');
-            size_t klen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-
-            if (klen >= sizeof(key)) {
+            if (!cli_option_key(arg, key, sizeof(key), &eq)) {
                 rc = cli_usage_error(where, "unknown option '%s' for %s", arg, cloud);
                 goto out;
             }
-            memcpy(key, arg + 2, klen);
-            key[klen] = '\0';
-            bo = find_build_option(key, klen);
+            bo = find_build_option(key, strlen(key));
             arity = bo ? bo->has_arg == required_argument : mk_uploader_option_arity(cloud, key);
             if (arity < 0) {
                 const char *guess = cli_did_you_mean(key, option_names(cloud));
@@ -342,15 +337,8 @@ int cli_push_one(int argc, char **argv, char **ret_result)
                     rc = cli_usage_error(where, "unknown option '--%s' for %s", key, cloud);
                 goto out;
             }
-            if (eq)
-                value = eq + 1;
-            else if (arity) {
-                if (i + 1 >= nopts) {
-                    rc = cli_usage_error(where, "option --%s needs a value", key);
-                    goto out;
-                }
-                value = argv[++i];
-            }
+            if ((rc = cli_option_value(where, key, arity, eq, nopts, argv, &i, &value)) != 0)
+                goto out;
             if (!bo && !strcmp(key, "name"))
                 name_given = true;
             if (!bo && !strcmp(key, "source-uri"))

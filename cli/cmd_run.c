@@ -146,9 +146,10 @@ int cmd_run(int argc, char **argv)
             pargv[pargc++] = argv[i];
             continue;
         }
-        eq = strchr(arg, '=');
-        snprintf(key, sizeof(key), "%.*s", (int)(eq ? eq - arg - 2 : (long)strlen(arg + 2)),
-                 arg + 2);
+        if (!cli_option_key(arg, key, sizeof(key), &eq)) {
+            rc = cli_usage_error("run", "unknown option '%s'", arg);
+            goto out;
+        }
         own = run_own(key);
         arity = !strcmp(key, "image")      ? 1
                 : own || gce_wide(key) ? mk_run_option_arity(key)
@@ -157,14 +158,8 @@ int cmd_run(int argc, char **argv)
             rc = cli_usage_error("run", "unknown option '--%s'", key);
             goto out;
         }
-        if (eq)
-            value = eq + 1;
-        else if (arity && i + 1 < argc)
-            value = argv[++i];
-        else if (arity) {
-            rc = cli_usage_error("run", "option --%s needs a value", key);
+        if ((rc = cli_option_value("run", key, arity, eq, argc, argv, &i, &value)) != 0)
             goto out;
-        }
         if (!own) {
             /* The push's (and judged by it); a connection option is the run's too. */
             pargv[pargc++] = argv[i - (value && !eq)];

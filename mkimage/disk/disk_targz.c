@@ -109,8 +109,9 @@ static int is_zero(const uint8_t *p, size_t len)
     return !len || (p[0] == 0 && !memcmp(p, p + 1, len - 1));
 }
 
-/* Reads the data of a member into the disk at the map's offsets; a regular member is one
- * entry at 0. */
+/* Reads the data of a member at the map's offsets (a regular member is one entry at 0):
+ * into (disk), or, when (disk) is NULL, only checked as it passes, the disk's first sector
+ * kept (and with head_only, no further than that sector). */
 static int read_data(struct targz *t, struct mk_disk *disk, const struct map_entry *map,
                      size_t n, uint8_t *buf, int *ret_short)
 {
@@ -122,36 +123,13 @@ static int read_data(struct targz *t, struct mk_disk *disk, const struct map_ent
             size_t want = (size_t)MK_MIN(left, PIECE), got;
             if ((r = mk_check_cancel(t->ctx)) < 0 || (r = tz_read(t, buf, want, &got)) < 0)
                 return r;
-            if (got && (r = mk_disk_write(t->ctx, disk, off, buf, got)) < 0)
+            if (disk && got && (r = mk_disk_write(t->ctx, disk, off, buf, got)) < 0)
                 return r;
-            if (mk_store_memory(disk) > MAX_DATA)
+            if (disk && mk_store_memory(disk) > MAX_DATA)
                 return mk_set_error(t->ctx, MK_EUNSUPPORTED, "'%s' holds more than %" PRIu64
                                     " bytes of data, more than can be read into memory",
                                     t->path, MAX_DATA);
-            if (got < want) {
-                *ret_short = 1;
-                return MK_OK;
-            }
-            off += got;
-            left -= got;
-        }
-    }
-    return MK_OK;
-}
-
-/* The check-only read_data(): the data passes, only the disk's first sector is kept. */
-static int check_data(struct targz *t, const struct map_entry *map, size_t n, uint8_t *buf,
-                      int *ret_short)
-{
-    int r;
-
-    *ret_short = 0;
-    for (size_t i = 0; i < n; i++) {
-        for (uint64_t off = map[i].off, left = map[i].len; left;) {
-            size_t want = (size_t)MK_MIN(left, PIECE), got;
-            if ((r = mk_check_cancel(t->ctx)) < 0 || (r = tz_read(t, buf, want, &got)) < 0)
-                return r;
-            if (off < sizeof(t->mbr) && got) {
+            if (!disk && off < sizeof(t->mbr) && got) {
                 size_t k = (size_t)MK_MIN((uint64_t)got, sizeof(t->mbr) - off);
                 memcpy(t->mbr + off, buf, k);
                 t->mbr_len = MK_MAX(t->mbr_len, (size_t)off + k);
@@ -162,12 +140,12 @@ static int check_data(struct targz *t, const struct map_entry *map, size_t n, ui
             }
             off += got;
             left -= got;
-            if (t->head_only && (t->mbr_len == sizeof(t->mbr) || off >= sizeof(t->mbr))) {
+            if (!disk && t->head_only && (t->mbr_len == sizeof(t->mbr) || off >= sizeof(t->mbr))) {
                 t->stopped = 1;
                 return MK_OK;
             }
         }
-        if (t->head_only && map[i].off >= sizeof(t->mbr)) {
+        if (!disk && t->head_only && map[i].off >= sizeof(t->mbr)) {
             t->stopped = 1; /* the first sector is a hole */
             return MK_OK;
         }
@@ -355,7 +333,7 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
                 }
                 t->have_disk = 1;
                 if (t->check_only)
-                    r = check_data(t, map, n, buf, &shortread);
+                    r = read_data(t, NULL, map, n, buf, &shortread);
                 else if ((r = mk_store_new(t->ctx, realsize, ret_disk)) == MK_OK)
                     r = read_data(t, *ret_disk, map, n, buf, &shortread);
                 if (map != &one)

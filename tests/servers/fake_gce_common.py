@@ -92,3 +92,11 @@ def check_request_id(h, q):
         h.gerror(400, "Invalid value for field 'requestId': '%s'" % rid, "invalid")
         return False
     return True
+
+
+# Where images and buckets may be stored: multi-regions, dual-regions and regions.
+MULTI_REGIONS = {"us", "eu", "asia", "nam4", "eur4", "eur5", "eur7", "eur8", "asia1"}
+STORAGE_REGIONS = {"us-central1", "us-east1", "us-east4", "us-west1", "us-west2", "europe-west1",
+                   "europe-west2", "europe-west3", "europe-west4", "asia-east1", "asia-northeast1",
+                   "asia-southeast1", "australia-southeast1", "northamerica-northeast1",
+                   "southamerica-east1"}

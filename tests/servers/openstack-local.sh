@@ -12,11 +12,11 @@
 #   local-admin     the admin user and project (to look at everything)
 #   local-noqcow2   region NoQcow2: a second Glance, sharing the first one's database and
 #                   store, whose disk_formats leave out qcow2
-#   local-cut       region CutRegion: the first Glance behind cut_proxy.py, which resets any
+#   local-cut       region CutRegion: the first Glance behind fault_proxy.py --cut-after, which resets any
 #                   connection that sends more than 4 MiB
 #   local-noregion  region NoImage: no image endpoint there
 #   local-noimage   project noimage, whose catalog has no image service (endpoint filter)
-#   local-hold      region HoldRegion: the first Glance behind hold_proxy.py, which a test
+#   local-hold      region HoldRegion: the first Glance behind fault_proxy.py --hold-after, which a test
 #                   pauses mid-upload (touch DIR/hold/hold, wait for "holding" in
 #                   DIR/log/hold_proxy.log, rm it) or takes down (touch DIR/hold/down)
 #   local-shortlife region HoldRegion, authenticated through ks_proxy.py, which says every
@@ -224,11 +224,11 @@ EOF
     setsid "$PY" -m glance.cmd.api --config-file "$DIR/glance-noqcow2.conf" \
         </dev/null >"$DIR/log/glance-noqcow2.out" 2>&1 &
     echo $! >"$DIR/run/glance-noqcow2.pid"
-    setsid "$PY" "$HERE/cut_proxy.py" --port "$PPORT" --target "127.0.0.1:$GPORT" \
+    setsid "$PY" "$HERE/fault_proxy.py" --port "$PPORT" --target "127.0.0.1:$GPORT" \
         --cut-after "$CUT_AFTER" --log "$DIR/log/cut_proxy.log" \
         </dev/null >"$DIR/log/cut_proxy.out" 2>&1 &
     echo $! >"$DIR/run/cut_proxy.pid"
-    setsid "$PY" "$HERE/hold_proxy.py" --port "$HPORT" --target "127.0.0.1:$GPORT" \
+    setsid "$PY" "$HERE/fault_proxy.py" --port "$HPORT" --target "127.0.0.1:$GPORT" \
         --hold-after "$HOLD_AFTER" --control "$DIR/hold" --log "$DIR/log/hold_proxy.log" \
         </dev/null >"$DIR/log/hold_proxy.out" 2>&1 &
     echo $! >"$DIR/run/hold_proxy.pid"

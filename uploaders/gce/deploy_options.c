@@ -85,29 +85,6 @@ int mk_deploy_option_arity(const char *key)
     return gce_connection_arity(key);
 }
 
-static int set_dup(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
-{
-    if (!value || !*value)
-        return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
-    free(*dst);
-    if (!(*dst = strdup(value)))
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    return MK_OK;
-}
-
-static int add_list(struct mk_ctx *ctx, char ***list, size_t *n, const char *value)
-{
-    char **l = realloc(*list, (*n + 1) * sizeof(**list));
-
-    if (!l)
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    *list = l;
-    if (!(l[*n] = strdup(value)))
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    (*n)++;
-    return MK_OK;
-}
-
 /* A whole number in [lo, hi] from (s) up to (end) (or its end), or -1. */
 static long number(const char *s, const char *end, long lo, long hi)
 {
@@ -220,20 +197,20 @@ int mk_deploy_set_option(struct mk_ctx *ctx, struct mk_deploy *d, const char *ke
             r = mk_set_error(ctx, MK_EINVAL, "group name '%s' is too long (at most 40 "
                              "characters: instance and template names are made from it)",
                              value);
-        return r < 0 ? r : set_dup(ctx, &d->group, key, value);
+        return r < 0 ? r : gce_option_string(ctx, &d->group, key, value);
     }
     if (!strcmp(key, "zone") || !strcmp(key, "region")) {
         r = value ? gce_check_name(ctx, key, value) : MK_OK;
-        return r < 0 ? r : set_dup(ctx, key[0] == 'z' ? &d->zone : &d->region, key, value);
+        return r < 0 ? r : gce_option_string(ctx, key[0] == 'z' ? &d->zone : &d->region, key, value);
     }
     if (!strcmp(key, "image") || !strcmp(key, "family")) {
         r = value ? gce_check_name(ctx, key[0] == 'i' ? "image name" : "image family", value)
                   : MK_OK;
-        return r < 0 ? r : set_dup(ctx, key[0] == 'i' ? &d->image : &d->family, key, value);
+        return r < 0 ? r : gce_option_string(ctx, key[0] == 'i' ? &d->image : &d->family, key, value);
     }
     if (!strcmp(key, "machine-type") || !strcmp(key, "network") || !strcmp(key, "subnet")) {
         r = value ? gce_check_name(ctx, key, value) : MK_OK;
-        return r < 0 ? r : set_dup(ctx, key[0] == 'm' ? &d->machine_type
+        return r < 0 ? r : gce_option_string(ctx, key[0] == 'm' ? &d->machine_type
                                         : key[0] == 'n' ? &d->network : &d->subnet,
                                    key, value);
     }
@@ -262,13 +239,13 @@ int mk_deploy_set_option(struct mk_ctx *ctx, struct mk_deploy *d, const char *ke
     if (!strcmp(key, "tag")) {
         r = value ? gce_check_name(ctx, "network tag", value) : MK_EINVAL;
         return r < 0 ? (value ? r : mk_set_error(ctx, r, "--tag needs a value"))
-                     : add_list(ctx, &d->tags, &d->n_tags, value);
+                     : gce_option_list_add(ctx, &d->tags, &d->n_tags, value);
     }
     if (!strcmp(key, "label") || !strcmp(key, "metadata")) {
         r = check_kv(ctx, key, value, key[0] == 'l');
         return r < 0 ? r
-               : key[0] == 'l' ? add_list(ctx, &d->labels, &d->n_labels, value)
-                               : add_list(ctx, &d->metadata, &d->n_metadata, value);
+               : key[0] == 'l' ? gce_option_list_add(ctx, &d->labels, &d->n_labels, value)
+                               : gce_option_list_add(ctx, &d->metadata, &d->n_metadata, value);
     }
     if (!strcmp(key, "timeout"))
         return gce_parse_seconds(ctx, key, value, &d->timeout);

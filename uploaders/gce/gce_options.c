@@ -67,7 +67,7 @@ void gce_destroy(void *state)
     free(g);
 }
 
-static int set_str(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
+int gce_option_string(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
 {
     char *s;
 
@@ -108,7 +108,7 @@ static int set_seconds(struct mk_ctx *ctx, double *dst, const char *key, const c
     return MK_OK;
 }
 
-static int list_add(struct mk_ctx *ctx, char ***list, size_t *n, const char *value)
+int gce_option_list_add(struct mk_ctx *ctx, char ***list, size_t *n, const char *value)
 {
     char **l = realloc(*list, (*n + 1) * sizeof(**list));
 
@@ -252,7 +252,7 @@ static int add_feature(struct mk_ctx *ctx, struct gce *g, const char *value)
     if (!strcmp(value, "GVNIC"))
         mk_log(ctx, MK_LOG_WARN, "GVNIC: the unikernel needs a gVNIC driver, or it will "
                                  "have no network on GCE");
-    return list_add(ctx, &g->features, &g->n_features, value);
+    return gce_option_list_add(ctx, &g->features, &g->n_features, value);
 }
 
 static int split_list(struct mk_ctx *ctx, struct gce *g, const char *key, const char *value)
@@ -271,7 +271,7 @@ static int split_list(struct mk_ctx *ctx, struct gce *g, const char *key, const 
         else if (!strcmp(key, "guest-os-features"))
             r = add_feature(ctx, g, item);
         else
-            r = list_add(ctx, &g->licenses, &g->n_licenses, item);
+            r = gce_option_list_add(ctx, &g->licenses, &g->n_licenses, item);
     }
     free(copy);
     return r;
@@ -310,7 +310,7 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
 
     for (size_t i = 0; i < MK_ARRAY_SIZE(strs); i++)
         if (!strcmp(key, strs[i].key))
-            return set_str(ctx, strs[i].dst, key, value);
+            return gce_option_string(ctx, strs[i].dst, key, value);
     for (size_t i = 0; i < MK_ARRAY_SIZE(flags); i++)
         if (!strcmp(key, flags[i].key))
             return set_flag(ctx, flags[i].dst, key, value);
@@ -322,11 +322,11 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
     if (!strcmp(key, "source-uri"))
         return set_source_uri(ctx, g, value);
     if (!strcmp(key, "label")) {
-        int r = value ? check_label(ctx, value) : set_str(ctx, NULL, key, value);
+        int r = value ? check_label(ctx, value) : gce_option_string(ctx, NULL, key, value);
 
         if (r == MK_OK && g->n_labels >= 64)
             r = mk_set_error(ctx, MK_EINVAL, "too many --label options (GCE allows 64)");
-        return r < 0 ? r : list_add(ctx, &g->labels, &g->n_labels, value);
+        return r < 0 ? r : gce_option_list_add(ctx, &g->labels, &g->n_labels, value);
     }
     if (!strcmp(key, "guest-os-feature"))
         return add_feature(ctx, g, value);

@@ -280,5 +280,9 @@ int gce_connection_option(struct mk_ctx *ctx, struct gce *g, const char *key,
 int gce_connection_arity(const char *key);
 /* A positive number of seconds, or MK_EINVAL naming --(key). */
 int gce_parse_seconds(struct mk_ctx *ctx, const char *key, const char *value, double *ret);
+/* Option values shared by push, run and deploy (gce_options.c): a string copied into (*dst),
+ * replacing the one there, and one more item of a repeatable option. */
+int gce_option_string(struct mk_ctx *ctx, char **dst, const char *key, const char *value);
+int gce_option_list_add(struct mk_ctx *ctx, char ***list, size_t *n, const char *value);
 
 #endif

@@ -74,16 +74,6 @@ int mk_run_option_arity(const char *key)
     return gce_connection_arity(key);
 }
 
-static int dup_value(struct mk_ctx *ctx, char **dst, const char *key, const char *value)
-{
-    if (!value || !*value)
-        return mk_set_error(ctx, MK_EINVAL, "option --%s needs a value", key);
-    free(*dst);
-    if (!(*dst = strdup(value)))
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    return MK_OK;
-}
-
 int gce_parse_seconds(struct mk_ctx *ctx, const char *key, const char *value, double *ret)
 {
     char *end;
@@ -104,14 +94,14 @@ int mk_run_set_option(struct mk_ctx *ctx, struct mk_run *run, const char *key,
     while (*key == '-')
         key++;
     if (!strcmp(key, "zone"))
-        return dup_value(ctx, &run->zone, key, value);
+        return gce_option_string(ctx, &run->zone, key, value);
     if (!strcmp(key, "machine-type"))
-        return dup_value(ctx, &run->machine_type, key, value);
+        return gce_option_string(ctx, &run->machine_type, key, value);
     if (!strcmp(key, "expect"))
-        return dup_value(ctx, &run->expect, key, value);
+        return gce_option_string(ctx, &run->expect, key, value);
     if (!strcmp(key, "name")) {
         r = value ? gce_check_name(ctx, "instance name", value) : MK_OK;
-        return r < 0 ? r : dup_value(ctx, &run->name, key, value);
+        return r < 0 ? r : gce_option_string(ctx, &run->name, key, value);
     }
     if (!strcmp(key, "timeout"))
         return gce_parse_seconds(ctx, key, value, &run->timeout);

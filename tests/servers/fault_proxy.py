@@ -1,16 +1,19 @@
 #!/usr/bin/python3
-"""hold_proxy.py: a TCP proxy on 127.0.0.1 that a test can pause in the middle of an upload
-and then resume, or turn into a server that is down.
+"""fault_proxy.py: a TCP proxy on 127.0.0.1 that breaks an upload in the middle: it cuts the
+connection after N bytes, or holds it there while a test looks, or plays a server that is down.
 
-Usage: hold_proxy.py --port PORT --target HOST:PORT --hold-after BYTES --control DIR [--log FILE]
+Usage: fault_proxy.py --port PORT --target HOST:PORT
+                      [--cut-after BYTES] [--hold-after BYTES --control DIR] [--log FILE]
 
-Files in the control folder DIR steer it:
+--cut-after BYTES  a connection whose client sends more than BYTES is cut there: a TCP reset
+                   (SO_LINGER 0) towards the client and a plain close towards the server
+--hold-after BYTES with --control DIR, files in DIR steer it:
   DIR/hold   while it exists, a connection whose client has sent more than BYTES stops
              forwarding there (the log says "holding") until the file is removed
   DIR/down   while it exists, new connections are reset at once, and held ones are reset
 
 Small requests (under BYTES) pass through untouched, so a client can authenticate, create
-and delete through the proxy; only a big upload is held.
+and delete through the proxy; only a big upload is cut or held.
 """
 import argparse
 import os
@@ -36,7 +39,7 @@ def reset(sock):
 
 
 def control(args, name):
-    return os.path.exists(os.path.join(args.control, name))
+    return bool(args.control) and os.path.exists(os.path.join(args.control, name))
 
 
 def handle(args, client, host, port):
@@ -52,6 +55,7 @@ def handle(args, client, host, port):
         return
     server.settimeout(None)
     dead = threading.Event()
+    cut = threading.Event()
 
     def upstream():
         sent = 0
@@ -62,7 +66,14 @@ def handle(args, client, host, port):
                 if not data:
                     server.shutdown(socket.SHUT_WR)
                     return
-                if not held and sent + len(data) > args.hold_after and control(args, "hold"):
+                if args.cut_after is not None and sent + len(data) > args.cut_after:
+                    server.sendall(data[: args.cut_after - sent])
+                    log(args, "cut after %d bytes" % args.cut_after)
+                    cut.set()
+                    dead.set()
+                    return
+                if not held and args.hold_after is not None and sent + len(data) > args.hold_after \
+                        and control(args, "hold"):
                     held = True
                     log(args, "holding after %d bytes" % sent)
                     deadline = time.time() + 600  # a test that forgot us must not hang
@@ -80,7 +91,10 @@ def handle(args, client, host, port):
         finally:
             if dead.is_set():
                 reset(client)
-                reset(server)
+                if cut.is_set():
+                    server.close()
+                else:
+                    reset(server)
 
     def downstream():
         try:
@@ -115,10 +129,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--target", required=True)
-    p.add_argument("--hold-after", type=int, required=True)
-    p.add_argument("--control", required=True)
+    p.add_argument("--cut-after", type=int)
+    p.add_argument("--hold-after", type=int)
+    p.add_argument("--control")
     p.add_argument("--log")
     args = p.parse_args()
+    if (args.hold_after is None) != (args.control is None):
+        p.error("--hold-after and --control go together")
     host, _, port = args.target.rpartition(":")
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
