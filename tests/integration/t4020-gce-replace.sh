@@ -18,6 +18,15 @@ size2=$(stat -c %s "$T/app2.tar.gz")
     fail "first push: $(cat "$T/err")"
 old_id=$(state 's["images"]["app"]["id"]')
 
+# 0. --replace with the very archive the image was made from: nothing to replace, exit 0,
+#    the image untouched and no staged object left.
+"$MKIMAGE" push gce $(gce_opts) --name app --family fam --replace -q "$T/app.tar.gz" 2>"$T/err" ||
+    fail "--replace with the same bytes: $(cat "$T/err")"
+[ "$(state 'sorted(s["images"])')" = "['app']" ] || fail "images after a same-bytes replace: $(state 'sorted(s["images"])')"
+[ "$(state 's["images"]["app"]["id"]')" = "$old_id" ] || fail "a same-bytes replace touched the image"
+[ "$(state 's["objects"]')" = "{}" ] || fail "staged object left: $(state 's["objects"]')"
+ok "--replace with the same bytes keeps the image"
+
 # 1. The insert of the new image is refused at once (a quota 403): the old image stays, the
 #    staged object goes, and the message says the old image is unchanged.
 fault '{"image_insert_status": {"status": 403, "reason": "quotaExceeded"}}'

@@ -267,6 +267,17 @@ int gce_push_images(struct mk_ctx *ctx, struct gce *g)
             return replace(ctx, g, gce_push_get(g, "temp_image"), false);
         }
         gce_push_set(ctx, g, "temp_image", NULL);
+        if (old == 1 && g->replace) {
+            /* The image already holds these very bytes: replacing it with itself would
+             * only take the name away for a while. */
+            json_t *img = NULL;
+
+            mk_log(ctx, MK_LOG_INFO, "image '%s' already holds this archive; nothing to replace",
+                   g->name);
+            r = wait_ready(ctx, g, g->name, &img);
+            json_decref(img);
+            return r;
+        }
         r = insert(ctx, g, g->name, NULL);
         if (r < 0)
             return r;
