@@ -203,14 +203,73 @@ static bool keystone_error_body(const struct mk_http_resp *resp)
     return yes;
 }
 
+int os_parse_token_reply(struct mk_ctx *ctx, const struct os_cloud *c, const char *where,
+                         const char *who, const struct mk_http_resp *resp,
+                         struct os_session *ret)
+{
+    json_t *root = NULL, *token, *catalog;
+    char *subject = NULL;
+    const char *project_id;
+    int r = MK_OK;
+
+    memset(ret, 0, sizeof(*ret));
+    if (resp->status == 401 || resp->status == 403) {
+        r = os_http_error(ctx, MK_EAUTH, resp,
+                          "cloud '%s': Keystone at %s refused the credentials (%s)", c->name,
+                          where, who);
+        goto out;
+    }
+    if (resp->status >= 500 || (resp->status != 201 && resp->status != 200 &&
+                               keystone_error_body(resp))) {
+        r = os_http_error(ctx, MK_EHTTP, resp, "cloud '%s': Keystone at %s (%s)", c->name,
+                          where, who);
+        goto out;
+    }
+    subject = mk_http_header(resp, "X-Subject-Token");
+    root = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
+    token = json_object_get(root, "token");
+    if ((resp->status != 201 && resp->status != 200) || !subject || !*subject ||
+        !json_is_object(token)) {
+        r = not_keystone(ctx, c, where, resp);
+        goto out;
+    }
+    catalog = json_object_get(token, "catalog");
+    project_id = json_string_value(json_object_get(json_object_get(token, "project"), "id"));
+    if (!project_id && c->kind != OS_AUTH_APPCRED) {
+        r = mk_set_error(ctx, MK_ECONFIG, "cloud '%s': Keystone at %s gave a token with no "
+                         "project (%s has no default project); set auth.project_name "
+                         "(OS_PROJECT_NAME)", c->name, where, who);
+        goto out;
+    }
+    if (!json_is_array(catalog)) {
+        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Keystone at %s gave no service catalog",
+                         c->name, where);
+        goto out;
+    }
+    ret->token = subject;
+    subject = NULL;
+    ret->catalog = json_incref(catalog);
+    ret->expires = parse_expiry(json_string_value(json_object_get(token, "expires_at")));
+    if (project_id && !(ret->project_id = strdup(project_id))) {
+        os_session_release(ret);
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+out:
+    if (subject) {
+        mk_wipe(subject, strlen(subject));
+        free(subject);
+    }
+    json_decref(root);
+    return r;
+}
+
 int os_authenticate(struct mk_ctx *ctx, struct mk_http *http, const struct os_cloud *c,
                     struct os_session *ret)
 {
     struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
-    json_t *req, *secret = NULL, *root = NULL, *token, *catalog;
-    char *body = NULL, *subject = NULL, where[512], who[300];
-    const char *project_id;
+    json_t *req, *secret = NULL;
+    char *body = NULL, where[512], who[300];
     int r;
 
     static const char *const headers[] = {"Content-Type: application/json",
@@ -244,53 +303,8 @@ int os_authenticate(struct mk_ctx *ctx, struct mk_http *http, const struct os_cl
     }
     mk_http_redact_url(url.buf, where, sizeof(where));
     describe_who(c, who, sizeof(who));
-    if (resp.status == 401 || resp.status == 403) {
-        r = os_http_error(ctx, MK_EAUTH, &resp,
-                          "cloud '%s': Keystone at %s refused the credentials (%s)", c->name,
-                          where, who);
-        goto out;
-    }
-    if (resp.status >= 500 || (resp.status != 201 && resp.status != 200 &&
-                               keystone_error_body(&resp))) {
-        r = os_http_error(ctx, MK_EHTTP, &resp, "cloud '%s': Keystone at %s (%s)", c->name,
-                          where, who);
-        goto out;
-    }
-    subject = mk_http_header(&resp, "X-Subject-Token");
-    root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-    token = json_object_get(root, "token");
-    if ((resp.status != 201 && resp.status != 200) || !subject || !*subject ||
-        !json_is_object(token)) {
-        r = not_keystone(ctx, c, where, &resp);
-        goto out;
-    }
-    catalog = json_object_get(token, "catalog");
-    project_id = json_string_value(json_object_get(json_object_get(token, "project"), "id"));
-    if (!project_id && c->kind != OS_AUTH_APPCRED) {
-        r = mk_set_error(ctx, MK_ECONFIG, "cloud '%s': Keystone at %s gave a token with no "
-                         "project (%s has no default project); set auth.project_name "
-                         "(OS_PROJECT_NAME)", c->name, where, who);
-        goto out;
-    }
-    if (!json_is_array(catalog)) {
-        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Keystone at %s gave no service catalog",
-                         c->name, where);
-        goto out;
-    }
-    ret->token = subject;
-    subject = NULL;
-    ret->catalog = json_incref(catalog);
-    ret->expires = parse_expiry(json_string_value(json_object_get(token, "expires_at")));
-    if (project_id && !(ret->project_id = strdup(project_id))) {
-        os_session_release(ret);
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    }
+    r = os_parse_token_reply(ctx, c, where, who, &resp, ret);
 out:
-    if (subject) {
-        mk_wipe(subject, strlen(subject));
-        free(subject);
-    }
-    json_decref(root);
     mk_http_resp_release(&resp);
     mk_buf_release(&url);
     return r;

@@ -70,6 +70,12 @@ struct os_session {
     time_t expires;   /* when Keystone says the token expires; 0 = not said */
 };
 
+/* Keystone's reply to a token request (the X-Subject-Token header, the token's project,
+ * catalog and expiry) into (ret), with os_authenticate()'s errors; (where) and (who) name
+ * the endpoint and the credentials in them. Pure parsing, apart from the HTTP exchange. */
+int os_parse_token_reply(struct mk_ctx *ctx, const struct os_cloud *c, const char *where,
+                         const char *who, const struct mk_http_resp *resp,
+                         struct os_session *ret);
 /* Authenticates (cloud) with Keystone v3, scoped to the cloud's project, else to the user's
  * default project (Keystone's choice when no scope is asked for). MK_EAUTH when the
  * credentials are refused; an auth_url that does not answer as Keystone is named as such. */
