@@ -5,7 +5,7 @@
 # options, the spec format, the plugin protocol and solo5-virtio-mkimage; the date is the
 # release's, not a constant; bash completion knows clouds and each cloud's options.
 . "$(dirname "$0")/lib.sh"
-need man groff
+need man groff zsh
 : "${MK_BUILD_DIR:?}"
 man="$MK_BUILD_DIR/man"
 
@@ -92,7 +92,21 @@ ok "the date comes from the release"
     [ "${COMPREPLY[*]}" = "qcow2" ] || fail "completion of '-f q': ${COMPREPLY[*]}"
 )
 grep -q '^#compdef unikernel-mkimage' "$MK_SOURCE_DIR/doc/_unikernel-mkimage" || fail "no zsh completion"
-if command -v zsh >/dev/null; then
-    zsh -n "$MK_SOURCE_DIR/doc/_unikernel-mkimage" || fail "zsh completion: syntax"
-fi
-ok "completion: clouds, each cloud's options, templates, formats"
+zsh -n "$MK_SOURCE_DIR/doc/_unikernel-mkimage" || fail "zsh completion: syntax"
+# zsh_comp WORD...: what the zsh completion offers for the last word, on one line.
+zsh_comp() {
+    zsh -f "$MK_SOURCE_DIR/tests/integration/zsh_complete.zsh" \
+        "$MK_SOURCE_DIR/doc/_unikernel-mkimage" "$MKIMAGE" "$@" | tr '\n' ' '
+}
+for c in build push deploy run boot; do
+    [[ " $(zsh_comp "") " == *" $c "* ]] || fail "zsh completion of commands lacks $c: $(zsh_comp "")"
+done
+[[ "$(zsh_comp push "")" == *gce*openstack* ]] || fail "zsh completion of clouds: $(zsh_comp push "")"
+[[ " $(zsh_comp push gce --buck) " == *" --bucket "* ]] ||
+    fail "zsh completion of gce's options: $(zsh_comp push gce --buck)"
+[[ " $(zsh_comp push openstack --os-c) " == *" --os-cloud "* ]] ||
+    fail "zsh completion of openstack's options: $(zsh_comp push openstack --os-c)"
+[ "$(zsh_comp build -t s)" = "<files> multiboot solo5 hermit " ] ||
+    fail "zsh completion of templates: $(zsh_comp build -t s)"
+[ "$(zsh_comp pack -f q)" = "raw gce qcow2 " ] || fail "zsh completion of formats: $(zsh_comp pack -f q)"
+ok "completion (bash and zsh): commands, clouds, each cloud's options, templates, formats"
