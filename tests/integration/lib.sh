@@ -49,3 +49,25 @@ no_files_like() {
 ok() {
     echo "ok: $*"
 }
+
+# dies_with PARENT PATTERN WHAT: waits (10 s at most) for a process whose command line matches
+# PATTERN (pgrep -f) to start, kills PARENT with -9, and fails unless that process, WHAT,
+# is gone within 5 s: children must die with us.
+dies_with() {
+    local parent=$1 pattern=$2 what=$3 left
+    for _ in $(seq 100); do
+        pgrep -f "$pattern" >/dev/null && break
+        sleep 0.1
+    done
+    pgrep -f "$pattern" >/dev/null || fail "$what did not start"
+    kill -9 "$parent"
+    wait "$parent" 2>/dev/null || true
+    for _ in $(seq 50); do
+        pgrep -f "$pattern" >/dev/null || break
+        sleep 0.1
+    done
+    if left=$(pgrep -f "$pattern"); then
+        kill $left
+        fail "$what outlived the killed command"
+    fi
+}

@@ -175,21 +175,7 @@ printf '#!/bin/sh\nexec sleep 60.%s\n' $$ >"$T/bin/grub-mkimage"
 chmod +x "$T/bin/grub-mkimage"
 PATH=$T/bin:$PATH "$MKIMAGE" build --size 3M -o "$T/killed.raw" "$T/kernel" >/dev/null 2>&1 &
 builder=$!
-for _ in $(seq 100); do
-    pgrep -f "^sleep 60.$$\$" >/dev/null && break
-    sleep 0.1
-done
-pgrep -f "^sleep 60.$$\$" >/dev/null || fail "the fake grub-mkimage did not start"
-kill -9 "$builder"
-wait "$builder" 2>/dev/null || true
-for _ in $(seq 50); do
-    pgrep -f "^sleep 60.$$\$" >/dev/null || break
-    sleep 0.1
-done
-if left=$(pgrep -f "^sleep 60.$$\$"); then
-    kill $left
-    fail "grub-mkimage outlived the killed build"
-fi
+dies_with "$builder" "^sleep 60.$$\$" "the fake grub-mkimage"
 ok "a killed build's grub-mkimage dies with it"
 
 # Kernels and configs GRUB cannot boot are refused at build time with one line naming the

@@ -214,19 +214,5 @@ ok "an unknown name, a plugin without describe, a bad describe, another protocol
 plugin hang "exec sleep 60.$$"
 "$MKIMAGE" push hang -q app.img >/dev/null 2>&1 &
 pusher=$!
-for _ in $(seq 100); do
-    pgrep -f "^sleep 60.$$\$" >/dev/null && break
-    sleep 0.1
-done
-pgrep -f "^sleep 60.$$\$" >/dev/null || fail "the hanging plugin did not start"
-kill -9 "$pusher"
-wait "$pusher" 2>/dev/null || true
-for _ in $(seq 50); do
-    pgrep -f "^sleep 60.$$\$" >/dev/null || break
-    sleep 0.1
-done
-if left=$(pgrep -f "^sleep 60.$$\$"); then
-    kill $left
-    fail "the plugin outlived the killed push"
-fi
+dies_with "$pusher" "^sleep 60.$$\$" "the hanging plugin"
 ok "a killed push's plugin dies with it"
