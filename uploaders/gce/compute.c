@@ -90,26 +90,35 @@ int gce_location_check(struct mk_ctx *ctx, struct gce *g, const char *location)
     return r;
 }
 
-int gce_image_get(struct mk_ctx *ctx, struct gce *g, const char *name, json_t **ret)
+int gce_get_json(struct mk_ctx *ctx, struct gce *g, const char *what, const char *path,
+                 json_t **ret)
 {
     struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
     int r;
 
     mk_http_resp_init(&resp);
-    if (gce_project_url(&url, g, "/global/images/%s", name) < 0)
+    if (gce_project_url(&url, g, "/%s", path) < 0)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
     if (r == MK_OK && resp.status == 404)
-        r = mk_set_error(ctx, MK_ENOTFOUND, "image '%s' does not exist", name);
+        r = mk_set_error(ctx, MK_ENOTFOUND, "%s does not exist", what);
     else if (r == MK_OK && resp.status != 200)
-        r = mk_http_error(ctx, resp.status == 403 ? MK_EAUTH : MK_EHTTP, "looking up the image",
-                          &resp);
+        r = mk_http_error(ctx, resp.status == 403 ? MK_EAUTH : MK_EHTTP, what, &resp);
     else if (r == MK_OK)
-        r = gce_json(ctx, "images.get", &resp, ret);
+        r = gce_json(ctx, what, &resp, ret);
     mk_buf_release(&url);
     mk_http_resp_release(&resp);
     return r;
+}
+
+int gce_image_get(struct mk_ctx *ctx, struct gce *g, const char *name, json_t **ret)
+{
+    char what[512], path[512];
+
+    snprintf(what, sizeof(what), "image '%s'", name);
+    snprintf(path, sizeof(path), "global/images/%s", name);
+    return gce_get_json(ctx, g, what, path, ret);
 }
 
 static const char *str_or(json_t *v, const char *dflt)

@@ -15,28 +15,6 @@
 
 #define GROUP_LABEL "unikernel-mkimage-group"
 
-int gce_get_json(struct mk_ctx *ctx, struct gce *g, const char *what, const char *path,
-                 json_t **ret)
-{
-    struct mk_buf url = MK_BUF_INIT;
-    struct mk_http_resp resp;
-    int r;
-
-    mk_http_resp_init(&resp);
-    if (gce_project_url(&url, g, "/%s", path) < 0)
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
-    if (r == MK_OK && resp.status == 404)
-        r = mk_set_error(ctx, MK_ENOTFOUND, "%s does not exist", what);
-    else if (r == MK_OK && resp.status != 200)
-        r = mk_http_error(ctx, resp.status == 403 ? MK_EAUTH : MK_EHTTP, what, &resp);
-    else if (r == MK_OK)
-        r = gce_json(ctx, what, &resp, ret);
-    mk_buf_release(&url);
-    mk_http_resp_release(&resp);
-    return r;
-}
-
 /* A mutating call that Ctrl-C cannot cut in half: it is sent and its Operation awaited
  * through a context that is not cancelled; a cancellation is reported afterwards. */
 static int mutate_whole(struct mk_ctx *ctx, struct gce *g, const char *what, const char *method,

@@ -35,9 +35,6 @@ struct mk_deploy {
 };
 
 /* ---- deploy.c ---- */
-/* GET of a path under the project: MK_OK with (*ret) the object, MK_ENOTFOUND on 404. */
-int gce_get_json(struct mk_ctx *ctx, struct gce *g, const char *what, const char *path,
-                 json_t **ret);
 /* The update policy the options ask for. */
 json_t *gce_deploy_policy(const struct mk_deploy *d);
 /* PATCHes the group's versions to (template) (named (version)) with the policy; Ctrl-C does

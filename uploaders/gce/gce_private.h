@@ -279,6 +279,9 @@ int gce_connection_option(struct mk_ctx *ctx, struct gce *g, const char *key,
                           const char *value);
 int gce_connection_arity(const char *key);
 /* A positive number of seconds, or MK_EINVAL naming --(key). */
+/* GET of a path under the project: MK_OK with (*ret) the object, MK_ENOTFOUND on 404. */
+int gce_get_json(struct mk_ctx *ctx, struct gce *g, const char *what, const char *path,
+                 json_t **ret);
 int gce_parse_seconds(struct mk_ctx *ctx, const char *key, const char *value, double *ret);
 /* Option values shared by push, run and deploy (gce_options.c): a string copied into (*dst),
  * replacing the one there, and one more item of a repeatable option. */
