@@ -273,7 +273,8 @@ static int check_duplicates(struct mk_spec_parser *p, const yaml_node_t *map, co
         refs[i].text = mk_spec_text(refs[i].node);
         refs[i].order = i;
     }
-    qsort(refs, n, sizeof(*refs), key_ref_cmp);
+    if (n > 1) /* qsort() must not be given the NULL of an empty mapping */
+        qsort(refs, n, sizeof(*refs), key_ref_cmp);
     for (size_t i = 1; i < n; i++)
         if (!strcmp(refs[i].text, refs[i - 1].text) &&
             (!dup || refs[i].order < refs[dup].order))
