@@ -186,6 +186,15 @@ void gcs_upload_free(struct gcs_upload *up);
 int gcs_object_delete(struct mk_ctx *ctx, struct gce *g, const char *object);
 /* The Object resource of (object) in g->bucket; MK_ENOTFOUND when there is none. */
 int gcs_object_get(struct mk_ctx *ctx, struct gce *g, const char *object, json_t **ret);
+/* Cloud Storage's answer to a chunk or a status query (gcs_reply.c): 1 when the upload is
+ * complete (200/201; (object) is the Object, for the caller to free), 0 when it is not (308;
+ * (held) is what the server holds, from its Range), or MK_EHTTP for any other answer. */
+struct gcs_answer {
+    json_t *object;
+    uint64_t held;
+};
+int gcs_parse_answer(struct mk_ctx *ctx, const struct mk_http_resp *resp,
+                     struct gcs_answer *ret);
 
 /* ---- the one pass over an upload's bytes (gcs_stream.c) ---- */
 struct gcs_stream;

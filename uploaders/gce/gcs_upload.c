@@ -149,37 +149,22 @@ static void wipe_buf(struct mk_buf *b)
  * 1 = complete, 0 = incomplete (persisted updated), or an error. */
 static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http_resp *resp)
 {
-    char *range;
-    uint64_t end = 0, got;
+    struct gcs_answer a;
+    uint64_t got;
+    int r;
 
     gcs_stream_sync(up->stream); /* the buffer may move: the hasher is done with it first */
-    if (resp->status == 200 || resp->status == 201) {
+    r = gcs_parse_answer(ctx, resp, &a);
+    if (r < 0)
+        return r;
+    if (r == 1) {
         json_decref(up->object_json);
-        up->object_json = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
-        if (!json_is_object(up->object_json))
-            return mk_set_error(ctx, MK_EHTTP, "GCS completed the upload without an object");
+        up->object_json = a.object;
         up->complete = true;
         mk_progress(ctx, "upload", up->seen, up->total ? up->total : up->seen);
         return 1;
     }
-    if (resp->status != 308)
-        return mk_set_error(ctx, MK_EHTTP, "GCS upload: unexpected HTTP %ld", resp->status);
-    range = mk_http_header(resp, "Range");
-    /* No Range: nothing persisted. Otherwise "bytes=0-N". */
-    got = 0;
-    if (range) {
-        const char *dash = strchr(range, '-');
-        char *endp;
-
-        errno = 0;
-        end = dash ? strtoull(dash + 1, &endp, 10) : 0;
-        if (!dash || strncmp(range, "bytes=0-", 8) || errno || *endp) {
-            free(range);
-            return mk_set_error(ctx, MK_EHTTP, "GCS upload: unreadable Range header");
-        }
-        got = end + 1;
-        free(range);
-    }
+    got = a.held;
     if (got < up->persisted)
         return mk_set_error(ctx, MK_EHTTP,
                             "GCS upload: the server now holds %" PRIu64 " bytes, fewer than "
