@@ -27,19 +27,21 @@ int gcs_parse_answer(struct mk_ctx *ctx, const struct mk_http_resp *resp,
     if (resp->status != 308)
         return mk_set_error(ctx, MK_EHTTP, "GCS upload: unexpected HTTP %ld", resp->status);
     range = mk_http_header(resp, "Range");
-    /* No Range: nothing persisted. Otherwise "bytes=0-N". */
+    /* No Range: nothing persisted. Otherwise "bytes=0-N", N digits only: strtoull() alone
+     * would take "", " 5" or "-1" (which wraps around to 0 bytes held). */
     if (range) {
-        const char *dash = strchr(range, '-');
-        char *endp;
+        bool ok = !strncmp(range, "bytes=0-", 8);
+        const char *digits = ok ? range + 8 : range;
+        char *endp = NULL;
 
         errno = 0;
-        end = dash ? strtoull(dash + 1, &endp, 10) : 0;
-        if (!dash || strncmp(range, "bytes=0-", 8) || errno || *endp) {
-            free(range);
-            return mk_set_error(ctx, MK_EHTTP, "GCS upload: unreadable Range header");
-        }
-        ret->held = end + 1;
+        ok = ok && *digits >= '0' && *digits <= '9';
+        end = ok ? strtoull(digits, &endp, 10) : 0;
+        ok = ok && !errno && !*endp && end != UINT64_MAX;
         free(range);
+        if (!ok)
+            return mk_set_error(ctx, MK_EHTTP, "GCS upload: unreadable Range header");
+        ret->held = end + 1;
     }
     return 0;
 }

@@ -85,6 +85,15 @@ static void refused(void)
                "unreadable Range");
     CHECK_FAIL(ctx, parse(ctx, 308, "Range: bytes=0-99999999999999999999\r\n", "", &a),
                MK_EHTTP, "unreadable Range");
+    /* Once read as 1 byte held, and as 0 bytes (the end wrapping around). */
+    CHECK_FAIL(ctx, parse(ctx, 308, "Range: bytes=0-\r\n", "", &a), MK_EHTTP,
+               "unreadable Range");
+    CHECK_FAIL(ctx, parse(ctx, 308, "Range: bytes=0--1\r\n", "", &a), MK_EHTTP,
+               "unreadable Range");
+    CHECK_FAIL(ctx, parse(ctx, 308, "Range: bytes=0-18446744073709551615\r\n", "", &a),
+               MK_EHTTP, "unreadable Range");
+    CHECK_FAIL(ctx, parse(ctx, 308, "Range: bytes=0- 5\r\n", "", &a), MK_EHTTP,
+               "unreadable Range");
     mk_ctx_free(ctx);
 }
 
