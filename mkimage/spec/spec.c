@@ -273,6 +273,7 @@ int mk_spec_load(struct mk_ctx *ctx, const char *path, struct mk_spec **ret)
     mk_wipe(b.buf, b.len);
     mk_buf_release(&b);
     free(p.dir);
+    free(p.real_dir);
     if (r < 0) {
         mk_spec_free(spec);
         return r;

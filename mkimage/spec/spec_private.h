@@ -74,6 +74,7 @@ struct mk_spec_parser {
     struct mk_spec *spec;
     yaml_document_t *doc;
     char *dir; /* the spec's folder with its trailing '/'; "" for the current one */
+    char *real_dir; /* the same, resolved (realpath), once a path needs it */
 };
 
 static inline struct mk_spec_loc mk_spec_node_loc(const yaml_node_t *n)
@@ -127,9 +128,16 @@ int mk_spec_expand(struct mk_spec_parser *p, const yaml_node_t *n, const char *w
                    const char **ret);
 int mk_spec_want_string(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
                         const char **ret);
-/* As mk_spec_want_string(), resolved against the spec's folder. */
-int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
-                      const char **ret);
+/* What a spec's path is for, which decides how it may leave the spec's folder. */
+enum mk_spec_path_use {
+    MK_SPEC_KERNEL, /* read, and refused unless it is a multiboot kernel */
+    MK_SPEC_INPUT,  /* read into the image as it is (modules, files, a template) */
+    MK_SPEC_OUTPUT, /* written */
+};
+/* As mk_spec_want_string(), resolved against the spec's folder; a path that leaves it
+ * (absolute, climbing out with .., or through a symbolic link) is added to spec->outside. */
+int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, enum mk_spec_path_use use,
+                      const char *what, const char **ret);
 int mk_spec_want_map(struct mk_spec_parser *p, const yaml_node_t *n, const char *what);
 int mk_spec_want_int(struct mk_spec_parser *p, yaml_node_t *n, const char *what, int lo, int hi,
                      int *ret);

@@ -49,7 +49,8 @@ static int parse_modules(struct mk_spec_parser *p, yaml_node_t *n)
         spec->module_locs[i] = mk_spec_node_loc(m);
         if (m->type == YAML_SCALAR_NODE) {
             snprintf(what, sizeof(what), "image.modules item %zu", i + 1);
-            if ((r = mk_spec_want_path(p, m, what, &spec->modules[i].path)) < 0)
+            r = mk_spec_want_path(p, m, MK_SPEC_INPUT, what, &spec->modules[i].path);
+            if (r < 0)
                 return r;
             continue;
         }
@@ -64,7 +65,7 @@ static int parse_modules(struct mk_spec_parser *p, yaml_node_t *n)
             return mk_spec_error(p->ctx, spec, mk_spec_node_loc(m),
                                  "image.modules item %zu has no 'path'", i + 1);
         snprintf(what, sizeof(what), "'path' %s", where);
-        if ((r = mk_spec_want_path(p, v[0], what, &spec->modules[i].path)) < 0)
+        if ((r = mk_spec_want_path(p, v[0], MK_SPEC_INPUT, what, &spec->modules[i].path)) < 0)
             return r;
         snprintf(what, sizeof(what), "'args' %s", where);
         if (v[1] && (r = mk_spec_want_string(p, v[1], what, &spec->modules[i].args)) < 0)
@@ -102,7 +103,7 @@ static int parse_files(struct mk_spec_parser *p, yaml_node_t *n)
                 return mk_spec_error(p->ctx, spec, mk_spec_node_loc(f),
                                      "image.files item %zu has no '%s'", i + 1, keys[k]);
         snprintf(what, sizeof(what), "'src' %s", where);
-        if ((r = mk_spec_want_path(p, v[0], what, &spec->files[i].src)) < 0)
+        if ((r = mk_spec_want_path(p, v[0], MK_SPEC_INPUT, what, &spec->files[i].src)) < 0)
             return r;
         snprintf(what, sizeof(what), "'dest' %s", where);
         if ((r = mk_spec_want_string(p, v[1], what, &spec->files[i].dest)) < 0)
@@ -130,7 +131,8 @@ int mk_spec_parse_image(struct mk_spec_parser *p, yaml_node_t *n)
     if (!v[KERNEL])
         return mk_spec_error(p->ctx, spec, mk_spec_node_loc(n), "image has no 'kernel'");
     spec->kernel_loc = mk_spec_node_loc(v[KERNEL]);
-    if ((r = mk_spec_want_path(p, v[KERNEL], "'kernel' in image", &spec->opts.kernel)) < 0)
+    r = mk_spec_want_path(p, v[KERNEL], MK_SPEC_KERNEL, "'kernel' in image", &spec->opts.kernel);
+    if (r < 0)
         return r;
     if (v[ARGS] && (r = parse_args(p, v[ARGS])) < 0)
         return r;
@@ -141,7 +143,7 @@ int mk_spec_parse_image(struct mk_spec_parser *p, yaml_node_t *n)
         size_t len = strlen(s);
         /* A name is looked up among the installed templates; a path is the spec's own. */
         if (strchr(s, '/') || (len >= 4 && !strcmp(s + len - 4, ".cfg")))
-            r = mk_spec_want_path(p, v[TEMPLATE], "'template' in image", &s);
+            r = mk_spec_want_path(p, v[TEMPLATE], MK_SPEC_INPUT, "'template' in image", &s);
         if (r < 0)
             return r;
         spec->opts.template_name = s;
@@ -175,7 +177,7 @@ static int add_output(struct mk_spec_parser *p, yaml_node_t *key, yaml_node_t *n
     int r;
 
     o->loc = mk_spec_node_loc(n);
-    if ((r = mk_spec_want_path(p, n, what, &o->path)) < 0)
+    if ((r = mk_spec_want_path(p, n, MK_SPEC_OUTPUT, what, &o->path)) < 0)
         return r;
     if (!key) {
         o->fmt = mk_format_from_path(o->path);

@@ -131,8 +131,8 @@ int mk_spec_want_string(struct mk_spec_parser *p, const yaml_node_t *n, const ch
 }
 
 /* Whether (path), as written in the spec, names something outside the spec's folder: an
- * absolute path, or a relative one whose ".." climb above it. Told from the text alone (a
- * symbolic link inside the folder is the folder's owner's to vouch for). */
+ * absolute path, or a relative one whose ".." climb above it (symbolic links: see
+ * resolves_outside()). */
 static bool leaves_folder(const char *path)
 {
     long depth = 0;
@@ -154,9 +154,7 @@ static bool leaves_folder(const char *path)
     return false;
 }
 
-/* Whether the scalar is one ${NAME} or ${NAME:-DEFAULT} whose NAME is set: its value is then
- * the environment's, chosen by whoever runs us (KERNEL=/abs/path in the examples), not the
- * spec's author. */
+/* Whether the scalar is one ${NAME} or ${NAME:-DEFAULT} whose NAME is set and not empty. */
 static bool from_environment(const yaml_node_t *n)
 {
     const char *raw = (const char *)n->data.scalar.value;
@@ -174,8 +172,48 @@ static bool from_environment(const yaml_node_t *n)
     return getenv(name) && *getenv(name);
 }
 
+/* Whether (path), resolved, lies in (root), both absolute and free of symbolic links. */
+static bool is_under(const char *path, const char *root)
+{
+    size_t len = strlen(root);
+
+    if (!strcmp(root, "/"))
+        return true;
+    return !strncmp(path, root, len) && (path[len] == '/' || !path[len]);
+}
+
+/* Where (joined), a path that stays in the spec's folder as written, really is once its
+ * symbolic links are followed (for an output, its folder's), when that is outside the
+ * folder: a cloned repository's symbolic link is as much the spec author's as its text.
+ * NULL when inside, or when it does not exist yet (opening it will say so). */
+static char *resolves_outside(struct mk_spec_parser *p, const char *joined, bool output)
+{
+    char *real, *copy = NULL;
+
+    if (!p->real_dir && !(p->real_dir = realpath(*p->dir ? p->dir : ".", NULL)))
+        return NULL;
+    if (output) {
+        char *slash;
+
+        if (!(copy = strdup(joined)))
+            return NULL;
+        slash = strrchr(copy, '/');
+        if (slash)
+            slash[slash == copy] = 0; /* "/x" -> "/", "a/b" -> "a" */
+        real = realpath(slash ? copy : ".", NULL);
+        free(copy);
+    } else {
+        real = realpath(joined, NULL);
+    }
+    if (real && is_under(real, p->real_dir)) {
+        free(real);
+        return NULL;
+    }
+    return real;
+}
+
 static int note_outside(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
-                        const char *path)
+                        const char *path, const char *real, bool output)
 {
     struct mk_spec *spec = p->spec;
     struct mk_buf b = MK_BUF_INIT;
@@ -183,7 +221,14 @@ static int note_outside(struct mk_spec_parser *p, const yaml_node_t *n, const ch
     const char *kept;
     int r;
 
-    if (mk_buf_addf(&b, "%s at line %u: %s", what, mk_spec_node_loc(n).line, path) < 0) {
+    r = mk_buf_addf(&b, "%s at line %u: %s", what, mk_spec_node_loc(n).line, path);
+    /* Say where a path came from when the spec did not write it out. */
+    if (r == MK_OK && strcmp(mk_spec_text(n), path))
+        r = mk_buf_addf(&b, " (written as %s)", mk_spec_text(n));
+    if (r == MK_OK && real)
+        r = mk_buf_addf(&b, output ? " (its folder is %s, through a symbolic link)"
+                                   : " (a symbolic link to %s)", real);
+    if (r < 0) {
         mk_buf_release(&b);
         return mk_spec_nomem(p);
     }
@@ -197,28 +242,41 @@ static int note_outside(struct mk_spec_parser *p, const yaml_node_t *n, const ch
     return MK_OK;
 }
 
-int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, const char *what,
-                      const char **ret)
+/* A whole ${NAME} the environment sets is trusted for the kernel alone. The spec's author
+ * chooses NAME and can predict what many variables hold (${HOME}, ${KUBECONFIG},
+ * ${GOOGLE_APPLICATION_CREDENTIALS}): a module, a file or a template read from there would
+ * carry a secret into an image that push uploads, and an output written there would
+ * destroy it. Whatever a kernel path names is accepted only if it is a multiboot kernel,
+ * so KERNEL=/abs/path needs no flag while nothing else can be reached that way. */
+int mk_spec_want_path(struct mk_spec_parser *p, const yaml_node_t *n, enum mk_spec_path_use use,
+                      const char *what, const char **ret)
 {
     const char *s;
+    char *real = NULL;
     int r = mk_spec_want_string(p, n, what, &s);
 
     if (r < 0)
         return r;
     if (!*s)
         return mk_spec_error(p->ctx, p->spec, mk_spec_node_loc(n), "%s is empty", what);
-    if (leaves_folder(s) && !from_environment(n) && (r = note_outside(p, n, what, s)) < 0)
-        return r;
-    if (*s == '/' || !*p->dir) {
+    if (*s != '/' && *p->dir) {
+        char *joined = malloc(strlen(p->dir) + strlen(s) + 1);
+        if (!joined)
+            return mk_spec_nomem(p);
+        memcpy(joined, p->dir, strlen(p->dir));
+        memcpy(joined + strlen(p->dir), s, strlen(s) + 1);
+        if ((r = mk_spec_keep(p, joined, ret)) < 0)
+            return r;
+    } else {
         *ret = s;
-        return MK_OK;
     }
-    char *joined = malloc(strlen(p->dir) + strlen(s) + 1);
-    if (!joined)
-        return mk_spec_nomem(p);
-    memcpy(joined, p->dir, strlen(p->dir));
-    memcpy(joined + strlen(p->dir), s, strlen(s) + 1);
-    return mk_spec_keep(p, joined, ret);
+    if (use == MK_SPEC_KERNEL && from_environment(n))
+        return MK_OK;
+    if (leaves_folder(s) ||
+        (real = resolves_outside(p, *ret, use == MK_SPEC_OUTPUT)) != NULL)
+        r = note_outside(p, n, what, s, real, use == MK_SPEC_OUTPUT);
+    free(real);
+    return r;
 }
 
 /* A hint that is cut short is still a hint: truncation is harmless here. */

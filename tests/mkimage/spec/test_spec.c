@@ -1,4 +1,5 @@
 /* test_spec.c: loading image specs: the model they give, and every error's exact place. */
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -335,15 +336,111 @@ static void test_validate_inputs(void)
     mk_ctx_free(ctx);
 }
 
+/* Loads (text) and expects its paths outside the spec's folder to be exactly (want), joined
+ * with "; " ("" for none); "@D" in (want) stands for the spec's folder. */
+static void expect_outside(const char *text, const char *want)
+{
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct mk_spec *spec = NULL;
+    char got[1024] = "", expected[1024] = "";
+    const char *at = strstr(want, "@D");
+
+    if (at)
+        snprintf(expected, sizeof(expected), "%.*s%s%s", (int)(at - want), want, dir, at + 2);
+    else
+        snprintf(expected, sizeof(expected), "%s", want);
+    CHECK_OK(ctx, mk_spec_load(ctx, spec_file("s.yaml", text), &spec));
+    for (size_t i = 0; spec && i < mk_spec_n_outside(spec); i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? "; " : "",
+                 mk_spec_outside(spec, i));
+    if (spec && strcmp(got, expected)) {
+        fprintf(stderr, "  outside of:\n%s  is \"%s\"\n  expected \"%s\"\n", text, got, expected);
+        unit_failed_checks++;
+    }
+    mk_spec_free(spec);
+    mk_ctx_free(ctx);
+}
+
+/* A whole ${NAME} the environment sets is the user's for the kernel only: the spec's author
+ * chooses NAME, and many are predictable (HOME, GOOGLE_APPLICATION_CREDENTIALS). */
+static void test_outside_env(void)
+{
+    setup();
+    setenv("SPEC_TEST_K", "/kernels/k.elf", 1);
+    setenv("SPEC_TEST_REL", "../k.elf", 1);
+    setenv("SPEC_TEST_SUB", "sub", 1);
+    setenv("SPEC_TEST_EMPTY", "", 1);
+    setenv("SPEC_TEST_CREDS", "/home/u/.config/gcloud/key.json", 1);
+    setenv("HOME", "/home/u", 1);
+    unsetenv("SPEC_TEST_NOPE");
+    expect_outside("image: {kernel: '${SPEC_TEST_K}'}\n", "");
+    expect_outside("image: {kernel: '${SPEC_TEST_K:-x}'}\n", "");
+    expect_outside("image: {kernel: '${SPEC_TEST_REL}'}\n", "");
+    expect_outside("image: {kernel: '${SPEC_TEST_NOPE:-/etc/shadow}'}\n",
+                   "'kernel' in image at line 1: /etc/shadow (written as "
+                   "${SPEC_TEST_NOPE:-/etc/shadow})");
+    expect_outside("image: {kernel: '${SPEC_TEST_EMPTY:-../k}'}\n",
+                   "'kernel' in image at line 1: ../k (written as ${SPEC_TEST_EMPTY:-../k})");
+    expect_outside("image: {kernel: '${SPEC_TEST_SUB}/../../etc/k'}\n",
+                   "'kernel' in image at line 1: sub/../../etc/k (written as "
+                   "${SPEC_TEST_SUB}/../../etc/k)");
+    expect_outside("image: {kernel: '${SPEC_TEST_K}/../k'}\n",
+                   "'kernel' in image at line 1: /kernels/k.elf/../k (written as "
+                   "${SPEC_TEST_K}/../k)");
+    expect_outside("image:\n  kernel: k\n  modules: ['${SPEC_TEST_REL}']\n"
+                   "  files: [{src: '${SPEC_TEST_CREDS}', dest: /k}, {src: '${HOME}', dest: /h}]\n"
+                   "  template: '${SPEC_TEST_K}'\n"
+                   "output: '${SPEC_TEST_K}'\n",
+                   "'template' in image at line 5: /kernels/k.elf (written as ${SPEC_TEST_K}); "
+                   "image.modules item 1 at line 3: ../k.elf (written as ${SPEC_TEST_REL}); "
+                   "'src' in image.files item 1 at line 4: /home/u/.config/gcloud/key.json "
+                   "(written as ${SPEC_TEST_CREDS}); "
+                   "'src' in image.files item 2 at line 4: /home/u (written as ${HOME}); "
+                   "output item 1 at line 6: /kernels/k.elf (written as ${SPEC_TEST_K})");
+}
+
+/* A symbolic link in the folder (a cloned repository's, say) is the spec author's too. */
+static void test_outside_symlinks(void)
+{
+    char elsewhere[128], real[PATH_MAX], path[PATH_MAX + 32], want[4 * PATH_MAX + 512];
+    FILE *f;
+
+    setup();
+    snprintf(elsewhere, sizeof(elsewhere), "%s.elsewhere", dir);
+    CHECK_EQ(mkdir(elsewhere, 0700), 0);
+    CHECK(realpath(elsewhere, real) != NULL);
+    snprintf(path, sizeof(path), "%s/secret", real);
+    CHECK((f = fopen(path, "w")) != NULL && fclose(f) == 0);
+    spec_file("notes.txt", "mine\n");
+    snprintf(path, sizeof(path), "%s/key", dir);
+    snprintf(want, sizeof(want), "%s/secret", real);
+    CHECK_EQ(symlink(want, path), 0);
+    snprintf(path, sizeof(path), "%s/out", dir);
+    CHECK_EQ(symlink(real, path), 0);
+    snprintf(path, sizeof(path), "%s/inside", dir);
+    CHECK_EQ(symlink("notes.txt", path), 0);
+
+    expect_outside("image:\n  kernel: inside\n  files: [{src: ./inside, dest: /n}]\n"
+                   "output: inside.raw\n", "");
+    snprintf(want, sizeof(want),
+             "'kernel' in image at line 2: key (a symbolic link to %s/secret); "
+             "'src' in image.files item 1 at line 3: key (a symbolic link to %s/secret); "
+             "output item 1 at line 4: out/disk.raw (its folder is %s, through a symbolic link)",
+             real, real, real);
+    expect_outside("image:\n  kernel: key\n  files: [{src: key, dest: /k}]\n"
+                   "output: out/disk.raw\n", want);
+}
+
 static void cleanup(void)
 {
-    char cmd[128];
+    char cmd[256];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.elsewhere'", dir, dir);
     CHECK_EQ(system(cmd), 0);
 }
 
 UNIT_MAIN(UNIT_TEST(test_levenshtein), UNIT_TEST(test_full_model), UNIT_TEST(test_shorthands),
           UNIT_TEST(test_key_errors), UNIT_TEST(test_type_errors), UNIT_TEST(test_missing),
           UNIT_TEST(test_yaml_errors), UNIT_TEST(test_env), UNIT_TEST(test_unreadable),
-          UNIT_TEST(test_validate_inputs), UNIT_TEST(cleanup))
+          UNIT_TEST(test_validate_inputs), UNIT_TEST(test_outside_env),
+          UNIT_TEST(test_outside_symlinks), UNIT_TEST(cleanup))
