@@ -347,6 +347,48 @@ static int token_form(struct mk_ctx *ctx, struct gce_auth *a, struct mk_buf *for
     return r;
 }
 
+/* Wipes jansson's copy of a secret string member. */
+static void wipe_member(json_t *root, const char *key)
+{
+    json_t *v = json_object_get(root, key);
+
+    if (json_is_string(v))
+        mk_wipe((char *)json_string_value(v), json_string_length(v));
+}
+
+int gce_auth_parse_token(struct mk_ctx *ctx, const char *where, const char *body, size_t len,
+                         enum gce_token_form form, time_t now, struct gce_token_reply *ret)
+{
+    const char *key = form == GCE_TOKEN_IAM ? "accessToken" : "access_token";
+    json_t *root = json_loadb(body, len, 0, NULL);
+    const char *tok = json_string_value(json_object_get(root, key));
+    int r = MK_OK;
+
+    memset(ret, 0, sizeof(*ret));
+    ret->expiry = now + 3600;
+    if (form == GCE_TOKEN_IAM) {
+        const char *when = json_string_value(json_object_get(root, "expireTime"));
+        struct tm tm = {0};
+        const char *end = when ? strptime(when, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+
+        if (end)
+            ret->expiry = timegm(&tm);
+    } else {
+        json_int_t in = json_integer_value(json_object_get(root, "expires_in"));
+
+        if (in > 0)
+            ret->expiry = now + (time_t)in;
+    }
+    if (!tok || !*tok)
+        r = mk_set_error(ctx, MK_EAUTH, "%s answered without an access token", where);
+    else if (!(ret->token = strdup(tok)))
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    /* The token lives in jansson's copy too. */
+    wipe_member(root, key);
+    json_decref(root);
+    return r;
+}
+
 int gce_auth_keep_token(struct mk_ctx *ctx, struct gce_auth *a, const char *token,
                         time_t expiry)
 {
@@ -355,6 +397,23 @@ int gce_auth_keep_token(struct mk_ctx *ctx, struct gce_auth *a, const char *toke
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     a->expiry = expiry;
     return MK_OK;
+}
+
+int gce_auth_take_token(struct mk_ctx *ctx, struct gce_auth *a, const struct mk_http_resp *resp,
+                        const char *where, enum gce_token_form form)
+{
+    struct gce_token_reply reply;
+    int r;
+
+    r = gce_auth_parse_token(ctx, where, resp->body.buf, resp->body.len, form, time(NULL),
+                             &reply);
+    if (r == MK_OK)
+        r = gce_auth_keep_token(ctx, a, reply.token, reply.expiry);
+    gce_auth_free_secret(&reply.token);
+    if (r == MK_OK)
+        mk_log(ctx, MK_LOG_DEBUG, "got an access token for %s, valid %lld s", a->describe,
+               (long long)(reply.expiry - time(NULL)));
+    return r;
 }
 
 static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
@@ -366,9 +425,6 @@ static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
     struct mk_http_req req = {.method = "POST", .url = a->token_uri, .headers = form_hdrs,
                               .timeout = 60, .max_response = 1u << 20};
     char where[300];
-    json_t *root = NULL;
-    const char *tok;
-    json_int_t expires;
     double deadline = mono_now() + TOKEN_DEADLINE;
     int r = MK_OK;
 
@@ -428,26 +484,8 @@ static int fetch_token(struct mk_ctx *ctx, struct gce_auth *a)
                          resp.status, text);
         goto out;
     }
-    root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-    tok = json_string_value(json_object_get(root, "access_token"));
-    expires = json_integer_value(json_object_get(root, "expires_in"));
-    if (!tok || !*tok) {
-        r = mk_set_error(ctx, MK_EAUTH, "%s answered without an access_token", where);
-        goto out;
-    }
-    r = gce_auth_keep_token(ctx, a, tok, time(NULL) + (expires > 0 ? (time_t)expires : 3600));
-    if (r < 0)
-        goto out;
-    mk_log(ctx, MK_LOG_DEBUG, "got an access token for %s, valid %lld s", a->describe,
-           (long long)expires);
+    r = gce_auth_take_token(ctx, a, &resp, where, GCE_TOKEN_OAUTH);
 out:
-    if (root) {
-        /* The token lives in jansson's copy too. */
-        json_t *t = json_object_get(root, "access_token");
-        if (json_is_string(t))
-            mk_wipe((char *)json_string_value(t), json_string_length(t));
-        json_decref(root);
-    }
     mk_http_resp_release(&resp);
     return r;
 }

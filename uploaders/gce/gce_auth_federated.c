@@ -225,7 +225,6 @@ static int subject_token(struct mk_ctx *ctx, struct gce_auth *a, struct mk_buf *
 {
     struct mk_http_resp resp;
     char where[300];
-    json_t *root, *field;
     int r;
 
     if (a->subject_file) {
@@ -248,17 +247,26 @@ static int subject_token(struct mk_ctx *ctx, struct gce_auth *a, struct mk_buf *
         if (r < 0)
             return mk_error_prefix(ctx, "external_account credential_source");
     }
-    if (a->subject_field) {
+    return gce_auth_parse_subject(ctx, where, a->subject_field, tok);
+}
+
+int gce_auth_parse_subject(struct mk_ctx *ctx, const char *where, const char *field,
+                           struct mk_buf *tok)
+{
+    json_t *root, *value;
+    int r;
+
+    if (field) {
         root = json_loadb(tok->buf, tok->len, 0, NULL);
-        field = json_object_get(root, a->subject_field);
+        value = json_object_get(root, field);
         mk_wipe(tok->buf, tok->alloc);
         tok->len = 0;
-        r = json_is_string(field) && json_string_length(field)
-                ? mk_buf_add(tok, json_string_value(field), json_string_length(field))
+        r = json_is_string(value) && json_string_length(value)
+                ? mk_buf_add(tok, json_string_value(value), json_string_length(value))
                 : mk_set_error(ctx, MK_EAUTH, "%s: no string field '%s' in the JSON", where,
-                               a->subject_field);
-        if (json_is_string(field))
-            mk_wipe((char *)json_string_value(field), json_string_length(field));
+                               field);
+        if (json_is_string(value))
+            mk_wipe((char *)json_string_value(value), json_string_length(value));
         json_decref(root);
         if (r < 0)
             return r == MK_ENOMEM ? oom(ctx) : r;
@@ -283,40 +291,6 @@ static int basic_auth(struct gce_auth *a, struct mk_buf *hdr)
         r = gce_base64(hdr, pair.buf, pair.len);
     mk_wipe(pair.buf, pair.alloc);
     mk_buf_release(&pair);
-    return r;
-}
-
-/* Takes the token out of an answer; (field)/(expiry_field) name its members. */
-static int take_token(struct mk_ctx *ctx, struct gce_auth *a, const struct mk_http_resp *resp,
-                      const char *where, bool rfc3339)
-{
-    json_t *root = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
-    json_t *tok = json_object_get(root, rfc3339 ? "accessToken" : "access_token");
-    time_t expiry = time(NULL) + 3600;
-    int r;
-
-    if (rfc3339) {
-        const char *when = json_string_value(json_object_get(root, "expireTime"));
-        struct tm tm = {0};
-        const char *end = when ? strptime(when, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-
-        if (end)
-            expiry = timegm(&tm);
-    } else {
-        json_int_t in = json_integer_value(json_object_get(root, "expires_in"));
-        if (in > 0)
-            expiry = time(NULL) + (time_t)in;
-    }
-    if (!json_is_string(tok) || !json_string_length(tok))
-        r = mk_set_error(ctx, MK_EAUTH, "%s answered without an access token", where);
-    else
-        r = gce_auth_keep_token(ctx, a, json_string_value(tok), expiry);
-    if (json_is_string(tok))
-        mk_wipe((char *)json_string_value(tok), json_string_length(tok));
-    json_decref(root);
-    if (r == MK_OK)
-        mk_log(ctx, MK_LOG_DEBUG, "got an access token for %s, valid %lld s", a->describe,
-               (long long)(expiry - time(NULL)));
     return r;
 }
 
@@ -366,7 +340,7 @@ int gce_auth_fetch_external(struct mk_ctx *ctx, struct gce_auth *a)
                          a->describe, resp.status, text);
     }
     if (r == MK_OK)
-        r = take_token(ctx, a, &resp, where, false);
+        r = gce_auth_take_token(ctx, a, &resp, where, GCE_TOKEN_OAUTH);
     mk_http_resp_release(&resp);
     return r;
 }
@@ -414,7 +388,7 @@ int gce_auth_fetch_impersonated(struct mk_ctx *ctx, struct gce_auth *a)
                          "%s refused to issue a token for %s: HTTP %ld: %s", where,
                          a->describe, resp.status, text);
     } else {
-        r = take_token(ctx, a, &resp, where, true);
+        r = gce_auth_take_token(ctx, a, &resp, where, GCE_TOKEN_IAM);
     }
     mk_http_resp_release(&resp);
     return r;

@@ -54,6 +54,20 @@ int gce_auth_form_add(struct mk_buf *b, const char *key, const char *value);
  * messages. */
 int gce_auth_load_json(struct mk_ctx *ctx, struct gce_auth *a, json_t *root,
                        const char *path);
+/* A token endpoint's answer (body, len): OAuth 2.0's {"access_token", "expires_in"} (Google's
+ * token URI, the metadata server, the STS) or IAM Credentials' {"accessToken", "expireTime"}
+ * (generateAccessToken). (ret->token) is a secret copy for gce_auth_free_secret(); (expiry)
+ * defaults to an hour after (now). MK_EAUTH "WHERE answered without an access token". */
+enum gce_token_form { GCE_TOKEN_OAUTH, GCE_TOKEN_IAM };
+struct gce_token_reply {
+    char *token;
+    time_t expiry;
+};
+int gce_auth_parse_token(struct mk_ctx *ctx, const char *where, const char *body, size_t len,
+                         enum gce_token_form form, time_t now, struct gce_token_reply *ret);
+/* gce_auth_parse_token() of (resp)'s body, kept as (a)'s current token. */
+int gce_auth_take_token(struct mk_ctx *ctx, struct gce_auth *a, const struct mk_http_resp *resp,
+                        const char *where, enum gce_token_form form);
 /* Keeps (token) as (a)'s current token, valid until (expiry). */
 int gce_auth_keep_token(struct mk_ctx *ctx, struct gce_auth *a, const char *token,
                         time_t expiry);
@@ -66,6 +80,11 @@ int gce_auth_load_external(struct mk_ctx *ctx, struct gce_auth *a, json_t *root,
  * --impersonate-service-account). */
 int gce_auth_load_impersonated(struct mk_ctx *ctx, struct gce_auth *a, json_t *root,
                                const char *path);
+/* A subject token as read (tok): with (field), the JSON's string member of that name (the
+ * credential_source's json format), else the text; trailing white space removed. The bytes
+ * are secret: what is dropped is wiped. MK_EAUTH naming (where) when there is no token. */
+int gce_auth_parse_subject(struct mk_ctx *ctx, const char *where, const char *field,
+                           struct mk_buf *tok);
 /* Token fetches for AUTH_EXTERNAL and AUTH_IMPERSONATED. */
 int gce_auth_fetch_external(struct mk_ctx *ctx, struct gce_auth *a);
 int gce_auth_fetch_impersonated(struct mk_ctx *ctx, struct gce_auth *a);
