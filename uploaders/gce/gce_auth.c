@@ -12,6 +12,9 @@
 #define KEY_FILE_MAX (1u << 20)
 #define TOKEN_MARGIN 60 /* refresh this many seconds before expiry */
 #define TOKEN_DEADLINE 20.0 /* seconds for a whole token request, retries included */
+/* Google's tokens live an hour, impersonated ones up to 12 h: a longer expires_in is taken
+ * as a day (and a huge one would overflow time_t). */
+#define TOKEN_LIFETIME_MAX 86400
 
 static double mono_now(void)
 {
@@ -356,6 +359,16 @@ static void wipe_member(json_t *root, const char *key)
         mk_wipe((char *)json_string_value(v), json_string_length(v));
 }
 
+/* Whether (s) can follow "Authorization: Bearer ": visible ASCII only (RFC 6750's
+ * b64token is narrower still), so that a token cannot end the header and start another. */
+static bool header_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return false;
+    return true;
+}
+
 int gce_auth_parse_token(struct mk_ctx *ctx, const char *where, const char *body, size_t len,
                          enum gce_token_form form, time_t now, struct gce_token_reply *ret)
 {
@@ -377,10 +390,13 @@ int gce_auth_parse_token(struct mk_ctx *ctx, const char *where, const char *body
         json_int_t in = json_integer_value(json_object_get(root, "expires_in"));
 
         if (in > 0)
-            ret->expiry = now + (time_t)in;
+            ret->expiry = now + (time_t)MK_MIN(in, TOKEN_LIFETIME_MAX);
     }
     if (!tok || !*tok)
         r = mk_set_error(ctx, MK_EAUTH, "%s answered without an access token", where);
+    else if (!header_safe(tok))
+        r = mk_set_error(ctx, MK_EAUTH, "%s answered with an access token that is not "
+                         "printable ASCII", where);
     else if (!(ret->token = strdup(tok)))
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
     /* The token lives in jansson's copy too. */

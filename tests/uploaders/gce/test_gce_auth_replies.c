@@ -42,6 +42,15 @@ static void oauth(void)
         CHECK_EQ(t.expiry, NOW + 3600);
         gce_auth_free_secret(&t.token);
     }
+    /* A lifetime past any Google gives is taken as a day (it overflowed time_t: UBSan). */
+    CHECK_OK(ctx, token(ctx, "{\"access_token\": \"t\", \"expires_in\": 9223372036854775807}",
+                        GCE_TOKEN_OAUTH, &t));
+    CHECK_EQ(t.expiry, NOW + 86400);
+    gce_auth_free_secret(&t.token);
+    CHECK_OK(ctx, token(ctx, "{\"access_token\": \"t\", \"expires_in\": 86401}",
+                        GCE_TOKEN_OAUTH, &t));
+    CHECK_EQ(t.expiry, NOW + 86400);
+    gce_auth_free_secret(&t.token);
     mk_ctx_free(ctx);
 }
 
@@ -83,6 +92,28 @@ static void no_token(void)
     mk_ctx_free(ctx);
 }
 
+/* The token goes into "Authorization: Bearer TOKEN": a line break in it would add headers
+ * of the server's choosing to every later request (found by fuzz/gce_auth_reply). */
+static void token_fits_a_header(void)
+{
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct gce_token_reply t;
+    const char *bodies[] = {"{\"access_token\": \"ya29.a\\r\\nX-Injected: 1\"}",
+                            "{\"access_token\": \"ya29 a\"}",
+                            "{\"access_token\": \"ya29.\\u00e9\"}",
+                            "{\"access_token\": \"ya29\\t\"}"};
+
+    for (size_t i = 0; i < MK_ARRAY_SIZE(bodies); i++) {
+        CHECK_FAIL(ctx, token(ctx, bodies[i], GCE_TOKEN_OAUTH, &t), MK_EAUTH,
+                   "https://oauth2.example/token answered with an access token that is not "
+                   "printable ASCII");
+        CHECK(t.token == NULL);
+    }
+    CHECK_OK(ctx, token(ctx, "{\"access_token\": \"ya29.AbC-_~+/=\"}", GCE_TOKEN_OAUTH, &t));
+    gce_auth_free_secret(&t.token);
+    mk_ctx_free(ctx);
+}
+
 static int subject(struct mk_ctx *ctx, const char *field, const char *bytes, struct mk_buf *tok)
 {
     mk_buf_release(tok);
@@ -116,4 +147,5 @@ static void subject_tokens(void)
     mk_ctx_free(ctx);
 }
 
-UNIT_MAIN(UNIT_TEST(oauth), UNIT_TEST(iam), UNIT_TEST(no_token), UNIT_TEST(subject_tokens))
+UNIT_MAIN(UNIT_TEST(oauth), UNIT_TEST(iam), UNIT_TEST(no_token), UNIT_TEST(token_fits_a_header),
+          UNIT_TEST(subject_tokens))
