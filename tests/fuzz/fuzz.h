@@ -3,7 +3,9 @@
  *   seeds: SHELL LINE     run by run.sh with $SEEDS (the folder to fill), $MKIMAGE, $MBPROBE,
  *                         $MBPROBE2, $MK_SOURCE_DIR and $WORK (scratch) set; several allowed
  *   options: -max_len=N   extra libFuzzer options
- * Past findings live in tests/fuzz/corpus/NAME/ and are replayed on every run. */
+ * Past findings live in tests/fuzz/corpus/NAME/ and are replayed first on every run, with
+ * any seeds written by hand (server replies, say) kept there too; a harness with such seeds
+ * needs no seeds: line. */
 #ifndef MK_FUZZ_H
 #define MK_FUZZ_H
 
