@@ -77,5 +77,12 @@ int mk_disk_open_targz(struct mk_ctx *ctx, const char *path, struct mk_buf *prob
  * rule broken is appended to (problems) as a line; (name) names the input in errors. */
 int mk_targz_check_fd(struct mk_ctx *ctx, int fd, const char *name, bool head_only,
                       struct mk_buf *problems);
+/* A source of bytes: sets (*data, *len) to the next ones, which stay valid until the next
+ * call; *len == 0 at the end. */
+typedef int (*mk_pull_fn)(struct mk_ctx *ctx, void *opaque, const uint8_t **data, size_t *len);
+/* The same check, the compressed bytes taken from (pull) instead of a file: a caller that
+ * holds them already (an upload checking what it sends) hands them over without a copy. */
+int mk_targz_check_pull(struct mk_ctx *ctx, mk_pull_fn pull, void *opaque, const char *name,
+                        bool head_only, struct mk_buf *problems);
 
 #endif

@@ -31,6 +31,9 @@ struct targz {
     const char *path;
     struct mk_buf *problems;
     int fd;
+    /* Where the compressed bytes come from: (fd) read into (in), or the caller's source. */
+    mk_pull_fn pull;
+    void *pull_opaque;
     z_stream zs;
     int zs_ready;
     uint8_t in[IN_SIZE];
@@ -63,6 +66,21 @@ static void problem(struct targz *t, const char *fmt, ...)
     va_end(ap);
 }
 
+static int pull_fd(struct mk_ctx *ctx, void *opaque, const uint8_t **data, size_t *len)
+{
+    struct targz *t = opaque;
+    ssize_t n;
+
+    do
+        n = read(t->fd, t->in, sizeof(t->in));
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot read '%s'", t->path);
+    *data = t->in;
+    *len = (size_t)n;
+    return MK_OK;
+}
+
 /* Reads up to (len) bytes of the tar stream; fewer only at its end. */
 static int tz_read(struct targz *t, void *buf, size_t len, size_t *ret)
 {
@@ -72,14 +90,15 @@ static int tz_read(struct targz *t, void *buf, size_t len, size_t *ret)
     zs->avail_out = (uInt)len;
     while (zs->avail_out && !t->ended && !t->corrupt) {
         if (!zs->avail_in && !t->in_eof) {
-            ssize_t n = read(t->fd, t->in, sizeof(t->in));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return mk_set_errno(t->ctx, MK_EIO, errno, "cannot read '%s'", t->path);
+            const uint8_t *data;
+            size_t n;
+            int r = t->pull(t->ctx, t->pull_opaque, &data, &n);
+
+            if (r < 0)
+                return r;
             if (n == 0)
                 t->in_eof = 1;
-            zs->next_in = t->in;
+            zs->next_in = (Bytef *)data;
             zs->avail_in = (uInt)n;
             t->in_total += (uint64_t)n;
             mk_progress(t->ctx, "read", t->in_total, t->file_size);
@@ -404,7 +423,8 @@ int mk_disk_open_targz(struct mk_ctx *ctx, const char *path, struct mk_buf *prob
 
     if (!t)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    *t = (struct targz){.ctx = ctx, .path = path, .problems = problems};
+    *t = (struct targz){.ctx = ctx, .path = path, .problems = problems, .pull = pull_fd};
+    t->pull_opaque = t;
     t->fd = mk_open_input(ctx, path, NULL);
     if (t->fd < 0) {
         r = t->fd;
@@ -444,17 +464,13 @@ out:
     return MK_OK;
 }
 
-int mk_targz_check_fd(struct mk_ctx *ctx, int fd, const char *name, bool head_only,
-                      struct mk_buf *problems)
+/* The streaming check of (t), set up with its source. */
+static int check(struct mk_ctx *ctx, struct targz *t)
 {
-    struct targz *t = calloc(1, sizeof(*t));
     char disk_name[4096] = "";
     int r;
 
-    if (!t)
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    *t = (struct targz){.ctx = ctx, .path = name, .problems = problems, .fd = fd,
-                        .check_only = 1, .head_only = head_only};
+    t->check_only = 1;
     if (inflateInit2(&t->zs, 15 + 16) != Z_OK) {
         free(t);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
@@ -462,9 +478,34 @@ int mk_targz_check_fd(struct mk_ctx *ctx, int fd, const char *name, bool head_on
     r = parse(t, NULL, disk_name, sizeof(disk_name));
     if (r > 0)
         r = MK_OK; /* corrupt or truncated: a problem, already said */
-    if (r == MK_OK && !t->have_disk && !(problems && problems->len))
+    if (r == MK_OK && !t->have_disk && !(t->problems && t->problems->len))
         problem(t, "the archive holds no file; GCE requires one file named disk.raw");
     inflateEnd(&t->zs);
     free(t);
     return r;
+}
+
+int mk_targz_check_pull(struct mk_ctx *ctx, mk_pull_fn pull, void *opaque, const char *name,
+                        bool head_only, struct mk_buf *problems)
+{
+    struct targz *t = calloc(1, sizeof(*t));
+
+    if (!t)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    *t = (struct targz){.ctx = ctx, .path = name, .problems = problems, .fd = -1,
+                        .pull = pull, .pull_opaque = opaque, .head_only = head_only};
+    return check(ctx, t);
+}
+
+int mk_targz_check_fd(struct mk_ctx *ctx, int fd, const char *name, bool head_only,
+                      struct mk_buf *problems)
+{
+    struct targz *t = calloc(1, sizeof(*t));
+
+    if (!t)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    *t = (struct targz){.ctx = ctx, .path = name, .problems = problems, .fd = fd,
+                        .pull = pull_fd, .head_only = head_only};
+    t->pull_opaque = t;
+    return check(ctx, t);
 }
