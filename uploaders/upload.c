@@ -298,6 +298,23 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
         close(fd);
         return do_abort(ctx, up, r);
     }
+    if (up->u->write_file) {
+        struct stat now;
+
+        r = up->u->write_file(ctx, up->state, fd, info.stream_size);
+        /* The uploader read the file at its own pace: it must not have changed meanwhile. */
+        if (r == MK_OK && (fstat(fd, &now) < 0 || now.st_size != st.st_size ||
+                           now.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+                           now.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
+            r = mk_set_error(ctx, MK_EIO, "%s changed while it was read", path);
+        if (r < 0) {
+            close(fd);
+            return do_abort(ctx, up, r);
+        }
+        r = finish(ctx, up); /* which may read (fd) again: the last piece */
+        close(fd);
+        return r;
+    }
     buf = malloc(READ_SIZE);
     if (!buf) {
         close(fd);

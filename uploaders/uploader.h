@@ -42,8 +42,9 @@ struct mk_uploader {
     /* Keys not in (options) still go to set_option, taking a value (external uploaders,
      * which judge their options themselves). */
     bool other_options;
-    /* The uploader reports "upload" progress itself, counting the bytes the server has
-     * acknowledged (not those merely handed to write()). */
+    /* The uploader reports "upload" progress itself, counting bytes on the wire (not those
+     * merely handed to write()): those the server acknowledged, plus those of the request
+     * under way; after a failure, and when it gives up, back to what the server holds. */
     bool reports_progress;
     /* It can make an image from data already on the cloud (mk_upload_remote): prepare
      * then gets info->remote, and finish follows with no write. */
@@ -71,6 +72,12 @@ struct mk_uploader {
     int (*prepare)(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info);
     /* Required. Receives the artefact's bytes in order. */
     int (*write)(struct mk_ctx *ctx, void *state, const void *buf, size_t len);
+    /* Optional, called instead of write() when the artefact is a regular file sent as it
+     * is: the uploader reads (fd), (size) bytes, itself, from whatever offset it needs, so
+     * that a retry or a resumed upload reads the file again instead of holding the bytes
+     * the server has not acknowledged. (fd) stays open until finish() returns; the driver
+     * closes it. */
+    int (*write_file)(struct mk_ctx *ctx, void *state, int fd, uint64_t size);
     /* Required. Completes the upload, creates the image and waits until it is usable;
      * appends a JSON object describing the result to (result). */
     int (*finish)(struct mk_ctx *ctx, void *state, struct mk_buf *result);
