@@ -338,6 +338,15 @@ static int gce_write(struct mk_ctx *ctx, void *state, const void *buf, size_t le
     return gcs_upload_write(ctx, g, g->up, buf, len);
 }
 
+static int gce_write_file(struct mk_ctx *ctx, void *state, int fd, uint64_t size)
+{
+    struct gce *g = state;
+
+    if (g->resuming)
+        return MK_OK; /* uploaded by an earlier run */
+    return gcs_upload_file(ctx, g, g->up, fd, size);
+}
+
 /* ---- finish ---- */
 
 static const char *str_or(json_t *obj, const char *key)
@@ -515,6 +524,7 @@ const struct mk_uploader mk_uploader_gce = {
     .set_option = gce_set_option,
     .prepare = gce_prepare,
     .write = gce_write,
+    .write_file = gce_write_file,
     .finish = gce_finish,
     .abort = gce_abort,
     .destroy = gce_destroy,

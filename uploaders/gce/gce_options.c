@@ -351,6 +351,7 @@ int gce_set_option(struct mk_ctx *ctx, void *state, const char *key, const char 
             return mk_set_error(ctx, MK_EINVAL, "--chunk-size %s: must be a multiple of 256K, "
                                 "at most 1G", value);
         g->chunk_size = v;
+        g->chunk_size_given = true;
         return MK_OK;
     }
     if (!strcmp(key, "retries")) {
@@ -428,7 +429,9 @@ const struct mk_uploader_option gce_options[] = {
      .arg = "URL",
      .help = "Compute API base URL, in place of\n"
              "https://compute.googleapis.com/compute/v1/"},
-    {.name = "chunk-size", .arg = "SIZE", .help = "upload chunk, a multiple of 256K (default 16M)"},
+    {.name = "chunk-size", .arg = "SIZE",
+     .help = "upload chunk, a multiple of 256K (default: a file in one request,\n"
+             "a disk made on the fly in 16M chunks)"},
     {.name = "retries", .arg = "N", .help = "tries per request before giving up (default 10)"},
     {.name = "backoff",
      .arg = "SECONDS",

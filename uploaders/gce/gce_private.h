@@ -90,7 +90,10 @@ struct gce {
     char **labels, **features, **licenses;
     size_t n_labels, n_features, n_licenses;
     bool replace, keep_object, create_bucket, insecure, no_resume;
+    /* The buffer of a stream made on the fly; for a file, a cap on each request only when
+     * given (a file is re-read after a failure, so one request can carry it all). */
     uint64_t chunk_size;
+    bool chunk_size_given;
     double timeout, boot_timeout, backoff, stall_timeout;
     int max_tries;
 
@@ -178,6 +181,11 @@ uint64_t gcs_upload_offset(const struct gcs_upload *up);
 /* Takes the next bytes of the object, in order from 0 (bytes the server has are skipped). */
 int gcs_upload_write(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
                      const void *buf, size_t len);
+/* Instead of gcs_upload_write(): the object is the file (fd), (size) bytes, which is read
+ * as often as needed and never held in memory. Sends all but the last piece, which
+ * gcs_upload_finish() sends with the checksum. */
+int gcs_upload_file(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, int fd,
+                    uint64_t size);
 /* Sends the rest, checks the object's size and checksums; (*ret) is the Object. */
 int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, json_t **ret);
 /* Cancels the session on the server and forgets it, unless (keep) (to resume later). */
@@ -198,8 +206,11 @@ int gcs_parse_answer(struct mk_ctx *ctx, const struct mk_http_resp *resp,
 
 /* ---- the one pass over an upload's bytes (gcs_stream.c) ---- */
 struct gcs_stream;
-/* Starts the hashing thread, and with (check_name) the archive check. */
-int gcs_stream_new(struct mk_ctx *ctx, const char *check_name, struct gcs_stream **ret);
+/* Starts the thread that hashes the bytes, and with (check_name) checks them as a GCE
+ * archive. With (fd) >= 0 it reads them itself from that file, bytes [0, size); with -1
+ * they are handed over with gcs_stream_publish(). */
+int gcs_stream_new(struct mk_ctx *ctx, const char *check_name, int fd, uint64_t size,
+                   struct gcs_stream **ret);
 /* Stream bytes [base_off, filled) are at (base) and stay there until gcs_stream_sync(). */
 void gcs_stream_publish(struct gcs_stream *s, const uint8_t *base, uint64_t base_off,
                         uint64_t filled);
@@ -207,8 +218,9 @@ void gcs_stream_publish(struct gcs_stream *s, const uint8_t *base, uint64_t base
 void gcs_stream_sync(struct gcs_stream *s);
 /* Hashes (and passes to the check) bytes that are not sent: a resumed session's. */
 void gcs_stream_hash_now(struct gcs_stream *s, const void *buf, size_t len);
-/* The end of the stream: its crc32c and md5, and the check's verdict (MK_EFORMAT). */
-int gcs_stream_end(struct mk_ctx *ctx, struct gcs_stream *s, uint32_t *crc, uint8_t md5[16]);
+/* The end of the stream: its crc32c, and the check's verdict (MK_EFORMAT), or a read
+ * error of the file. */
+int gcs_stream_end(struct mk_ctx *ctx, struct gcs_stream *s, uint32_t *crc);
 void gcs_stream_free(struct gcs_stream *s);
 
 /* ---- Compute Engine (compute.c) ---- */

@@ -1,17 +1,18 @@
-/* gcs_stream.c: the one pass over an upload's bytes. The sending thread copies each chunk
- * into its buffer and sends it; meanwhile a hashing thread computes md5 and crc32c over the
- * same bytes and hands them to a checking thread, which inflates the archive and checks
- * GCE's rules (mk_targz_check_fd) keeping nothing but the disk's first sector. So the file
- * is read once, hashing overlaps sending, and memory is the chunk buffer plus a few small
- * ones whatever the archive's size. */
+/* gcs_stream.c: the one pass over an upload's bytes, on a thread of its own: crc32c over
+ * every byte and, for an archive, GCE's rules checked by inflating it as it passes
+ * (mk_targz_check_pull), keeping nothing but the disk's first sector.
+ *
+ * The bytes come from one of two places. A stream made on the fly is hashed in the sender's
+ * chunk buffer, which the sender reuses only once this thread is done with it. A file is
+ * read by this thread itself, piece by piece, while the sender reads the same file for the
+ * request body: both read the page cache at their own pace, so that hashing and checking
+ * never hold the sending back and memory stays a piece whatever the file's size. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <gcrypt.h>
 
 #include "gce_private.h"
 
@@ -20,115 +21,133 @@
 struct gcs_stream {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    pthread_t hasher, checker;
-    bool hasher_started, checker_started, stop;
-    /* Published by the sender: stream bytes [base_off, filled) are at base. */
+    pthread_t worker;
+    bool started, stop;
+    /* From a buffer: the sender's bytes [base_off, filled) are at base; this thread is
+     * done with those before (done) and is reading (taking) bytes from there. */
     const uint8_t *base;
-    uint64_t base_off, filled;
-    uint64_t done; /* bytes hashed (and passed on) */
+    uint64_t base_off, filled, done;
+    size_t taking;
+    /* From a file: (fd) is read from (file_off) to (file_size) into (piece). */
+    int fd;
+    uint64_t file_off, file_size;
+    uint8_t *piece;
+    int read_errno;
     uint32_t crc;
-    gcry_md_hd_t md5;
-    /* The checker's end of a socket pair (a socket, not a pipe: a checker that stops early
-     * must not kill us with SIGPIPE). */
-    int feed, drain;
+    bool check;
     struct mk_ctx check_ctx;
     struct mk_buf problems;
     int check_result;
     char *name;
 };
 
-static void pass_on(struct gcs_stream *s, const uint8_t *p, size_t n)
+static bool stopping(struct gcs_stream *s)
 {
-    s->crc = gce_crc32c(s->crc, p, n);
-    gcry_md_write(s->md5, p, n);
-    while (n && s->feed >= 0) {
-        ssize_t w = send(s->feed, p, n, MSG_NOSIGNAL);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            /* The checker stopped reading: it has said what it found. */
-            close(s->feed);
-            s->feed = -1;
-            break;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static void *hasher_main(void *opaque)
-{
-    struct gcs_stream *s = opaque;
+    bool stop;
 
     pthread_mutex_lock(&s->mu);
-    for (;;) {
-        const uint8_t *p;
-        size_t n;
+    stop = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    return stop;
+}
 
-        while (s->done == s->filled && !s->stop)
-            pthread_cond_wait(&s->cv, &s->mu);
-        if (s->done == s->filled)
-            break;
-        p = s->base + (s->done - s->base_off);
-        n = (size_t)MK_MIN(s->filled - s->done, (uint64_t)PIECE);
-        pthread_mutex_unlock(&s->mu);
-        pass_on(s, p, n);
-        pthread_mutex_lock(&s->mu);
-        s->done += n;
-        pthread_cond_broadcast(&s->cv);
+static void pull_file(struct gcs_stream *s, const uint8_t **data, size_t *len)
+{
+    size_t want = (size_t)MK_MIN((uint64_t)PIECE, s->file_size - s->file_off);
+    ssize_t n;
+
+    if (!want || s->read_errno || stopping(s))
+        return;
+    do
+        n = pread(s->fd, s->piece, want, (off_t)s->file_off);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        s->read_errno = errno;
+        return;
+    }
+    /* n == 0 before the end: the file shrank, which gcs_stream_end() reports. */
+    s->file_off += (uint64_t)n;
+    *data = s->piece;
+    *len = (size_t)n;
+}
+
+static void pull_buffer(struct gcs_stream *s, const uint8_t **data, size_t *len)
+{
+    pthread_mutex_lock(&s->mu);
+    s->done += s->taking;
+    s->taking = 0;
+    pthread_cond_broadcast(&s->cv);
+    while (s->done == s->filled && !s->stop)
+        pthread_cond_wait(&s->cv, &s->mu);
+    if (s->done < s->filled) {
+        s->taking = (size_t)MK_MIN(s->filled - s->done, (uint64_t)PIECE);
+        *data = s->base + (s->done - s->base_off);
+        *len = s->taking;
     }
     pthread_mutex_unlock(&s->mu);
-    return NULL;
 }
 
-static void *checker_main(void *opaque)
+/* The check's source of bytes: every byte it sees is hashed on the way. */
+static int pull(struct mk_ctx *ctx, void *opaque, const uint8_t **data, size_t *len)
 {
     struct gcs_stream *s = opaque;
-    char sink[65536];
 
-    s->check_result = mk_targz_check_fd(&s->check_ctx, s->drain, s->name, false, &s->problems);
-    /* Whatever is left is read and dropped, so that the hasher never blocks. */
-    while (read(s->drain, sink, sizeof(sink)) > 0)
-        ;
+    (void)ctx;
+    *len = 0;
+    if (s->fd >= 0)
+        pull_file(s, data, len);
+    else
+        pull_buffer(s, data, len);
+    if (*len)
+        s->crc = gce_crc32c(s->crc, *data, *len);
+    return MK_OK;
+}
+
+static void *worker_main(void *opaque)
+{
+    struct gcs_stream *s = opaque;
+    const uint8_t *data;
+    size_t len;
+
+    if (s->check)
+        s->check_result = mk_targz_check_pull(&s->check_ctx, pull, s, s->name, false,
+                                              &s->problems);
+    /* Whatever the check did not read (it stops at the archive's end, or at a fault) is
+     * hashed all the same. */
+    do
+        pull(NULL, s, &data, &len);
+    while (len);
     return NULL;
 }
 
-int gcs_stream_new(struct mk_ctx *ctx, const char *check_name, struct gcs_stream **ret)
+int gcs_stream_new(struct mk_ctx *ctx, const char *check_name, int fd, uint64_t size,
+                   struct gcs_stream **ret)
 {
     struct gcs_stream *s = calloc(1, sizeof(*s));
-    int sv[2];
 
-    gce_gcry_init();
     if (!s)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    s->feed = s->drain = -1;
+    s->fd = fd;
+    s->file_size = size;
     mk_buf_init(&s->problems);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (gcry_md_open(&s->md5, GCRY_MD_MD5, 0)) {
+    s->check = check_name != NULL;
+    s->name = strdup(check_name ? check_name : "the upload");
+    if (fd >= 0) {
+        s->piece = malloc(PIECE);
+        /* The sender reads the same file just behind or ahead of us. */
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    if (!s->name || (fd >= 0 && !s->piece)) {
         gcs_stream_free(s);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
-    if (check_name) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-            gcs_stream_free(s);
-            return mk_set_errno(ctx, MK_EIO, errno, "cannot make a socket pair");
-        }
-        s->feed = sv[0];
-        s->drain = sv[1];
-        s->name = strdup(check_name);
-        if (!s->name || pthread_create(&s->checker, NULL, checker_main, s)) {
-            gcs_stream_free(s);
-            return mk_set_error(ctx, MK_ENOMEM, "cannot start the archive check");
-        }
-        s->checker_started = true;
-    }
-    if (pthread_create(&s->hasher, NULL, hasher_main, s)) {
+    if (pthread_create(&s->worker, NULL, worker_main, s)) {
         gcs_stream_free(s);
-        return mk_set_error(ctx, MK_ENOMEM, "cannot start the hashing thread");
+        return mk_set_error(ctx, MK_ENOMEM, "cannot start the thread that hashes the upload");
     }
-    s->hasher_started = true;
+    s->started = true;
     *ret = s;
     return MK_OK;
 }
@@ -155,39 +174,39 @@ void gcs_stream_publish(struct gcs_stream *s, const uint8_t *base, uint64_t base
 void gcs_stream_hash_now(struct gcs_stream *s, const void *buf, size_t len)
 {
     gcs_stream_sync(s);
-    pass_on(s, buf, len);
-    pthread_mutex_lock(&s->mu);
-    s->done += len;
-    s->filled = s->done;
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void stop_threads(struct gcs_stream *s)
-{
-    if (s->hasher_started) {
-        pthread_mutex_lock(&s->mu);
-        s->stop = true;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->hasher, NULL);
-        s->hasher_started = false;
-    }
-    if (s->feed >= 0) {
-        close(s->feed);
-        s->feed = -1;
-    }
-    if (s->checker_started) {
-        pthread_join(s->checker, NULL);
-        s->checker_started = false;
-    }
-}
-
-int gcs_stream_end(struct mk_ctx *ctx, struct gcs_stream *s, uint32_t *crc, uint8_t md5[16])
-{
+    gcs_stream_publish(s, buf, s->done, s->done + len);
     gcs_stream_sync(s);
-    stop_threads(s);
+}
+
+/* Lets the worker run to the end of what it was given, or (abandon) stops it at once. */
+static void stop_worker(struct gcs_stream *s, bool abandon)
+{
+    if (!s->started)
+        return;
+    if (!abandon && s->fd < 0)
+        gcs_stream_sync(s);
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->worker, NULL);
+    s->started = false;
+}
+
+int gcs_stream_end(struct mk_ctx *ctx, struct gcs_stream *s, uint32_t *crc)
+{
+    /* A file is read to its end by the worker itself: the stop flag is raised only once
+     * it is done. */
+    if (s->fd >= 0 && s->started) {
+        pthread_join(s->worker, NULL);
+        s->started = false;
+    }
+    stop_worker(s, false);
     *crc = s->crc;
-    memcpy(md5, gcry_md_read(s->md5, GCRY_MD_MD5), 16);
+    if (s->read_errno)
+        return mk_set_errno(ctx, MK_EIO, s->read_errno, "cannot read %s", s->name);
+    if (s->fd >= 0 && s->file_off != s->file_size)
+        return mk_set_error(ctx, MK_EIO, "%s changed while it was uploaded", s->name);
     if (s->check_result < 0)
         return mk_set_error(ctx, s->check_result, "%s", mk_errmsg(&s->check_ctx));
     if (s->problems.len) {
@@ -205,12 +224,9 @@ void gcs_stream_free(struct gcs_stream *s)
 {
     if (!s)
         return;
-    stop_threads(s);
-    if (s->drain >= 0)
-        close(s->drain);
-    if (s->md5)
-        gcry_md_close(s->md5);
+    stop_worker(s, true);
     mk_buf_release(&s->problems);
+    free(s->piece);
     free(s->name);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

@@ -1,6 +1,12 @@
 /* gcs_upload.c: resumable Cloud Storage uploads that resume from the server's Range after
- * any failure and across runs (through a state file), with crc32c and md5 checked by the
- * server and again here. */
+ * any failure and across runs (through a state file), with crc32c checked by the server and
+ * again here. (GCS computes md5 itself for the objects we make; computing it here too
+ * would cost more CPU than the whole send, for no check crc32c does not already make.)
+ *
+ * A file goes in one request, read straight from the file, and after a failure the file
+ * is read again from the offset the server holds. A stream made on the fly goes through a
+ * chunk buffer that keeps the bytes the server has not acknowledged. Either way the last
+ * piece waits for the checksum and the archive check (gcs_stream.c), and carries both. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,8 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gcrypt.h>
 
 #include "gce_private.h"
 
@@ -24,9 +28,11 @@ struct gcs_upload {
     uint64_t seen;      /* bytes of the stream given to write() */
     uint8_t *buf;       /* bytes [persisted, persisted + len) */
     size_t len, cap;
+    int fd;             /* the file being sent (gcs_upload_file), or -1 */
+    uint64_t request_cap; /* a file's bytes per request; 0 = no cap */
+    char *check_name;
     struct gcs_stream *stream; /* hashes (and checks) the bytes while chunks are sent */
     uint32_t crc;              /* of the whole stream, once it ended */
-    uint8_t md5[16];
     char *identity;            /* for the state file */
     bool complete;
     json_t *object_json;
@@ -39,6 +45,7 @@ void gcs_upload_free(struct gcs_upload *up)
     /* The hashing thread may still read the buffer: it stops first. */
     gcs_stream_free(up->stream);
     free(up->object);
+    free(up->check_name);
     free(up->identity);
     if (up->session)
         mk_wipe(up->session, strlen(up->session));
@@ -145,6 +152,12 @@ static void wipe_buf(struct mk_buf *b)
     mk_buf_release(b);
 }
 
+/* Bytes the sender has and the server does not. */
+static uint64_t unsent(const struct gcs_upload *up)
+{
+    return up->fd >= 0 ? up->total - up->persisted : up->len;
+}
+
 /* Reads the server's answer to a chunk or a status query into the upload's state:
  * 1 = complete, 0 = incomplete (persisted updated), or an error. */
 static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http_resp *resp)
@@ -153,7 +166,8 @@ static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http
     uint64_t got;
     int r;
 
-    gcs_stream_sync(up->stream); /* the buffer may move: the hasher is done with it first */
+    if (up->stream)
+        gcs_stream_sync(up->stream); /* the buffer may move: the hasher is done with it first */
     r = gcs_parse_answer(ctx, resp, &a);
     if (r < 0)
         return r;
@@ -170,11 +184,13 @@ static int take_answer(struct mk_ctx *ctx, struct gcs_upload *up, struct mk_http
                             "GCS upload: the server now holds %" PRIu64 " bytes, fewer than "
                             "the %" PRIu64 " it acknowledged", got, up->persisted);
     /* Before the first byte (a resumed session) the server may hold anything. */
-    if (up->seen && got > up->persisted + up->len)
+    if (up->seen && got > up->persisted + unsent(up))
         return mk_set_error(ctx, MK_EHTTP,
                             "GCS upload: the server holds %" PRIu64 " bytes, more than sent",
                             got);
-    if (got - up->persisted >= up->len) {
+    if (up->fd >= 0) {
+        /* Nothing held: the file is read again from there. */
+    } else if (got - up->persisted >= up->len) {
         up->len = 0;
     } else {
         size_t drop = (size_t)(got - up->persisted);
@@ -245,21 +261,75 @@ static int status_query(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up
 
 static int initiate(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up);
 
-static int hash_b64(struct mk_buf *crc, struct mk_buf *md5, struct gcs_upload *up)
+static int crc_b64(struct mk_buf *crc, struct gcs_upload *up)
 {
     uint8_t be[4];
 
     mk_put_be32(be, up->crc);
-    if (gce_base64(crc, be, 4) < 0 || gce_base64(md5, up->md5, 16) < 0)
-        return MK_ENOMEM;
+    return gce_base64(crc, be, 4) < 0 ? MK_ENOMEM : MK_OK;
+}
+
+struct file_body {
+    int fd;
+    uint64_t off, left;
+};
+
+static int read_file_body(struct mk_ctx *ctx, void *opaque, void *buf, size_t len,
+                          size_t *ret_n)
+{
+    struct file_body *b = opaque;
+    ssize_t n;
+
+    len = (size_t)MK_MIN((uint64_t)len, b->left);
+    if (!len) {
+        *ret_n = 0;
+        return MK_OK;
+    }
+    do
+        n = pread(b->fd, buf, len, (off_t)b->off);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot read the file being uploaded");
+    if (n == 0)
+        return mk_set_error(ctx, MK_EIO, "the file being uploaded shrank while it was sent");
+    b->off += (uint64_t)n;
+    b->left -= (uint64_t)n;
+    *ret_n = (size_t)n;
     return MK_OK;
+}
+
+struct sent_progress {
+    struct mk_ctx *ctx;
+    uint64_t from, total;
+};
+
+/* During a long request, progress counts the bytes sent on top of those acknowledged. */
+static void on_sent(void *opaque, uint64_t sent)
+{
+    struct sent_progress *p = opaque;
+
+    mk_progress(p->ctx, "upload", p->from + sent, p->total);
+}
+
+/* The end of the next non-final request from (before): on the 256 KiB grid, counted from
+ * 0 (the server may hold an offset off the grid), and short of the last byte, which goes
+ * with the checksum. (before) itself when nothing can go yet. */
+static uint64_t request_end(const struct gcs_upload *up, uint64_t before)
+{
+    uint64_t cap = up->fd >= 0 ? (up->request_cap ? up->request_cap : UINT64_MAX) : up->cap;
+    uint64_t end = before + MK_MIN(unsent(up), cap);
+
+    if (up->total && end > up->total - 1)
+        end = up->total - 1;
+    end = end / GCS_CHUNK_UNIT * GCS_CHUNK_UNIT;
+    return end > before ? end : before;
 }
 
 /* Sends the buffered bytes: a whole chunk, or everything left when (final). Returns after
  * the server acknowledged at least some of it, retrying and re-querying on failures. */
 static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, bool final)
 {
-    struct mk_buf auth = MK_BUF_INIT, crc = MK_BUF_INIT, md5 = MK_BUF_INIT, hash = MK_BUF_INIT;
+    struct mk_buf auth = MK_BUF_INIT, crc = MK_BUF_INIT, hash = MK_BUF_INIT;
     char range[128];
     const char *hdrs[4];
     struct mk_http_resp resp;
@@ -272,28 +342,37 @@ static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
             return r;
     }
     mk_http_resp_init(&resp);
-    if (final && (hash_b64(&crc, &md5, up) < 0 ||
-                  mk_buf_addf(&hash, "X-Goog-Hash: crc32c=%s,md5=%s", crc.buf, md5.buf) < 0)) {
+    if (final && (crc_b64(&crc, up) < 0 ||
+                  mk_buf_addf(&hash, "X-Goog-Hash: crc32c=%s", crc.buf) < 0)) {
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto out;
     }
     while (!up->complete) {
-        uint64_t before = up->persisted, end;
-        size_t n = up->len, nh = 0;
+        uint64_t before = up->persisted, end, n;
+        size_t nh = 0;
+        struct file_body body = {.fd = up->fd, .off = before};
+        struct sent_progress progress = {.ctx = ctx, .from = before, .total = up->total};
         struct mk_http_req req = {.method = "PUT", .url = up->session, .headers = hdrs,
-                                  .body = up->buf};
+                                  .progress = on_sent, .progress_opaque = &progress};
 
-        if (!final && up->len < up->cap)
+        /* A buffer is sent when full, to make room; a file, all of it but the last piece. */
+        if (!final && up->fd < 0 && up->len < up->cap)
             break;
-        /* A non-final chunk ends on the 256 KiB grid, counted from the offset the server
-         * says it holds, which need not be on the grid itself. */
-        if (!final && !(up->total && before + n == up->total))
-            n = (size_t)((before + n) / GCS_CHUNK_UNIT * GCS_CHUNK_UNIT - before);
+        end = final ? before + unsent(up) : request_end(up, before);
+        n = end - before;
         if (!final && !n)
             break;
-        end = before + n;
-        req.body_len = n;
-        if (final && up->len == 0)
+        if (up->fd >= 0) {
+            body.left = n;
+            req.read_body = read_file_body;
+            req.read_opaque = &body;
+            req.body_size = n;
+            req.body_size_known = true;
+        } else {
+            req.body = up->buf;
+            req.body_len = (size_t)n;
+        }
+        if (final && n == 0)
             snprintf(range, sizeof(range), "Content-Range: bytes */%" PRIu64, end);
         else if (final)
             snprintf(range, sizeof(range), "Content-Range: bytes %" PRIu64 "-%" PRIu64
@@ -363,9 +442,10 @@ static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
             break;
     }
 out:
+    if (r < 0) /* the bytes of the failed request were not taken */
+        mk_progress(ctx, "upload", up->persisted, up->total);
     wipe_buf(&auth);
     mk_buf_release(&crc);
-    mk_buf_release(&md5);
     mk_buf_release(&hash);
     mk_http_resp_release(&resp);
     return r;
@@ -417,18 +497,15 @@ int gcs_upload_begin(struct mk_ctx *ctx, struct gce *g, const struct gcs_params 
     if (!up)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     up->total = p->total;
+    up->fd = -1;
     up->cap = (size_t)g->chunk_size;
+    up->request_cap = g->chunk_size_given ? g->chunk_size : 0;
     up->object = strdup(p->object);
-    up->buf = malloc(up->cap);
     up->identity = p->identity ? strdup(p->identity) : NULL;
-    if (!up->object || !up->buf || (p->identity && !up->identity)) {
+    up->check_name = p->check_name ? strdup(p->check_name) : NULL;
+    if (!up->object || (p->identity && !up->identity) || (p->check_name && !up->check_name)) {
         gcs_upload_free(up);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    }
-    r = gcs_stream_new(ctx, p->check_name, &up->stream);
-    if (r < 0) {
-        gcs_upload_free(up);
-        return r;
     }
     r = p->identity && !g->no_resume ? state_path(ctx, g, p, &up->state_path) : MK_OK;
     if (r == MK_OK && up->state_path && (up->session = state_load(up->state_path, p))) {
@@ -456,10 +533,19 @@ int gcs_upload_write(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
                      const void *data, size_t len)
 {
     const uint8_t *p = data;
+    int r;
 
+    if (!up->stream) {
+        /* The buffer is made only for a stream: a file is never held. */
+        up->buf = malloc(up->cap);
+        if (!up->buf)
+            return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+        r = gcs_stream_new(ctx, up->check_name, -1, 0, &up->stream);
+        if (r < 0)
+            return r;
+    }
     while (len) {
         size_t n;
-        int r;
 
         if (up->seen < up->persisted || up->complete) {
             /* Already on the server (a resumed session): hash only. */
@@ -469,6 +555,10 @@ int gcs_upload_write(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
                 r = send_chunk(ctx, g, up, false);
                 if (r < 0)
                     return r;
+                /* Still full: these bytes are past the end the upload declared. */
+                if (up->len == up->cap)
+                    return mk_set_error(ctx, MK_EIO, "the artefact grew while it was "
+                                        "uploaded");
                 continue;
             }
             n = MK_MIN(len, up->cap - up->len);
@@ -497,35 +587,35 @@ static const char *obj_str(json_t *o, const char *key)
 
 int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, json_t **ret)
 {
-    struct mk_buf crc = MK_BUF_INIT, md5 = MK_BUF_INIT;
+    struct mk_buf crc = MK_BUF_INIT;
     char size[32];
     int r = MK_OK;
 
     if (up->total && up->seen != up->total)
         return mk_set_error(ctx, MK_EIO, "the artefact ended at %" PRIu64 " of %" PRIu64
                             " bytes", up->seen, up->total);
+    if (!up->stream && (r = gcs_stream_new(ctx, up->check_name, -1, 0, &up->stream)) < 0)
+        return r;
     /* The last chunk goes only once the whole archive was checked. */
-    r = gcs_stream_end(ctx, up->stream, &up->crc, up->md5);
+    r = gcs_stream_end(ctx, up->stream, &up->crc);
     if (r < 0)
         return r;
     if (!up->complete)
         r = send_chunk(ctx, g, up, true);
     if (r < 0)
         return r;
-    if (hash_b64(&crc, &md5, up) < 0) {
+    if (crc_b64(&crc, up) < 0) {
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto out;
     }
     snprintf(size, sizeof(size), "%" PRIu64, up->seen);
     /* GCS checked what we declared; this catches a server that did not. */
     if (strcmp(obj_str(up->object_json, "size"), size) ||
-        strcmp(obj_str(up->object_json, "crc32c"), crc.buf) ||
-        strcmp(obj_str(up->object_json, "md5Hash"), md5.buf)) {
+        strcmp(obj_str(up->object_json, "crc32c"), crc.buf)) {
         r = mk_set_error(ctx, MK_EIO,
                          "the uploaded object differs from the artefact (size %s/%s, crc32c "
-                         "%s/%s, md5 %s/%s)", obj_str(up->object_json, "size"), size,
-                         obj_str(up->object_json, "crc32c"), crc.buf,
-                         obj_str(up->object_json, "md5Hash"), md5.buf);
+                         "%s/%s)", obj_str(up->object_json, "size"), size,
+                         obj_str(up->object_json, "crc32c"), crc.buf);
         state_forget(up);
         goto out;
     }
@@ -533,7 +623,6 @@ int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
     *ret = json_incref(up->object_json);
 out:
     mk_buf_release(&crc);
-    mk_buf_release(&md5);
     return r;
 }
 
@@ -549,4 +638,24 @@ void gcs_upload_cancel(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
     mk_http_do(ctx, g->http, &req, &resp);
     mk_http_resp_release(&resp);
     state_forget(up);
+}
+
+int gcs_upload_file(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, int fd,
+                    uint64_t size)
+{
+    int r;
+
+    if (up->stream || up->seen)
+        return mk_set_error(ctx, MK_EINVAL, "GCS upload: a file after streamed bytes");
+    if (up->total && size != up->total)
+        return mk_set_error(ctx, MK_EIO, "%s changed since the upload began",
+                            up->check_name ? up->check_name : "the file");
+    up->fd = fd;
+    up->total = size;
+    /* A resumed session's bytes are hashed and checked all the same: they are read again. */
+    r = gcs_stream_new(ctx, up->check_name, fd, size, &up->stream);
+    if (r < 0)
+        return r;
+    up->seen = size;
+    return up->complete ? MK_OK : send_chunk(ctx, g, up, false);
 }
