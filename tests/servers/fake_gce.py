@@ -132,6 +132,9 @@ def rs256_verify(pub, signing_input, sig):
 class Handler(StorageRoutes, http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake_gce/1"
+    # Headers and body go in two writes: without this, Nagle holds the body back until the
+    # client's delayed ACK, 40 ms per response, which Google's servers do not cost.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *a):
         if os.environ.get("FAKE_GCE_VERBOSE"):
