@@ -165,4 +165,31 @@ int mk_run(struct mk_ctx *ctx, const char *const *argv, struct mk_buf *out, stru
 int mk_spawn(const char *const *argv, char *const *envp, const int *child_fds, int n_fds,
              bool own_group, pid_t *ret_pid);
 
+/* Parsing what we did not make (isolate.c). mk_run_isolated() runs (work) in a child process
+ * that, before it runs, has closed every descriptor above 2 but (keep_fds), has dropped
+ * root for "nobody" when we are root (an error if that fails: it never reads as root) and
+ * every capability, cannot gain privileges, dump core or be traced, dies with us, and is
+ * limited to mk_isolation_limits()'s memory and CPU; we wait for it at most its wall-clock
+ * limit. (work) must read only through the descriptors it keeps, never reopen a path.
+ * What (work) appends to its (answer) reaches the caller's (answer) on MK_OK; its error,
+ * code and message, is the call's. When the child crashes, runs out of its limits or stops
+ * without a word, the call returns MK_OK with one line in (why), "WHAT crashed the reader
+ * (Segmentation fault)", a finding about the input rather than an error. */
+struct mk_isolation_limits {
+    unsigned long mib, cpu, wall;  /* memory (MiB), CPU and wall-clock seconds */
+    bool memory;                   /* (mib) is enforced: not under ASan */
+};
+/* The limits: 4 GiB, 300 s of CPU, 900 s, or MK_INSPECT_LIMITS="MIB:CPU:WALL". The one place
+ * they are chosen. */
+struct mk_isolation_limits mk_isolation_limits(void);
+struct mk_isolated {
+    const char *what;              /* "reading the image": starts each line in (why) */
+    const int *keep_fds;           /* at most 16 */
+    size_t n_keep_fds;
+    int (*work)(struct mk_ctx *ctx, void *opaque, struct mk_buf *answer);
+    void *opaque;
+};
+int mk_run_isolated(struct mk_ctx *ctx, const struct mk_isolated *job, struct mk_buf *answer,
+                    struct mk_buf *why);
+
 #endif
