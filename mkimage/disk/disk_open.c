@@ -8,17 +8,20 @@
 
 int mk_disk_open(struct mk_ctx *ctx, const char *path, struct mk_disk **ret)
 {
-    unsigned char magic[4] = {0};
     int fd = mk_open_input(ctx, path, NULL);
-    ssize_t n;
 
-    if (fd < 0)
-        return fd;
-    n = read(fd, magic, sizeof(magic));
-    close(fd);
+    return fd < 0 ? fd : mk_disk_open_fd(ctx, fd, path, NULL, ret);
+}
+
+int mk_disk_open_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_buf *problems,
+                    struct mk_disk **ret)
+{
+    unsigned char magic[4] = {0};
+    ssize_t n = pread(fd, magic, sizeof(magic), 0);
+
     if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-        return mk_disk_open_targz(ctx, path, NULL, ret);
+        return mk_disk_open_targz_fd(ctx, fd, name, problems, ret);
     if (n == 4 && !memcmp(magic, "QFI\xfb", 4))
-        return mk_disk_open_qcow2(ctx, path, ret);
-    return mk_disk_open_raw(ctx, path, ret);
+        return mk_disk_open_qcow2_fd(ctx, fd, name, ret);
+    return mk_disk_open_raw_fd(ctx, fd, name, ret);
 }

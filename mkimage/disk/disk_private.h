@@ -65,6 +65,17 @@ int mk_is_store(const struct mk_disk *disk);
 int mk_disk_open_raw(struct mk_ctx *ctx, const char *path, struct mk_disk **ret);
 /* Opens a qcow2 file read-only (disk_qcow2.c). */
 int mk_disk_open_qcow2(struct mk_ctx *ctx, const char *path, struct mk_disk **ret);
+/* The readers of an image already open: (fd) is the image's, and is theirs from then on
+ * (closed on failure and when the disk is freed); (name) names it in messages. The path
+ * forms above open the file (mk_open_input) and call these; a reader in an isolated child
+ * (mk_run_isolated) has only the descriptor it was handed. mk_disk_open_fd() tells the
+ * format by the first bytes, as mk_disk_open() does; (problems) as mk_disk_open_targz's. */
+int mk_disk_open_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_buf *problems,
+                    struct mk_disk **ret);
+int mk_disk_open_raw_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_disk **ret);
+int mk_disk_open_qcow2_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_disk **ret);
+int mk_disk_open_targz_fd(struct mk_ctx *ctx, int fd, const char *name,
+                          struct mk_buf *problems, struct mk_disk **ret);
 /* Reads a GCE disk.tar.gz into a store, checking GCE's rules; each rule broken is appended
  * to (problems) as one line ("" separated by '\n') when it is non-NULL, and makes the call
  * fail only when the disk cannot be read at all (tar_read.c). */

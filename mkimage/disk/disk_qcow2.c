@@ -315,25 +315,30 @@ static int parse_header(struct mk_ctx *ctx, struct qcow2_disk *d)
 
 int mk_disk_open_qcow2(struct mk_ctx *ctx, const char *path, struct mk_disk **ret)
 {
+    int fd = mk_open_input(ctx, path, NULL);
+
+    return fd < 0 ? fd : mk_disk_open_qcow2_fd(ctx, fd, path, ret);
+}
+
+int mk_disk_open_qcow2_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_disk **ret)
+{
     struct qcow2_disk *d = calloc(1, sizeof(*d));
     struct stat st;
     int r;
 
-    if (!d)
+    if (!d) {
+        close(fd);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
     d->disk.ops = &qcow2_ops;
     d->disk.source_format = MK_FORMAT_QCOW2;
-    d->fd = mk_open_input(ctx, path, NULL);
-    if (d->fd < 0) {
-        r = d->fd;
-        goto fail;
-    }
-    if (!(d->path = strdup(path))) {
+    d->fd = fd;
+    if (!(d->path = strdup(name))) {
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto fail;
     }
     if (fstat(d->fd, &st) < 0) {
-        r = mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", path);
+        r = mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", name);
         goto fail;
     }
     d->file_size = (uint64_t)st.st_size;

@@ -110,18 +110,22 @@ static const struct mk_disk_ops raw_ops = {
 
 int mk_disk_open_raw(struct mk_ctx *ctx, const char *path, struct mk_disk **ret)
 {
-    struct raw_disk *d;
-    struct stat st;
     int fd = mk_open_input(ctx, path, NULL);
 
-    if (fd < 0)
-        return fd;
+    return fd < 0 ? fd : mk_disk_open_raw_fd(ctx, fd, path, ret);
+}
+
+int mk_disk_open_raw_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_disk **ret)
+{
+    struct raw_disk *d;
+    struct stat st;
+
     if (fstat(fd, &st) < 0) {
         close(fd);
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", path);
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", name);
     }
     d = calloc(1, sizeof(*d));
-    if (!d || !(d->path = strdup(path))) {
+    if (!d || !(d->path = strdup(name))) {
         free(d);
         close(fd);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");

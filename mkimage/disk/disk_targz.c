@@ -415,19 +415,31 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
 int mk_disk_open_targz(struct mk_ctx *ctx, const char *path, struct mk_buf *problems,
                        struct mk_disk **ret)
 {
+    int fd = mk_open_input(ctx, path, NULL);
+
+    return fd < 0 ? fd : mk_disk_open_targz_fd(ctx, fd, path, problems, ret);
+}
+
+int mk_disk_open_targz_fd(struct mk_ctx *ctx, int fd, const char *path, struct mk_buf *problems,
+                          struct mk_disk **ret)
+{
     struct targz *t = calloc(1, sizeof(*t));
     struct mk_disk *disk = NULL;
     char disk_name[4096] = "";
     struct stat st;
     int r;
 
-    if (!t)
+    if (!t) {
+        close(fd);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    *t = (struct targz){.ctx = ctx, .path = path, .problems = problems, .pull = pull_fd};
+    }
+    *t = (struct targz){.ctx = ctx, .path = path, .problems = problems, .pull = pull_fd,
+                        .fd = fd};
     t->pull_opaque = t;
-    t->fd = mk_open_input(ctx, path, NULL);
-    if (t->fd < 0) {
-        r = t->fd;
+    /* Read from the start, wherever a descriptor shared with another process stands. */
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        r = mk_set_errno(ctx, MK_EIO, errno, "cannot read '%s'", path);
+        close(fd);
         free(t);
         return r;
     }
