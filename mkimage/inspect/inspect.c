@@ -381,28 +381,34 @@ static void inspect_gce(struct mk_inspect *in, const struct inspect_source *src,
     mk_inspect_set(in, in->root, "gce_ok", json_boolean(json_array_size(lines) == 0));
 }
 
+void mk_deep_request_release(struct mk_deep_request *req)
+{
+    for (size_t i = 0; i < req->n_files; i++)
+        free(req->files[i].path);
+    free(req->files);
+    *req = (struct mk_deep_request){0};
+}
+
 static void release(struct mk_inspect *in)
 {
-    for (size_t i = 0; i < in->n_read; i++) {
-        free(in->read_paths[i]);
-        mk_buf_release(&in->read_data[i]);
-    }
-    free(in->read_paths);
-    free(in->read_data);
+    mk_deep_request_release(&in->deep);
     json_decref(in->files);
     json_decref(in->root);
 }
 
+/* (export_fd) and (ret_deep): as mk_inspect_fd_here()'s. */
 static int inspect_run(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags,
-                       const struct inspect_source *src, char **ret_json, int *ret_problems)
+                       const struct inspect_source *src, int export_fd, char **ret_json,
+                       int *ret_problems, struct mk_deep_request *ret_deep)
 {
-    struct mk_inspect in = {.ctx = ctx, .disk = disk, .flags = flags};
+    struct mk_inspect in = {.ctx = ctx, .disk = disk, .flags = flags, .export_fd = export_fd};
     static const struct inspect_source read_gce = {.gzip = 1, .format = MK_FORMAT_GCE};
     struct mbr_facts facts = {0};
     int boot_code = 0, r = MK_OK;
     char *text;
 
-    if ((flags & MK_INSPECT_DEEP) && (r = mk_inspect_deep_check(ctx)) < 0)
+    /* Whether libguestfs can be had is asked by whoever will run it. */
+    if ((flags & MK_INSPECT_DEEP) && export_fd < 0 && (r = mk_inspect_deep_check(ctx)) < 0)
         return r;
     in.root = json_object();
     in.problems = json_array();
@@ -421,7 +427,8 @@ static int inspect_run(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags,
         if (r == MK_OK && (in.fs_part || !facts.n_parts))
             r = mk_inspect_fs(&in);
         if (r == MK_OK && (flags & MK_INSPECT_DEEP))
-            r = mk_inspect_deep(&in);
+            r = export_fd >= 0 ? mk_inspect_deep_export(&in, export_fd)
+                               : mk_inspect_deep_here(&in);
     }
     /* A disk read from a tar.gz by the caller: its archive was checked when it was read,
      * and what GCE asks of the disk inside is checked here. */
@@ -438,6 +445,10 @@ static int inspect_run(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags,
     text = in.oom ? NULL : json_dumps(in.root, JSON_INDENT(2));
     *ret_problems = (int)json_array_size(in.problems);
     json_decref(in.problems);
+    if (text && ret_deep) {
+        *ret_deep = in.deep;
+        in.deep = (struct mk_deep_request){0};
+    }
     release(&in);
     if (!text)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory while writing the report");
@@ -450,7 +461,7 @@ int mk_inspect(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags, char **
 {
     if (!disk || !ret_json || !ret_problems)
         return mk_set_error(ctx, MK_EINVAL, "mk_inspect: no disk or no result pointer");
-    return inspect_run(ctx, disk, flags, NULL, ret_json, ret_problems);
+    return inspect_run(ctx, disk, flags, NULL, -1, ret_json, ret_problems, NULL);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -462,26 +473,35 @@ static int ends_with(const char *s, const char *suffix)
 int mk_inspect_path_here(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
                          int *ret_problems)
 {
-    struct inspect_source src = {.path = path};
-    struct mk_buf gce = MK_BUF_INIT, why = MK_BUF_INIT;
-    struct mk_disk *disk = NULL;
-    unsigned char magic[4] = {0};
-    struct stat st;
-    int fd, r;
+    int fd;
 
     if (!path || !ret_json || !ret_problems)
         return mk_set_error(ctx, MK_EINVAL, "mk_inspect_path: no path or no result pointer");
     fd = mk_open_input(ctx, path, NULL);
     if (fd < 0)
         return fd;
+    return mk_inspect_fd_here(ctx, fd, path, flags, -1, ret_json, ret_problems, NULL);
+}
+
+int mk_inspect_fd_here(struct mk_ctx *ctx, int fd, const char *path, unsigned flags,
+                       int export_fd, char **ret_json, int *ret_problems,
+                       struct mk_deep_request *ret_deep)
+{
+    struct inspect_source src = {.path = path};
+    struct mk_buf gce = MK_BUF_INIT, why = MK_BUF_INIT;
+    struct mk_disk *disk = NULL;
+    unsigned char magic[4] = {0};
+    struct stat st;
+    int r;
+
     if (fstat(fd, &st) < 0) {
+        r = mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", path);
         close(fd);
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", path);
+        return r;
     }
     src.file_size = (uint64_t)st.st_size;
-    if (read(fd, magic, sizeof(magic)) < 0)
+    if (pread(fd, magic, sizeof(magic), 0) < 0)
         memset(magic, 0, sizeof(magic));
-    close(fd);
     src.gzip = magic[0] == 0x1f && magic[1] == 0x8b;
     src.format = src.gzip                          ? MK_FORMAT_GCE
                  : !memcmp(magic, "QFI\xfb", 4) ? MK_FORMAT_QCOW2
@@ -489,7 +509,7 @@ int mk_inspect_path_here(struct mk_ctx *ctx, const char *path, unsigned flags, c
     src.named_targz = ends_with(path, ".tar.gz") || ends_with(path, ".tgz");
     src.gce = &gce;
 
-    r = src.gzip ? mk_disk_open_targz(ctx, path, &gce, &disk) : mk_disk_open(ctx, path, &disk);
+    r = mk_disk_open_fd(ctx, fd, path, &gce, &disk); /* the descriptor is the reader's now */
     if (r < 0) {
         if (fatal(r) || r == MK_ENOTFOUND) {
             mk_buf_release(&gce);
@@ -504,7 +524,7 @@ int mk_inspect_path_here(struct mk_ctx *ctx, const char *path, unsigned flags, c
         src.open_error = why.buf;
         mk_clear_error(ctx);
     }
-    r = inspect_run(ctx, disk, flags, &src, ret_json, ret_problems);
+    r = inspect_run(ctx, disk, flags, &src, export_fd, ret_json, ret_problems, ret_deep);
     mk_disk_free(disk);
     mk_buf_release(&gce);
     mk_buf_release(&why);

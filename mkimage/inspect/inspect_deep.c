@@ -1,8 +1,52 @@
 /* inspect_deep.c: `inspect --deep`, a second opinion on the disk through libguestfs, whose
  * appliance reads it with a real Linux kernel: partitions, filesystem, and the boot files
- * compared byte for byte with what our ext2 reading gave. */
+ * compared with what our ext2 reading gave (same size, same SHA-256).
+ *
+ * It comes in two halves. The first reads the image: it copies the disk, raw, for the
+ * appliance, and runs where the rest of the reading runs, in the isolated reader for an
+ * image given by path (inspect_isolated.c). The second runs libguestfs on that copy in our
+ * process, and that needs no isolation: the untrusted bytes are parsed by the appliance's
+ * Linux kernel inside its own VM (QEMU is told the copy is raw, so it parses none of it), and
+ * all our process reads is libguestfs's answers over its protocol, whose messages have a
+ * fixed maximum size; a file's contents are asked for only when their size is the one our
+ * reading found, so nothing larger than what we already accepted is ever read. */
+#include <unistd.h>
+
 #include "inspect_private.h"
 #include "pack.h"
+
+int mk_inspect_deep_export(struct mk_inspect *in, int fd)
+{
+    int r = mk_write_raw_fd(in->ctx, in->disk, fd);
+
+    if (r < 0)
+        return mk_error_prefix(in->ctx, "--deep: cannot copy the disk");
+    in->deep.exported = true;
+    in->deep.fs_part = in->fs_part;
+    return MK_OK;
+}
+
+int mk_inspect_deep_here(struct mk_inspect *in)
+{
+    struct mk_buf path = MK_BUF_INIT;
+    int fd, r = mk_inspect_deep_check(in->ctx);
+
+    if (r < 0)
+        return r;
+    /* libguestfs needs a file; a disk read from a tar.gz or built in memory has none, so
+     * every disk goes through a sparse temporary copy. */
+    if ((r = mk_make_temp(in->ctx, "mkimage-deep", false, &path, &fd)) < 0) {
+        mk_buf_release(&path);
+        return mk_error_prefix(in->ctx, "--deep");
+    }
+    r = mk_inspect_deep_export(in, fd);
+    if (r == MK_OK)
+        r = mk_inspect_deep(in, path.buf);
+    unlink(path.buf);
+    close(fd); /* the lock that marked the copy as in use */
+    mk_buf_release(&path);
+    return r;
+}
 
 #ifndef MK_HAVE_GUESTFS
 int mk_inspect_deep_check(struct mk_ctx *ctx)
@@ -11,15 +55,18 @@ int mk_inspect_deep_check(struct mk_ctx *ctx)
                         "none (install libguestfs-dev and rebuild)");
 }
 
-int mk_inspect_deep(struct mk_inspect *in)
+int mk_inspect_deep(struct mk_inspect *in, const char *raw_path)
 {
+    (void)raw_path;
     return mk_inspect_deep_check(in->ctx);
 }
 #else
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <gcrypt.h>
 #include <guestfs.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -48,6 +95,7 @@ struct guestfs_api {
     __typeof__(guestfs_vfs_type) *vfs_type;
     __typeof__(guestfs_vfs_uuid) *vfs_uuid;
     __typeof__(guestfs_vfs_label) *vfs_label;
+    __typeof__(guestfs_filesize) *filesize;
     __typeof__(guestfs_read_file) *read_file;
 };
 
@@ -60,7 +108,7 @@ static const struct {
     GF_SYM(set_backend_setting), GF_SYM(add_drive_opts), GF_SYM(launch), GF_SYM(shutdown),
     GF_SYM(mount_ro), GF_SYM(part_get_parttype), GF_SYM(part_list),
     GF_SYM(part_get_bootable), GF_SYM(free_partition_list), GF_SYM(vfs_type),
-    GF_SYM(vfs_uuid), GF_SYM(vfs_label), GF_SYM(read_file),
+    GF_SYM(vfs_uuid), GF_SYM(vfs_label), GF_SYM(filesize), GF_SYM(read_file),
 };
 
 static struct guestfs_api gf;
@@ -117,24 +165,6 @@ static int gerr(struct deep *d, const char *what)
     const char *msg = gf.last_error(d->g);
     return mk_set_error(d->in->ctx, MK_EIO, "--deep: libguestfs: %s: %s", what,
                         msg ? msg : "failed");
-}
-
-/* libguestfs needs a file; a disk read from a tar.gz or built in memory has none, so every
- * disk goes through a sparse temporary copy, removed once the appliance holds it open. */
-static int export_disk(struct mk_inspect *in, struct mk_buf *path, int *ret_lock)
-{
-    int fd, r;
-
-    if ((r = mk_make_temp(in->ctx, "mkimage-deep", false, path, &fd)) < 0)
-        return mk_error_prefix(in->ctx, "--deep");
-    r = mk_write_raw_fd(in->ctx, in->disk, fd);
-    if (r < 0) {
-        unlink(path->buf);
-        close(fd);
-        return mk_error_prefix(in->ctx, "--deep: cannot copy the disk to '%s'", path->buf);
-    }
-    *ret_lock = fd; /* kept open: the lock that marks the copy as in use */
-    return MK_OK;
 }
 
 static void deep_partitions(struct deep *d, json_t *ours)
@@ -225,21 +255,31 @@ static void deep_files(struct deep *d)
     json_t *same = json_array();
 
     mk_inspect_set(d->in, d->out, "files_identical", same);
-    for (size_t i = 0; i < d->in->n_read && same; i++) {
-        const char *path = d->in->read_paths[i];
-        const struct mk_buf *ours = &d->in->read_data[i];
+    for (size_t i = 0; i < d->in->deep.n_files && same; i++) {
+        const struct mk_inspect_read *ours = &d->in->deep.files[i];
+        int64_t size = gf.filesize(d->g, ours->path);
+        uint8_t sum[32];
         size_t len = 0;
-        char *theirs = gf.read_file(d->g, path, &len);
+        char *theirs = NULL;
 
-        if (!theirs)
-            mk_inspect_problem(d->in, "deep: Linux cannot read %s: %s", path,
+        /* Read only what is the size we read: the contents are bounded by our own limit. */
+        if (size >= 0 && (uint64_t)size == ours->size)
+            theirs = gf.read_file(d->g, ours->path, &len);
+        if (size < 0 || (size == (int64_t)ours->size && !theirs)) {
+            mk_inspect_problem(d->in, "deep: Linux cannot read %s: %s", ours->path,
                                gf.last_error(d->g));
-        else if (len != ours->len || memcmp(theirs, ours->buf, len))
-            mk_inspect_problem(d->in, "deep: %s reads differently through Linux (%zu bytes) "
-                               "and through ext2 (%zu bytes)", path, len, ours->len);
-        else if (json_array_append_new(same, mk_json_text(path, strlen(path))) < 0)
-            d->in->oom = 1;
+            continue;
+        }
+        if (theirs)
+            gcry_md_hash_buffer(GCRY_MD_SHA256, sum, theirs, len);
         free(theirs);
+        if (!theirs || len != ours->size || memcmp(sum, ours->sha256, sizeof(sum)))
+            mk_inspect_problem(d->in, "deep: %s reads differently through Linux (%" PRId64
+                               " bytes) and through ext2 (%" PRIu64 " bytes)", ours->path,
+                               size, ours->size);
+        else if (json_array_append_new(same, mk_json_text(ours->path,
+                                                          strlen(ours->path))) < 0)
+            d->in->oom = 1;
     }
 }
 
@@ -291,30 +331,22 @@ static int launch_with_progress(struct mk_ctx *ctx, guestfs_h *g)
     return r;
 }
 
-int mk_inspect_deep(struct mk_inspect *in)
+int mk_inspect_deep(struct mk_inspect *in, const char *raw_path)
 {
     struct deep d = {.in = in};
     json_t *fs = json_object_get(in->root, "filesystem");
-    struct mk_buf path = MK_BUF_INIT;
+    int fs_part = in->deep.fs_part;
     char dev[32], why[128];
-    int r = mk_inspect_deep_check(in->ctx), lock = -1;
+    int r = mk_inspect_deep_check(in->ctx);
 
     if (r < 0)
         return r;
+    mk_crypto_init();
     d.out = json_object();
     mk_inspect_set(in, in->root, "deep", d.out);
-    r = export_disk(in, &path, &lock);
-    if (r < 0) {
-        mk_buf_release(&path);
-        return r;
-    }
     d.g = gf.create_flags(0);
-    if (!d.g) {
-        unlink(path.buf);
-        close(lock);
-        mk_buf_release(&path);
+    if (!d.g)
         return mk_set_error(in->ctx, MK_EIO, "--deep: cannot create a libguestfs handle");
-    }
     /* The library never prints: errors are read back with gf.last_error(). */
     gf.set_error_handler(d.g, NULL, NULL);
     /* libguestfs tries KVM with -cpu max, which aborts QEMU where KVM is unusable or is a
@@ -322,23 +354,21 @@ int mk_inspect_deep(struct mk_inspect *in)
     if (!getenv("LIBGUESTFS_BACKEND_SETTINGS") &&
         mk_accel_choose(why, sizeof(why)) == MK_ACCEL_TCG)
         gf.set_backend_setting(d.g, "force_tcg", "1");
-    if (gf.add_drive_opts(d.g, path.buf, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
+    if (gf.add_drive_opts(d.g, raw_path, GUESTFS_ADD_DRIVE_OPTS_FORMAT, "raw",
                                GUESTFS_ADD_DRIVE_OPTS_READONLY, 1, -1) < 0)
         r = gerr(&d, "cannot add the disk");
     else if (mk_check_cancel(in->ctx) < 0)
         r = MK_ECANCELED;
     else if (launch_with_progress(in->ctx, d.g) < 0)
         r = gerr(&d, "cannot start the appliance");
-    unlink(path.buf);
-    close(lock);
-    mk_buf_release(&path);
+    unlink(raw_path); /* the appliance holds it open */
     if (r == MK_OK) {
         deep_partitions(&d, json_object_get(in->root, "partitions"));
-        if (in->fs_part)
-            snprintf(dev, sizeof(dev), "/dev/sda%d", in->fs_part);
+        if (fs_part)
+            snprintf(dev, sizeof(dev), "/dev/sda%d", fs_part);
         else
             snprintf(dev, sizeof(dev), "/dev/sda");
-        if (fs || in->fs_part)
+        if (fs || fs_part)
             deep_fs(&d, dev, fs);
         if (fs && gf.mount_ro(d.g, dev, "/") < 0)
             mk_inspect_problem(in, "deep: Linux cannot mount %s: %s", dev,

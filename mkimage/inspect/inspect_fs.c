@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gcrypt.h>
+
 #include "fs_ext2.h"
 #include "inspect_private.h"
 #include "multiboot.h"
@@ -224,28 +226,27 @@ static int is_regular(json_t *file)
     return file && !strcmp(json_string_value(json_object_get(file, "type")), "file");
 }
 
-/* Keeps a file's contents for --deep to compare; otherwise releases them. */
+/* Keeps what --deep compares of a file (its size and SHA-256); releases its contents. */
 static int keep_read(struct mk_inspect *in, const char *path, struct mk_buf *data)
 {
-    char **paths;
-    struct mk_buf *bufs;
+    struct mk_inspect_read *files, *f;
 
     if (!(in->flags & MK_INSPECT_DEEP)) {
         mk_buf_release(data);
         return MK_OK;
     }
-    paths = realloc(in->read_paths, (in->n_read + 1) * sizeof(*paths));
-    if (paths)
-        in->read_paths = paths;
-    bufs = realloc(in->read_data, (in->n_read + 1) * sizeof(*bufs));
-    if (bufs)
-        in->read_data = bufs;
-    if (!paths || !bufs || !(paths[in->n_read] = strdup(path))) {
+    files = realloc(in->deep.files, (in->deep.n_files + 1) * sizeof(*files));
+    if (files)
+        in->deep.files = files;
+    if (!files || !(files[in->deep.n_files].path = strdup(path))) {
         mk_buf_release(data);
         return mk_set_error(in->ctx, MK_ENOMEM, "out of memory");
     }
-    bufs[in->n_read++] = *data;
-    mk_buf_init(data);
+    f = &files[in->deep.n_files++];
+    f->size = data->len;
+    mk_crypto_init();
+    gcry_md_hash_buffer(GCRY_MD_SHA256, f->sha256, data->buf, data->len);
+    mk_buf_release(data);
     return MK_OK;
 }
 

@@ -1,99 +1,117 @@
-/* inspect_isolated.c: the reading of an image we did not build happens in a child process
- * with memory, CPU and time limits, no new privileges and no core dumps. libext2fs and zlib
- * are not hardened against hostile input: a crash or a runaway there becomes one problem in
- * the report ("reading the image crashed: Segmentation fault") instead of a dead tool. */
+/* inspect_isolated.c: mk_inspect_path(), the reading of an image we did not build, in an
+ * isolated child (mk_run_isolated: no root, no capabilities, limits). We open the image,
+ * checked to be a regular file, and the child reads only that descriptor: it cannot open
+ * the path (it may no longer have the right), and a path swapped after we opened it changes
+ * nothing. With --deep the child also copies the disk for libguestfs, whose half of the
+ * work runs here on that copy (inspect_deep.c says why that needs no isolation). */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <inttypes.h>
 #include <stdio.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "inspect_private.h"
 
-/* Defaults: memory in MiB, CPU and wall-clock seconds. MK_INSPECT_LIMITS="MIB:CPU:WALL"
- * changes them (for a machine with less memory, or a test). */
-struct limits {
-    unsigned long mib, cpu, wall;
-};
-
-static struct limits get_limits(void)
-{
-    struct limits l = {4096, 300, 900};
-    const char *e = getenv("MK_INSPECT_LIMITS");
-    unsigned long a, b, c;
-
-    if (e && sscanf(e, "%lu:%lu:%lu", &a, &b, &c) == 3 && a && b && c)
-        l = (struct limits){a, b, c};
-    return l;
-}
-
-/* What the child sends back: this header, then the message, then the JSON. */
+/* The child's answer: this header, the report's text, then for each file --deep compares a
+ * struct answer_file and its path. */
 struct answer {
-    int r, problems, code;
-    size_t msg_len, json_len;
+    int problems, fs_part, exported;
+    size_t report_len, n_files;
 };
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MK_ASAN 1
-#endif
-#endif
+struct answer_file {
+    uint64_t size;
+    uint8_t sha256[32];
+    size_t path_len;
+};
 
-static void limit(int resource, rlim_t value)
+struct reader {
+    int fd, export_fd;
+    const char *path;
+    unsigned flags;
+};
+
+/* In the child. */
+static int read_image(struct mk_ctx *ctx, void *opaque, struct mk_buf *out)
 {
-    struct rlimit rl = {value, value};
-
-    setrlimit(resource, &rl);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static void child(struct mk_ctx *ctx, int fd, const char *path, unsigned flags,
-                  struct limits lim)
-{
+    const struct reader *rd = opaque;
+    struct mk_deep_request req = {0};
     struct answer a = {0};
     char *json = NULL;
+    int r;
 
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    limit(RLIMIT_CORE, 0);
-    limit(RLIMIT_CPU, lim.cpu);
-#ifndef MK_ASAN /* ASan reserves terabytes of address space up front */
-    limit(RLIMIT_AS, lim.mib << 20);
-#endif
-    a.r = mk_inspect_path_here(ctx, path, flags, &json, &a.problems);
-    a.code = ctx->code;
-    a.msg_len = a.r < 0 ? strlen(ctx->msg) : 0;
-    a.json_len = json ? strlen(json) : 0;
-    if (write_all(fd, &a, sizeof(a)) < 0 || write_all(fd, ctx->msg, a.msg_len) < 0 ||
-        write_all(fd, json ? json : "", a.json_len) < 0)
-        _exit(3);
-    _exit(0);
+    r = mk_inspect_fd_here(ctx, rd->fd, rd->path, rd->flags, rd->export_fd, &json,
+                           &a.problems, &req);
+    if (r < 0)
+        return r;
+    a.fs_part = req.fs_part;
+    a.exported = req.exported;
+    a.report_len = strlen(json);
+    a.n_files = req.n_files;
+    r = mk_buf_add(out, &a, sizeof(a));
+    if (r == MK_OK)
+        r = mk_buf_add(out, json, a.report_len);
+    for (size_t i = 0; i < req.n_files && r == MK_OK; i++) {
+        struct answer_file f = {.size = req.files[i].size,
+                                .path_len = strlen(req.files[i].path)};
+
+        memcpy(f.sha256, req.files[i].sha256, sizeof(f.sha256));
+        r = mk_buf_add(out, &f, sizeof(f));
+        if (r == MK_OK)
+            r = mk_buf_add(out, req.files[i].path, f.path_len);
+    }
+    free(json);
+    mk_deep_request_release(&req);
+    return r < 0 ? mk_set_error(ctx, MK_ENOMEM, "out of memory") : MK_OK;
+}
+
+/* In the parent: the child's answer, checked (it comes from a process that read hostile
+ * bytes). */
+static int parse_answer(struct mk_ctx *ctx, const struct mk_buf *in, struct answer *a,
+                        const char **report, struct mk_deep_request *req)
+{
+    size_t off = sizeof(*a);
+
+    if (in->len < sizeof(*a))
+        goto broken;
+    memcpy(a, in->buf, sizeof(*a));
+    if (a->problems < 0 || a->fs_part < 0 || a->fs_part > 4 ||
+        a->report_len > in->len - off || memchr(in->buf + off, '\0', a->report_len) ||
+        a->n_files > (in->len - off - a->report_len) / sizeof(struct answer_file))
+        goto broken;
+    *report = in->buf + off;
+    off += a->report_len;
+    req->exported = a->exported;
+    req->fs_part = a->fs_part;
+    req->files = calloc(a->n_files ? a->n_files : 1, sizeof(*req->files));
+    if (!req->files)
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    for (; req->n_files < a->n_files; req->n_files++) {
+        struct mk_inspect_read *f = &req->files[req->n_files];
+        struct answer_file af;
+
+        if (in->len - off < sizeof(af))
+            goto broken;
+        memcpy(&af, in->buf + off, sizeof(af));
+        off += sizeof(af);
+        if (af.path_len == 0 || af.path_len > in->len - off ||
+            memchr(in->buf + off, '\0', af.path_len) || !(f->path = strndup(in->buf + off,
+                                                                             af.path_len)))
+            goto broken;
+        off += af.path_len;
+        f->size = af.size;
+        memcpy(f->sha256, af.sha256, sizeof(f->sha256));
+    }
+    if (off != in->len)
+        goto broken;
+    return MK_OK;
+broken:
+    mk_deep_request_release(req);
+    return mk_set_error(ctx, MK_EIO, "the image reader sent a broken report");
 }
 
 /* A report with one problem, for a child that died or ran away. */
@@ -112,114 +130,103 @@ static int problem_report(struct mk_ctx *ctx, const char *path, const char *prob
     return MK_OK;
 }
 
-static double now(void)
+/* --deep's second half on the child's report: its "deep" section added, problems last. */
+static int run_deep(struct mk_ctx *ctx, const char *report, size_t report_len,
+                    struct mk_deep_request *req,
+                    const char *raw_path, char **ret_json, int *ret_problems)
 {
-    struct timespec ts;
+    struct mk_inspect in = {.ctx = ctx, .flags = MK_INSPECT_DEEP, .deep = *req,
+                            .export_fd = -1};
+    char *text = NULL;
+    int r;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    in.root = json_loadb(report, report_len, 0, NULL);
+    in.problems = json_incref(json_object_get(in.root, "problems"));
+    if (!json_is_object(in.root) || !json_is_array(in.problems)) {
+        json_decref(in.problems);
+        json_decref(in.root);
+        return mk_set_error(ctx, MK_EIO, "the image reader sent a broken report");
+    }
+    json_object_del(in.root, "problems");
+    r = mk_inspect_deep(&in, raw_path);
+    if (r == MK_OK) {
+        mk_inspect_set(&in, in.root, "problems", json_incref(in.problems));
+        text = in.oom ? NULL : json_dumps(in.root, JSON_INDENT(2));
+        if (!text)
+            r = mk_set_error(ctx, MK_ENOMEM, "out of memory while writing the report");
+    }
+    if (r == MK_OK) {
+        *ret_json = text;
+        *ret_problems = (int)json_array_size(in.problems);
+    }
+    json_decref(in.problems);
+    json_decref(in.root);
+    return r;
+}
+
+static int finish(struct mk_ctx *ctx, const struct mk_buf *answer,
+                  const char *raw_path, char **ret_json, int *ret_problems)
+{
+    struct mk_deep_request req = {0};
+    const char *report = NULL;
+    struct answer a;
+    int r = parse_answer(ctx, answer, &a, &report, &req);
+
+    if (r < 0)
+        return r;
+    if (raw_path && req.exported) {
+        r = run_deep(ctx, report, a.report_len, &req, raw_path, ret_json, ret_problems);
+    } else {
+        *ret_problems = a.problems;
+        *ret_json = strndup(report, a.report_len);
+        if (!*ret_json)
+            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    mk_deep_request_release(&req);
+    return r;
 }
 
 int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
                     int *ret_problems)
 {
-    struct mk_buf in = MK_BUF_INIT;
-    struct limits lim = get_limits();
-    double deadline = now() + (double)lim.wall;
-    int fds[2], status = 0, r = MK_OK, timed_out = 0;
-    char why[160];
-    struct answer a;
-    pid_t pid;
+    struct mk_buf answer = MK_BUF_INIT, why = MK_BUF_INIT, raw = MK_BUF_INIT;
+    struct reader rd = {.fd = -1, .export_fd = -1, .path = path, .flags = flags};
+    int keep[2], r;
+    struct mk_isolated job = {.what = "reading the image", .keep_fds = keep,
+                              .work = read_image, .opaque = &rd};
 
     if (!path || !ret_json || !ret_problems)
         return mk_set_error(ctx, MK_EINVAL, "mk_inspect_path: no path or no result pointer");
-    /* --deep boots libguestfs's appliance, a VM of its own, and compares what both read. */
-    if (flags & MK_INSPECT_DEEP)
-        return mk_inspect_path_here(ctx, path, flags, ret_json, ret_problems);
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot create a pipe");
-    pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot start the image reader");
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        child(ctx, fds[1], path, flags, lim);
-    }
-    close(fds[1]);
-    for (;;) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        char chunk[65536];
-        ssize_t n;
-
-        if ((r = mk_check_cancel(ctx)) < 0)
-            break;
-        if (now() > deadline) {
-            timed_out = 1;
-            break;
-        }
-        if (poll(&p, 1, 200) <= 0)
-            continue;
-        n = read(fds[0], chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (mk_buf_add(&in, chunk, (size_t)n) < 0) {
-            r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    close(fds[0]);
-    if (r < 0 || timed_out)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (r < 0) {
-        mk_buf_release(&in);
+    /* Before any work: whether --deep can be had at all. */
+    if ((flags & MK_INSPECT_DEEP) && (r = mk_inspect_deep_check(ctx)) < 0)
         return r;
-    }
-    if (timed_out) {
-        mk_buf_release(&in);
-        snprintf(why, sizeof(why), "reading the image took longer than %lu s and was stopped",
-                 lim.wall);
-        return problem_report(ctx, path, why, ret_json, ret_problems);
-    }
-    if (WIFSIGNALED(status) || in.len < sizeof(a)) {
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
-            snprintf(why, sizeof(why), "reading the image used more than %lu s of CPU and was "
-                     "stopped", lim.cpu);
-        else if (WIFSIGNALED(status))
-            snprintf(why, sizeof(why), "reading the image crashed the reader (%s)",
-                     strsignal(WTERMSIG(status)));
-        else
-            snprintf(why, sizeof(why), "the image reader ended without a report (exit %d)",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        mk_buf_release(&in);
-        return problem_report(ctx, path, why, ret_json, ret_problems);
-    }
-    memcpy(&a, in.buf, sizeof(a));
-    if (in.len != sizeof(a) + a.msg_len + a.json_len) {
-        mk_buf_release(&in);
-        return mk_set_error(ctx, MK_EIO, "the image reader sent a broken report");
-    }
-    if (a.r < 0) {
-        r = mk_set_error(ctx, a.code ? a.code : a.r, "%.*s", (int)a.msg_len,
-                         in.buf + sizeof(a));
-        mk_buf_release(&in);
-        if (r == MK_ENOMEM) {
-            snprintf(why, sizeof(why), "reading the image needed more than %lu MiB of memory "
-                     "and was stopped", lim.mib);
-            return problem_report(ctx, path, why, ret_json, ret_problems);
+    rd.fd = mk_open_input(ctx, path, NULL);
+    if (rd.fd < 0)
+        return rd.fd;
+    keep[job.n_keep_fds++] = rd.fd;
+    if (flags & MK_INSPECT_DEEP) {
+        /* libguestfs needs a file: the child copies the disk, raw, into this one. */
+        r = mk_make_temp(ctx, "mkimage-deep", false, &raw, &rd.export_fd);
+        if (r < 0) {
+            close(rd.fd);
+            mk_buf_release(&raw);
+            return mk_error_prefix(ctx, "--deep");
         }
-        return r;
+        keep[job.n_keep_fds++] = rd.export_fd;
     }
-    *ret_problems = a.problems;
-    *ret_json = strndup(in.buf + sizeof(a) + a.msg_len, a.json_len);
-    mk_buf_release(&in);
-    if (!*ret_json)
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    return MK_OK;
+    r = mk_run_isolated(ctx, &job, &answer, &why);
+    close(rd.fd);
+    if (r == MK_OK && why.len)
+        r = problem_report(ctx, path, why.buf, ret_json, ret_problems);
+    else if (r == MK_OK)
+        r = finish(ctx, &answer, rd.export_fd >= 0 ? raw.buf : NULL, ret_json,
+                   ret_problems);
+    if (rd.export_fd >= 0) {
+        unlink(raw.buf);
+        close(rd.export_fd); /* the lock that marked the copy as in use */
+    }
+    mk_buf_release(&raw);
+    mk_buf_release(&why);
+    mk_buf_release(&answer);
+    return r;
 }

@@ -6,6 +6,25 @@
 
 #include "disk_private.h"
 
+/* A file read through ext2, that --deep reads again through libguestfs: its size and
+ * SHA-256, so that neither its bytes nor its reader need to outlive the reading. */
+struct mk_inspect_read {
+    char *path;
+    uint64_t size;
+    uint8_t sha256[32];
+};
+
+/* What --deep compares libguestfs's reading with, besides the report: the partition that
+ * holds the filesystem, and the files read through ext2. (exported): the disk was copied,
+ * raw, where libguestfs can read it. */
+struct mk_deep_request {
+    bool exported;
+    int fs_part;
+    struct mk_inspect_read *files;
+    size_t n_files;
+};
+void mk_deep_request_release(struct mk_deep_request *req);
+
 /* One inspection in progress: the report being built and what later steps reuse. */
 struct mk_inspect {
     struct mk_ctx *ctx;
@@ -16,10 +35,10 @@ struct mk_inspect {
     json_t *files;         /* every file and directory, listed or not */
     int fs_part;           /* partition (1-4) holding the filesystem; 0 = whole disk */
     uint64_t fs_off, fs_size;
-    /* Files read through ext2 that --deep reads again through libguestfs. */
-    char **read_paths;
-    struct mk_buf *read_data;
-    size_t n_read;
+    struct mk_deep_request deep;
+    /* --deep in an isolated reader: the disk is copied into this descriptor, and libguestfs
+     * runs in the parent (inspect_isolated.c); -1: --deep runs here whole. */
+    int export_fd;
     int oom;               /* a jansson allocation failed: the report is incomplete */
 };
 
@@ -58,10 +77,23 @@ int mk_inspect_fs(struct mk_inspect *in);
  * (inspect_isolated.c). The fuzzers call this one. */
 int mk_inspect_path_here(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
                          int *ret_problems);
+/* The same for the image open as (fd), which it takes (closes); (name) is its path, in the
+ * report and in messages. With MK_INSPECT_DEEP and (export_fd) >= 0, --deep goes only as far
+ * as copying the disk into (export_fd) and filling (*ret_deep) (else left empty): the rest
+ * reads nothing of the image and runs in the parent, mk_inspect_deep(). */
+int mk_inspect_fd_here(struct mk_ctx *ctx, int fd, const char *name, unsigned flags,
+                       int export_fd, char **ret_json, int *ret_problems,
+                       struct mk_deep_request *ret_deep);
 
-/* The "deep" section: libguestfs's view of the same disk. MK_EUNSUPPORTED when the
- * library was built without it. */
-int mk_inspect_deep(struct mk_inspect *in);
+/* --deep's first half, in whichever process reads the image: the disk copied raw into (fd),
+ * and in->deep made ready. */
+int mk_inspect_deep_export(struct mk_inspect *in, int fd);
+/* --deep's second half: the "deep" section, libguestfs's view of the disk copied at
+ * (raw_path) (removed once the appliance holds it open), compared with in->root and
+ * in->deep. MK_EUNSUPPORTED when the library was built without libguestfs. */
+int mk_inspect_deep(struct mk_inspect *in, const char *raw_path);
+/* Both halves in this process, through a scratch copy (mk_inspect() of a caller's disk). */
+int mk_inspect_deep_here(struct mk_inspect *in);
 /* MK_OK when --deep is available, else MK_EUNSUPPORTED with a message, before any work. */
 int mk_inspect_deep_check(struct mk_ctx *ctx);
 

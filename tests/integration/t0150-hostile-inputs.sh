@@ -104,6 +104,27 @@ MK_INSPECT_LIMITS=16:300:900 inspect_problem "$T/disk.tar.gz" \
 "$MKIMAGE" inspect "$T/disk.tar.gz" >"$T/out" 2>&1 || fail "inspect: $(cat "$T/out")"
 ok "the reader's limits"
 
+# ... and without privileges: as root, the child becomes nobody before it reads; it reads
+# only the descriptor we opened, never the path (a root-only image in a root-only folder is
+# read all the same), and our process never reads the image's bytes. Seen with strace.
+need strace
+mkdir -m 700 "$T/private"
+for f in disk.raw disk.tar.gz; do
+    cp "$T/$f" "$T/private/$f" && chmod 600 "$T/private/$f"
+    "$MKIMAGE" inspect "$T/private/$f" >"$T/out" 2>&1 || fail "inspect private/$f: $(cat "$T/out")"
+    strace -f -qq -e signal=none -o "$T/files.log" -P "$T/private/$f" \
+        "$MKIMAGE" inspect "$T/private/$f" >/dev/null 2>&1 || fail "inspect private/$f under strace"
+    /usr/bin/python3 "$MK_SOURCE_DIR/tests/integration/isolation_trace.py" files \
+        "$T/files.log" "$T/private/$f" >"$T/out" || fail "private/$f: $(cat "$T/out")"
+done
+if [ "$(id -u)" = 0 ]; then
+    strace -f -qq -e signal=none -e trace=execve,setresuid -o "$T/ids.log" \
+        "$MKIMAGE" inspect "$T/private/disk.raw" >/dev/null 2>&1 || fail "inspect under strace"
+    /usr/bin/python3 "$MK_SOURCE_DIR/tests/integration/isolation_trace.py" ids "$T/ids.log" \
+        "$(id -u nobody)" >"$T/out" || fail "$(cat "$T/out")"
+fi
+ok "the reader: $(cat "$T/out")"
+
 # YAML that describes billions of nodes in a few hundred bytes, nests 100,000 deep or holds
 # 60,000 keys: refused at once with FILE:LINE (these are also fuzz regression inputs).
 yaml_refused() {  # yaml_refused TEXT CMD...: fails within 10 s with TEXT in one line

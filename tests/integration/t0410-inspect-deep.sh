@@ -36,12 +36,17 @@ printf 'module two\n' >mod2.txt
     "$MBPROBE" -- a b || fail "build failed"
 rc=0
 # Its stderr on a terminal (script's pty; the JSON still goes to a file): the appliance's
-# launch, one blocking call, shows as a step with its elapsed time.
-script -qefc "nice '$MKIMAGE' inspect --deep --json disk.raw >report.json" err >/dev/null ||
-    rc=$?
+# launch, one blocking call, shows as a step with its elapsed time. Under strace (our
+# process only, not the reader it starts nor the appliance): with --deep too, the image is
+# read in the isolated reader, and our process never reads its bytes (issue 13).
+need strace
+script -qefc "nice strace -qq -o '$T/main.log' -P '$T/disk.raw' \
+    '$MKIMAGE' inspect --deep --json '$T/disk.raw' >report.json" err >/dev/null || rc=$?
 [ "$rc" -eq 0 ] || fail "inspect --deep exited $rc: $(cat report.json err)"
 grep -q 'starting the libguestfs appliance\.\.\. [0-9]* s' err ||
     fail "no progress shown while the appliance started: $(cat -v err)"
+"$PY" "$MK_SOURCE_DIR/tests/integration/isolation_trace.py" main "$T/main.log" "$T/disk.raw" \
+    >out || fail "inspect --deep: $(cat out)"
 "$PY" - "$(basename "$MBPROBE")" <<'PY' || fail "deep report: $(cat report.json)"
 import json, sys
 r = json.load(open("report.json"))
@@ -59,3 +64,4 @@ want = {"/boot/grub/grub.cfg", kernel, "/boot/mod1.bin", "/boot/mod2.txt"}
 assert want <= same, (want, same)
 PY
 ok "libguestfs sees the same partition and filesystem, and reads the same boot files"
+ok "--deep: the image read in the isolated reader; $(cat out)"

@@ -217,15 +217,19 @@ enum mk_inspect_flags {
 /* Inspects (disk) and returns a JSON document (malloc'ed, NUL-terminated) describing the
  * partition table, filesystem, files, grub.cfg, boot code and kernel, with a "problems"
  * array of one-line strings. A damaged image is not an error: its problems are listed.
- * (*ret_problems) counts them. */
+ * (*ret_problems) counts them. It reads (disk) in this process: for an image someone else
+ * made, use mk_inspect_path(). */
 int mk_inspect(struct mk_ctx *ctx, struct mk_disk *disk, unsigned flags, char **ret_json,
                int *ret_problems);
-/* As mk_inspect(), for the image file at (path) in any format. For a gzip file (a GCE
- * disk.tar.gz) it also checks GCE's rules without unpacking to disk, and the JSON has
- * "gce_ok": true when GCE would accept the archive. A file that exists but cannot be read
- * as a disk is reported with problems, not as an error; errors are for a missing or
- * unreadable file, MK_EUNSUPPORTED for MK_INSPECT_DEEP without libguestfs, MK_ENOMEM and
- * MK_ECANCELED. */
+/* As mk_inspect(), for the image file at (path) in any format, read in an isolated child
+ * process: memory, CPU and time limits (MK_INSPECT_LIMITS), no privileges (as root it
+ * becomes "nobody", and fails rather than read as root), no descriptor but the image's; a
+ * child that crashes or runs out of its limits is one problem in the report. For a gzip
+ * file (a GCE disk.tar.gz) it also checks GCE's rules without unpacking to disk, and the
+ * JSON has "gce_ok": true when GCE would accept the archive. A file that exists but cannot
+ * be read as a disk is reported with problems, not as an error; errors are for a missing or
+ * unreadable file, a reader that cannot drop root, MK_EUNSUPPORTED for MK_INSPECT_DEEP
+ * without libguestfs, MK_ENOMEM and MK_ECANCELED. */
 int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char **ret_json,
                     int *ret_problems);
 
