@@ -132,6 +132,7 @@ int cmd_pack(int argc, char **argv)
     cli_cancel_on_signals(ctx);
     cli_progress_attach(ctx);
     cli_out.interrupt_hint = "nothing was written";
+    /* Any image, ours or not, through our own readers (disk_open.c: why not isolated). */
     r = mk_disk_open(ctx, argv[optind], &disk);
     if (r == MK_OK)
         r = mk_disk_write_file(ctx, disk, fmt, &opts, output);

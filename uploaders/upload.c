@@ -272,7 +272,8 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
         want = up->u->formats[0];
     }
     if (want != info.format) {
-        /* Convert on the fly into what the cloud takes, with no temporary file. */
+        /* Convert on the fly into what the cloud takes, with no temporary file. Our own
+         * readers (qcow2, tar.gz) parse the file here, not isolated: see disk_open.c. */
         struct mk_disk *disk = NULL;
 
         close(fd);

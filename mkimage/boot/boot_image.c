@@ -28,7 +28,8 @@ void mk_boot_image_release(struct mk_boot_image *img)
 }
 
 /* QEMU reads a GCE archive's disk only after it is unpacked: into a sparse temporary file,
- * so a 10 GiB disk costs only its data. */
+ * so a 10 GiB disk costs only its data. The unpacking is our tar.gz reader, in our process
+ * (disk_open.c says why); QEMU, a process of its own, parses the rest. */
 static int unpack_targz(struct mk_ctx *ctx, const char *path, struct mk_boot_image *img)
 {
     struct mk_buf b = MK_BUF_INIT;

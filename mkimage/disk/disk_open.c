@@ -1,4 +1,11 @@
-/* disk_open.c: opening an existing image, its format told by its first bytes. */
+/* disk_open.c: opening an existing image, its format told by its first bytes.
+ *
+ * Our readers (raw, qcow2, the GCE tar.gz, the MBR) run in the caller's process, whoever
+ * made the image (pack, push's conversions, boot's unpacking): they are small, they bound
+ * their work to what the file holds (qcow2's tables are checked whole and each cluster is
+ * used once; the tar.gz is one streaming pass through zlib), and each has a fuzz target
+ * (tests/fuzz: fuzz_qcow2, fuzz_targz, fuzz_inspect). libext2fs, which is none of these,
+ * reads an image we did not build only in an isolated child (inspect, mk_run_isolated). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
