@@ -97,11 +97,11 @@ DEMO_PW=$OS_PASSWORD
 # Glance through a proxy that says "saving" twice after the upload, as a Glance that writes
 # the image after the request would: waiting for it shows as "creating image... N s".
 gport=$(sed -n 's/^bind_port *= *//p' "$OS/glance-api.conf" | head -1)
-"$PY" "$MK_SOURCE_DIR/tests/servers/glance_saving_proxy.py" --port-file saving.port \
+"$PY" "$MK_SOURCE_DIR/tests/servers/glance_proxy.py" --port-file saving.port \
     --target "127.0.0.1:$gport" --saving-polls 2 --log saving.log 2>saving.err &
 PROXY_PID=$!
 for _ in $(seq 100); do [ -s saving.port ] && break; sleep 0.1; done
-[ -s saving.port ] || fail "glance_saving_proxy.py did not start: $(cat saving.err)"
+[ -s saving.port ] || fail "glance_proxy.py did not start: $(cat saving.err)"
 (
     export OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_USER_DOMAIN_NAME \
         OS_PROJECT_DOMAIN_NAME OS_REGION_NAME
