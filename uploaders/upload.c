@@ -22,21 +22,25 @@ struct mk_upload {
 int mk_upload_new(struct mk_ctx *ctx, const char *uploader, struct mk_upload **ret)
 {
     const struct mk_uploader *u = uploader ? mk_uploader_find(uploader) : NULL;
-    struct mk_upload *up;
+    struct mk_buf known = MK_BUF_INIT;
     int r;
 
-    if (!u) {
-        struct mk_buf known = MK_BUF_INIT;
+    if (u)
+        return mk_upload_new_for(ctx, u, ret);
+    for (size_t i = 0; mk_uploaders[i]; i++)
+        mk_buf_addf(&known, "%s%s", i ? ", " : "", mk_uploaders[i]->name);
+    r = mk_set_error(ctx, MK_ENOTFOUND, "unknown uploader '%s' (known: %s; no executable "
+                     "unikernel-mkimage-uploader-%s on PATH)", uploader ? uploader : "",
+                     known.buf, uploader ? uploader : "NAME");
+    mk_buf_release(&known);
+    return r;
+}
 
-        for (size_t i = 0; mk_uploaders[i]; i++)
-            mk_buf_addf(&known, "%s%s", i ? ", " : "", mk_uploaders[i]->name);
-        r = mk_set_error(ctx, MK_ENOTFOUND, "unknown uploader '%s' (known: %s; no executable "
-                         "unikernel-mkimage-uploader-%s on PATH)", uploader ? uploader : "",
-                         known.buf, uploader ? uploader : "NAME");
-        mk_buf_release(&known);
-        return r;
-    }
-    up = calloc(1, sizeof(*up));
+int mk_upload_new_for(struct mk_ctx *ctx, const struct mk_uploader *u, struct mk_upload **ret)
+{
+    struct mk_upload *up = calloc(1, sizeof(*up));
+    int r;
+
     if (!up)
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     up->u = u;
@@ -97,6 +101,7 @@ struct stream {
     struct mk_upload *up;
     uint64_t done;
     uint64_t total;
+    bool write_failed; /* the failure was the uploader's, not the source's */
 };
 
 static int stream_write(struct mk_ctx *ctx, void *opaque, const void *buf, size_t len)
@@ -107,25 +112,52 @@ static int stream_write(struct mk_ctx *ctx, void *opaque, const void *buf, size_
     if (r < 0)
         return r;
     r = s->up->u->write(ctx, s->up->state, buf, len);
-    if (r < 0)
+    if (r < 0) {
+        s->write_failed = true;
         return r;
+    }
     s->done += len;
     if (!s->up->u->reports_progress)
         mk_progress(ctx, "upload", s->done, s->total);
     return MK_OK;
 }
 
-static int finish(struct mk_ctx *ctx, struct mk_upload *up)
+/* How many times an uploader's restart hook may have the whole stream sent again. */
+#define MAX_RESENDS 2
+
+/* One pass of the artefact's bytes, from the first, through the uploader's write hook;
+ * (opaque) starts with the struct stream it writes through. */
+typedef int (*pass_fn)(struct mk_ctx *ctx, void *opaque);
+
+/* The bytes (when there is a pass) then finish(); both again from the first byte while the
+ * uploader's restart hook says that fixes what failed in write() or finish(); abort() on a
+ * failure that stays. */
+static int send_and_finish(struct mk_ctx *ctx, struct mk_upload *up, pass_fn pass,
+                           void *opaque)
 {
+    struct stream *s = opaque;
     int r;
 
-    mk_buf_reset(&up->result);
-    r = up->u->finish(ctx, up->state, &up->result);
-    if (r < 0) {
-        mk_buf_reset(&up->result);
-        return do_abort(ctx, up, r);
+    for (int resends = 0;; resends++) {
+        if (s)
+            s->write_failed = false;
+        r = pass ? pass(ctx, opaque) : MK_OK;
+        /* The source's failures (a read, a file changed) are none that sending again fixes. */
+        if (r < 0 && s && !s->write_failed)
+            break;
+        if (r >= 0) {
+            mk_buf_reset(&up->result);
+            r = up->u->finish(ctx, up->state, &up->result);
+            if (r >= 0)
+                return MK_OK;
+            mk_buf_reset(&up->result);
+        }
+        if (!pass || !up->u->restart || resends >= MAX_RESENDS || (ctx && ctx->cancelled))
+            break;
+        if ((r = up->u->restart(ctx, up->state)) < 0)
+            break;
     }
-    return MK_OK;
+    return do_abort(ctx, up, r);
 }
 
 int mk_upload_remote(struct mk_ctx *ctx, struct mk_upload *up)
@@ -143,7 +175,7 @@ int mk_upload_remote(struct mk_ctx *ctx, struct mk_upload *up)
     r = up->u->prepare(ctx, up->state, &info);
     if (r < 0)
         return do_abort(ctx, up, r);
-    return finish(ctx, up);
+    return send_and_finish(ctx, up, NULL, NULL);
 }
 
 static const char *base_name(const char *path)
@@ -153,22 +185,35 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* Streams (disk) in (fmt) through the uploader's hooks. */
+struct disk_pass {
+    struct stream s; /* first: send_and_finish() reads it */
+    struct mk_disk *disk;
+    enum mk_format format;
+    const struct mk_pack_opts *opts;
+};
+
+/* Each pass packs the disk anew, into the same bytes (packing is deterministic). */
+static int disk_pass(struct mk_ctx *ctx, void *opaque)
+{
+    struct disk_pass *d = opaque;
+    struct mk_sink sink = {.write = stream_write, .opaque = &d->s};
+
+    d->s.done = 0;
+    return mk_disk_write_stream(ctx, d->disk, d->format, d->opts, &sink);
+}
+
+/* Streams (disk) in (info->format) through the uploader's hooks. */
 static int upload_disk(struct mk_ctx *ctx, struct mk_upload *up, struct mk_disk *disk,
                        const struct mk_pack_opts *opts, struct mk_upload_info *info)
 {
-    struct stream s = {.up = up};
-    struct mk_sink sink = {.write = stream_write, .opaque = &s};
+    struct disk_pass d = {.s = {.up = up}, .disk = disk, .format = info->format, .opts = opts};
     int r;
 
     up->used = true;
     r = up->u->prepare(ctx, up->state, info);
     if (r < 0)
         return do_abort(ctx, up, r);
-    r = mk_disk_write_stream(ctx, disk, info->format, opts, &sink);
-    if (r < 0)
-        return do_abort(ctx, up, r);
-    return finish(ctx, up);
+    return send_and_finish(ctx, up, disk_pass, &d);
 }
 
 int mk_upload_disk(struct mk_ctx *ctx, struct mk_upload *up, struct mk_disk *disk,
@@ -212,16 +257,74 @@ static bool looks_like_disk(const uint8_t *head, size_t n)
     return n >= 512 && head[510] == 0x55 && head[511] == 0xaa;
 }
 
+struct file_pass {
+    struct stream s; /* first: send_and_finish() reads it */
+    int fd;
+    const char *path;
+    struct stat st; /* as it was when the upload began */
+    uint8_t *buf;
+    bool again;
+};
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static int file_pass(struct mk_ctx *ctx, void *opaque)
+{
+    struct file_pass *f = opaque;
+    struct stat now;
+    ssize_t n;
+    int r = MK_OK;
+
+    if (f->again) {
+        /* Sent again: the same bytes, or the checks made on them no longer hold. */
+        if (fstat(f->fd, &now) < 0 || !same_file(&now, &f->st))
+            return mk_set_error(ctx, MK_EIO, "%s changed since the upload began", f->path);
+        if (lseek(f->fd, 0, SEEK_SET) < 0)
+            return mk_set_errno(ctx, MK_EIO, errno, "cannot read %s again", f->path);
+    }
+    f->again = true;
+    f->s.done = 0;
+    if (f->s.up->u->write_file) {
+        r = f->s.up->u->write_file(ctx, f->s.up->state, f->fd, (uint64_t)f->st.st_size);
+        if (r < 0) {
+            f->s.write_failed = true;
+            return r;
+        }
+        /* The uploader read the file at its own pace: it must not have changed meanwhile. */
+        if (fstat(f->fd, &now) < 0 || !same_file(&now, &f->st))
+            return mk_set_error(ctx, MK_EIO, "%s changed while it was read", f->path);
+        return MK_OK;
+    }
+    for (;;) {
+        n = read(f->fd, f->buf, READ_SIZE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return mk_set_errno(ctx, MK_EIO, errno, "cannot read %s", f->path);
+        if (n == 0)
+            break;
+        r = stream_write(ctx, &f->s, f->buf, (size_t)n);
+        if (r < 0)
+            return r;
+    }
+    if (f->s.done != (uint64_t)f->st.st_size)
+        return mk_set_error(ctx, MK_EIO, "%s changed while it was read", f->path);
+    return MK_OK;
+}
+
 int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
 {
     struct mk_upload_info info = {.source_name = base_name(path), .source_path = path};
-    struct stream s = {.up = up};
+    struct file_pass f = {.s = {.up = up}, .path = path};
     struct mk_buf conv_id = MK_BUF_INIT;
     enum mk_format want;
     uint8_t head[512];
     char id[160];
     struct stat st;
-    uint8_t *buf = NULL;
     ssize_t n;
     int fd, r;
 
@@ -257,6 +360,8 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
              st.st_mtim.tv_nsec);
     info.source_id = id;
     info.stream_size = (uint64_t)st.st_size;
+    f.fd = fd;
+    f.st = st;
     if (info.format == MK_FORMAT_RAW)
         info.disk_size = (uint64_t)st.st_size;
     else if (info.format == MK_FORMAT_QCOW2 && n >= 32)
@@ -292,55 +397,18 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
         return r;
     }
     up->used = true;
-    s.total = info.stream_size;
-
+    f.s.total = info.stream_size;
     r = up->u->prepare(ctx, up->state, &info);
     if (r < 0) {
         close(fd);
         return do_abort(ctx, up, r);
     }
-    if (up->u->write_file) {
-        struct stat now;
-
-        r = up->u->write_file(ctx, up->state, fd, info.stream_size);
-        /* The uploader read the file at its own pace: it must not have changed meanwhile. */
-        if (r == MK_OK && (fstat(fd, &now) < 0 || now.st_size != st.st_size ||
-                           now.st_mtim.tv_sec != st.st_mtim.tv_sec ||
-                           now.st_mtim.tv_nsec != st.st_mtim.tv_nsec))
-            r = mk_set_error(ctx, MK_EIO, "%s changed while it was read", path);
-        if (r < 0) {
-            close(fd);
-            return do_abort(ctx, up, r);
-        }
-        r = finish(ctx, up); /* which may read (fd) again: the last piece */
-        close(fd);
-        return r;
-    }
-    buf = malloc(READ_SIZE);
-    if (!buf) {
-        close(fd);
-        return do_abort(ctx, up, mk_set_error(ctx, MK_ENOMEM, "out of memory"));
-    }
-    for (;;) {
-        n = read(fd, buf, READ_SIZE);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = mk_set_errno(ctx, MK_EIO, errno, "cannot read %s", path);
-            break;
-        }
-        if (n == 0)
-            break;
-        r = stream_write(ctx, &s, buf, (size_t)n);
-        if (r < 0)
-            break;
-    }
-    free(buf);
+    /* An uploader that reads the file itself needs no buffer of ours. */
+    f.buf = up->u->write_file ? NULL : malloc(READ_SIZE);
+    r = f.buf || up->u->write_file
+            ? send_and_finish(ctx, up, file_pass, &f)
+            : do_abort(ctx, up, mk_set_error(ctx, MK_ENOMEM, "out of memory"));
+    free(f.buf);
     close(fd);
-    if (r < 0)
-        return do_abort(ctx, up, r);
-    if (s.done != info.stream_size)
-        return do_abort(ctx, up, mk_set_error(ctx, MK_EIO, "%s changed while it was read",
-                                              path));
-    return finish(ctx, up);
+    return r;
 }

@@ -3,7 +3,8 @@
  * An uploader is a const table of hooks (in the style of libarchive's formats), listed in
  * registry.c. The driver (upload.c, behind mk_upload_* in mkimage.h) calls, in order:
  *   new -> set_option* -> prepare -> write* -> finish -> free
- * and on any failure after prepare: abort -> free. A new cloud is one new file set and one
+ * (write* -> finish again from the first byte when restart says so), and on any failure
+ * after prepare: abort -> free. A new cloud is one new file set and one
  * line in registry.c. */
 #ifndef MK_UPLOADER_H
 #define MK_UPLOADER_H
@@ -81,6 +82,14 @@ struct mk_uploader {
     /* Required. Completes the upload, creates the image and waits until it is usable;
      * appends a JSON object describing the result to (result). */
     int (*finish)(struct mk_ctx *ctx, void *state, struct mk_buf *result);
+    /* Optional. Called when write(), write_file() or finish() has failed (never after a
+     * cancellation): MK_OK when sending the whole stream again can fix that failure (a
+     * token the server refused, renewed since) and the uploader is ready to receive it
+     * from its first byte; the driver then sends it again (write() from the first byte, or
+     * write_file() once more) and calls finish(). Otherwise a negative code, leaving the
+     * error on (ctx) as it is unless trying failed in a new way. The driver asks at most
+     * twice per upload. */
+    int (*restart)(struct mk_ctx *ctx, void *state);
     /* Required. Removes whatever a failed upload left on the server. Must not overwrite the
      * error already on (ctx). */
     void (*abort)(struct mk_ctx *ctx, void *state);
@@ -92,6 +101,9 @@ struct mk_uploader {
  * with an MBR or a GPT, a qcow2 without a backing file, or a GCE archive. Empty files,
  * VMDK, VHD, VHDX, VDI and qcow2 overlays get one line (MK_EFORMAT). disk_kind.c. */
 int mk_upload_check_file(struct mk_ctx *ctx, const char *path);
+
+/* mk_upload_new() for an uploader table of the caller's (upload.c). */
+int mk_upload_new_for(struct mk_ctx *ctx, const struct mk_uploader *u, struct mk_upload **ret);
 
 /* NULL-terminated, in registry.c. */
 extern const struct mk_uploader *const mk_uploaders[];
