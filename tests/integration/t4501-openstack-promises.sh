@@ -1,6 +1,7 @@
 # t4501-openstack-promises.sh: `push openstack` keeps its promises against a real Keystone
 # and Glance on 127.0.0.1 (tests/servers/openstack-local.sh), one server session for all:
-# tokens revoked or about to expire during an upload, kill -9 mid-upload then the same
+# tokens revoked or about to expire during an upload, or revoked as each Glance request
+# arrives (the data's PUT sent again), kill -9 mid-upload then the same
 # command again, a clean-up that failed because Glance was down, formats told by their bytes,
 # Glance's allowed disk formats, a sparse raw disk sent as qcow2, openstackclient's option
 # spellings, OS_* variables over a named cloud, no project, an auth_url that is not Keystone.
@@ -15,14 +16,14 @@ need openstack qemu-img md5sum timeout
 if [ -n "${MK_OPENSTACK_DIR:-}" ]; then
     # Developers: servers already started there (openstack-local.sh start DIR), emptied first.
     OS=$MK_OPENSTACK_DIR
-    trap 'rm -f "$OS/hold/hold" "$OS/hold/down"; rm -rf "$T"' EXIT
+    trap '[ -z "${GP_PID:-}" ] || kill "$GP_PID"; rm -f "$OS/hold/hold" "$OS/hold/down"; rm -rf "$T"' EXIT
     OS_CLIENT_CONFIG_FILE=$OS/clouds.yaml openstack --os-cloud local-admin image list -f value -c ID |
         xargs -r env OS_CLIENT_CONFIG_FILE="$OS/clouds.yaml" openstack --os-cloud local-admin image delete
     : >"$OS/log/hold_proxy.log"
     : >"$OS/log/ks_proxy.log"
 else
     OS=$T/os
-    trap 'rm -f "$OS/hold/hold"; "$SERVERS" stop "$OS" >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+    trap '[ -z "${GP_PID:-}" ] || kill "$GP_PID"; rm -f "$OS/hold/hold"; "$SERVERS" stop "$OS" >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
     "$SERVERS" start "$OS" >/dev/null || fail "the OpenStack servers did not start (logs: $OS/log)"
 fi
 for v in $(env | grep -o '^OS_[A-Z_]*' || true); do unset "$v"; done
@@ -74,6 +75,47 @@ wait "$pid" || rc=$?
 [ "$rc" -eq 0 ] || fail "an upload whose token was revoked midway: exit $rc: $(cat rv.err)"
 [ "$(images_named revoked)" = "active " ] || fail "after a revoked token: $(images_named revoked)"
 ok "a token revoked during the upload: authenticated again, image active"
+
+# ---- a token revoked just as each Glance request arrives: authenticated again, retried ----
+# glance_proxy.py revokes, at Keystone, the token of the first request that matches, then
+# forwards it: Glance answers with its own 401, and that token stays dead. A refused upload
+# is sent again from its first byte, to the same image (Glance keeps it queued).
+revoked_at() { # 'METHOD PATH_REGEX' NAME PUSH_ARGS...
+    local what=$1 name=$2 i rc=0
+    shift 2
+    rm -f gp.port
+    "$PY" "$MK_SOURCE_DIR/tests/servers/glance_proxy.py" --port-file gp.port \
+        --target "127.0.0.1:$GPORT" --revoke "$what" --keystone "127.0.0.1:$KPORT" \
+        --log "$name.proxy" 2>gp.err &
+    GP_PID=$!
+    for ((i = 0; i < 100; i++)); do [ -s gp.port ] && break; sleep 0.1; done
+    [ -s gp.port ] || fail "glance_proxy.py did not start: $(cat gp.err)"
+    OS_IMAGE_ENDPOINT_OVERRIDE=http://127.0.0.1:$(cat gp.port) \
+        push --os-cloud local --name "$name" -v "$@" >"$name.out" 2>"$name.err" || rc=$?
+    kill "$GP_PID" && wait "$GP_PID" 2>/dev/null || true
+    GP_PID=
+    grep -q "revoked the token of ${what%% *} .*(HTTP 204)" "$name.proxy" ||
+        fail "'$what': no token revoked: $(cat "$name.proxy")"
+    [ "$rc" -eq 0 ] || fail "a token revoked at '$what': exit $rc: $(cat "$name.err")"
+    [ "$(images_named "$name")" = "active " ] || fail "'$what': $(images_named "$name")"
+}
+# The data's PUT: refused at once (the rest of the body unsent), or after all of it.
+revoked_at 'PUT /v2/images/[^/]+/file' rput --disk-format raw big.raw
+revoked_at 'PUT /v2/images/[^/]+/file' rputsmall disk.qcow2
+for n in rput rputsmall; do
+    grep -q "Glance refused the token of the upload of image .*; authenticating again and sending the data again" "$n.err" ||
+        fail "$n: the data was not sent again: $(cat "$n.err")"
+    [ "$(grep -c "created image" "$n.err")" = 1 ] || fail "$n: not the same image: $(cat "$n.err")"
+done
+[ "$(show rput | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["checksum"])')" = \
+    "$(md5sum <big.raw | cut -d' ' -f1)" ] || fail "rput does not hold big.raw"
+# Every other phase: Glance's formats, the listing, the record, the wait, the replacement.
+revoked_at 'GET /v2/schemas/image' rschema disk.qcow2
+revoked_at 'GET /v2/images' rlist disk.qcow2
+revoked_at 'POST /v2/images' rcreate disk.qcow2
+revoked_at 'GET /v2/images/[^/]+' rwait disk.qcow2
+revoked_at 'DELETE /v2/images/[^/]+' rcreate --replace disk.raw
+ok "a token revoked as each Glance request arrives (upload, formats, list, create, wait, replace)"
 
 # ---- a token about to expire: renewed before it does ----
 touch "$OS/hold/hold"

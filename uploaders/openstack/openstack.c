@@ -226,10 +226,29 @@ static void set_source_mark(struct os_state *st, const struct mk_upload_info *in
     hex(d, 16, st->source_mark);
 }
 
+/* The PUT of the data to image_id, ready to take st->stream_size bytes from write(). */
+static int start_upload(struct mk_ctx *ctx, struct os_state *st)
+{
+    struct mk_buf what = MK_BUF_INIT, url = MK_BUF_INIT;
+    /* The PUT is authorised when it starts: give it a token with some life left. */
+    int r = os_renew_token(ctx, st, false);
+
+    if (r >= 0)
+        r = glance_image_url(ctx, st, st->image_id, "/file", &url);
+    if (r >= 0 && mk_buf_addf(&what, "cloud '%s': uploading image '%s' (%s)", st->cloud->name,
+                              st->name, st->image_id) < 0)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    if (r >= 0)
+        r = os_put_new(ctx, st->http, url.buf, st->sess.token, what.buf, st->stream_size,
+                       &st->put);
+    mk_buf_release(&url);
+    mk_buf_release(&what);
+    return r;
+}
+
 static int os_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_info *info)
 {
     struct os_state *st = state;
-    struct mk_buf what = MK_BUF_INIT, url = MK_BUF_INIT;
     int r;
 
     if (info->format == MK_FORMAT_RAW)
@@ -242,6 +261,7 @@ static int os_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_in
     if (!st->name && (r = default_name(ctx, st, info->source_name)) < 0)
         return r;
     st->disk_gib = info->disk_size / GIB + (info->disk_size % GIB ? 1 : 0);
+    st->stream_size = info->stream_size;
     if (st->min_disk >= 0 && (uint64_t)st->min_disk < st->disk_gib)
         return mk_set_error(ctx, MK_EINVAL, "openstack: --min-disk %ld is smaller than the "
                             "disk (%ju GB)", st->min_disk, (uintmax_t)st->disk_gib);
@@ -265,19 +285,8 @@ static int os_prepare(struct mk_ctx *ctx, void *state, const struct mk_upload_in
         return MK_OK; /* the bytes are only hashed, to check the image that has them */
 
     r = glance_create_image(ctx, st);
-    /* The PUT is authorised when it starts: give it a token with some life left. */
     if (r >= 0)
-        r = os_renew_token(ctx, st, false);
-    if (r >= 0)
-        r = glance_image_url(ctx, st, st->image_id, "/file", &url);
-    if (r >= 0 && mk_buf_addf(&what, "cloud '%s': uploading image '%s' (%s)", st->cloud->name,
-                              st->name, st->image_id) < 0)
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    if (r >= 0)
-        r = os_put_new(ctx, st->http, url.buf, st->sess.token, what.buf,
-                       info->stream_size, &st->put);
-    mk_buf_release(&url);
-    mk_buf_release(&what);
+        r = start_upload(ctx, st);
     return r;
 }
 
@@ -370,6 +379,31 @@ static int os_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
     return MK_OK;
 }
 
+/* A 401 to the data's PUT: the token died after it was checked (revoked, a password
+ * changed, Keystone's clock). keystonemiddleware refuses the request before Glance looks at
+ * the image, which stays queued and takes the data again: a new token, then the bytes once
+ * more from the first. Once per push; anything else is no reason to send them again. */
+static int os_restart(struct mk_ctx *ctx, void *state)
+{
+    struct os_state *st = state;
+    int r;
+
+    if (st->resumed || st->resent || !st->put || os_put_status(st->put) != 401)
+        return mk_errcode(ctx) < 0 ? mk_errcode(ctx) : MK_EHTTP;
+    st->resent = true;
+    mk_log(ctx, MK_LOG_INFO, "cloud '%s': Glance refused the token of the upload of image "
+           "%s; authenticating again and sending the data again", st->cloud->name,
+           st->image_id);
+    os_put_free(st->put);
+    st->put = NULL;
+    r = os_renew_token(ctx, st, true);
+    if (r < 0)
+        return r;
+    gcry_md_reset(st->md);
+    st->sent = 0;
+    return start_upload(ctx, st);
+}
+
 static void os_abort(struct mk_ctx *ctx, void *state)
 {
     struct os_state *st = state;
@@ -444,6 +478,7 @@ const struct mk_uploader mk_uploader_openstack = {
     .prepare = os_prepare,
     .write = os_write,
     .finish = os_finish,
+    .restart = os_restart,
     .abort = os_abort,
     .destroy = os_destroy,
 };

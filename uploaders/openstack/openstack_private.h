@@ -98,6 +98,9 @@ int os_put_new(struct mk_ctx *ctx, struct mk_http *http, const char *url, const 
 int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t len,
                  gcry_md_hd_t md);
 int os_put_finish(struct mk_ctx *ctx, struct os_put *p);
+/* The HTTP status Glance answered the PUT with, once it has ended; 0 until then, and after a
+ * transport failure. */
+long os_put_status(const struct os_put *p);
 void os_put_free(struct os_put *p);
 
 /* Glance and Keystone errors: "WHAT: HTTP 409: message", with Glance's HTML line-break tail
@@ -145,6 +148,8 @@ struct os_state {
     bool resumed;    /* (image_id) was already active with our bytes: write() only hashes */
     json_t *old_ids; /* images of the same name, deleted after a --replace */
     char *state_path; /* the clean-ups that failed, retried by the next run; NULL = none */
+    uint64_t stream_size; /* the bytes write() takes; 0 = not known */
+    bool resent;          /* the data went a second time, after a 401 (os_restart) */
     struct os_put *put;
     gcry_md_hd_t md; /* MD5 of what is sent */
     uint64_t sent;

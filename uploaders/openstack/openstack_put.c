@@ -208,6 +208,12 @@ int os_put_finish(struct mk_ctx *ctx, struct os_put *p)
     return MK_OK;
 }
 
+long os_put_status(const struct os_put *p)
+{
+    /* Read only once the worker has ended (joined): no lock needed. */
+    return !p->started && p->result >= 0 ? p->resp.status : 0;
+}
+
 void os_put_free(struct os_put *p)
 {
     if (!p)
