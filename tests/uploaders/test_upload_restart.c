@@ -1,7 +1,8 @@
 /* test_upload_restart.c: the driver sends the whole stream again when an uploader's restart
  * hook says that fixes a failure (OpenStack: a token refused by the data's PUT): a file is
- * read again from its first byte, a disk packed again; at most twice; never after a
- * cancellation, nor when the file changed meanwhile; otherwise abort() with the error kept. */
+ * read again from its first byte (or given to write_file() again), a disk packed again; at
+ * most twice; never after a cancellation, nor when the file changed meanwhile; otherwise
+ * abort() with the error kept. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,6 +116,26 @@ static const struct mk_uploader fake_uploader = {
     .destroy = fake_destroy,
 };
 
+/* The same cloud reading the file itself, at its own offsets. */
+static int fake_write_file(struct mk_ctx *ctx, void *state, int fd, uint64_t size)
+{
+    static uint8_t buf[1u << 16];
+
+    for (uint64_t off = 0; off < size;) {
+        ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+        int r;
+
+        if (n <= 0)
+            return mk_set_error(ctx, MK_EIO, "short read");
+        if ((r = fake_write(ctx, state, buf, (size_t)n)) < 0)
+            return r;
+        off += (uint64_t)n;
+    }
+    return MK_OK;
+}
+
+static struct mk_uploader fake_file_uploader;
+
 /* A raw disk: an MBR signature and bytes that differ everywhere. */
 static void make_file(const char *path)
 {
@@ -130,16 +151,19 @@ static void make_file(const char *path)
     free(b);
 }
 
-/* Uploads (path) as a file, or opened as a disk, with the fake told what to do. */
-static int run(struct mk_ctx *ctx, const char *path, bool as_disk, struct fake setup)
+/* Uploads (path) as a file (1: read by the fake itself), or opened as a disk (2), with the
+ * fake told what to do. */
+static int run(struct mk_ctx *ctx, const char *path, int as_disk, struct fake setup)
 {
     struct mk_upload *up = NULL;
     struct mk_disk *disk = NULL;
     int r;
 
     fake = setup;
-    CHECK_OK(ctx, mk_upload_new_for(ctx, &fake_uploader, &up));
-    if (!as_disk) {
+    fake_file_uploader = fake_uploader;
+    fake_file_uploader.write_file = fake_write_file;
+    CHECK_OK(ctx, mk_upload_new_for(ctx, as_disk == 1 ? &fake_file_uploader : &fake_uploader, &up));
+    if (as_disk < 2) {
         r = mk_upload_file(ctx, up, path);
     } else {
         CHECK_OK(ctx, mk_disk_open(ctx, path, &disk));
@@ -160,7 +184,7 @@ static const char *path(void)
 
 static void test_sent_again_whole(void)
 {
-    for (int as_disk = 0; as_disk < 2; as_disk++) {
+    for (int as_disk = 0; as_disk < 3; as_disk++) {
         struct mk_ctx *ctx = mk_ctx_new();
         uint64_t whole;
 
@@ -190,7 +214,7 @@ static void test_bounded(void)
     struct mk_ctx *ctx = mk_ctx_new();
 
     make_file(path());
-    CHECK_FAIL(ctx, run(ctx, path(), false, (struct fake){.fail_finishes = 100}), MK_EHTTP,
+    CHECK_FAIL(ctx, run(ctx, path(), 0, (struct fake){.fail_finishes = 100}), MK_EHTTP,
                "refused in finish");
     CHECK_EQ(fake.restarts, 2);
     CHECK_EQ(fake.finishes, 3);
@@ -205,13 +229,12 @@ static void test_not_restarted(void)
 
     make_file(path());
     /* The uploader says no: its error stands, abort() runs. */
-    CHECK_FAIL(ctx, run(ctx, path(), false, (struct fake){.fail_finishes = 1,
-                                                          .restart_refuses = true}),
+    CHECK_FAIL(ctx, run(ctx, path(), 0, (struct fake){.fail_finishes = 1, .restart_refuses = true}),
                MK_EHTTP, "refused in finish");
     CHECK_EQ(fake.restarts, 1);
     CHECK_EQ(fake.aborts, 1);
     /* Cancelled: not even asked. */
-    CHECK(run(ctx, path(), false, (struct fake){.fail_write_pass = 1, .cancel_in_write = true}) < 0);
+    CHECK(run(ctx, path(), 0, (struct fake){.fail_write_pass = 1, .cancel_in_write = true}) < 0);
     CHECK_EQ(fake.restarts, 0);
     CHECK_EQ(fake.aborts, 1);
     mk_ctx_free(ctx);
@@ -219,8 +242,7 @@ static void test_not_restarted(void)
     /* The file changed before it could be read again: the source's failure, not the
      * uploader's, so it is not asked again. */
     ctx = mk_ctx_new();
-    CHECK_FAIL(ctx, run(ctx, path(), false, (struct fake){.fail_finishes = 1,
-                                                          .path_to_touch = path()}),
+    CHECK_FAIL(ctx, run(ctx, path(), 0, (struct fake){.fail_finishes = 1, .path_to_touch = path()}),
                MK_EIO, "changed since the upload began");
     CHECK_EQ(fake.restarts, 1);
     CHECK_EQ(fake.aborts, 1);
@@ -228,5 +250,4 @@ static void test_not_restarted(void)
     mk_ctx_free(ctx);
 }
 
-UNIT_MAIN(UNIT_TEST(test_sent_again_whole), UNIT_TEST(test_bounded),
-          UNIT_TEST(test_not_restarted))
+UNIT_MAIN(UNIT_TEST(test_sent_again_whole), UNIT_TEST(test_bounded), UNIT_TEST(test_not_restarted))
