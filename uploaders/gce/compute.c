@@ -148,6 +148,28 @@ static int op_error(struct mk_ctx *ctx, const char *what, json_t *op)
     return r;
 }
 
+int gce_op_read(struct mk_ctx *ctx, const char *what, json_t *op, struct gce_op *ret)
+{
+    const char *status = json_string_value(json_object_get(op, "status"));
+    const char *zone = json_string_value(json_object_get(op, "zone"));
+    const char *region = json_string_value(json_object_get(op, "region"));
+
+    memset(ret, 0, sizeof(*ret));
+    if (status && !strcmp(status, "DONE")) {
+        ret->done = true;
+        return json_object_get(op, "error") ? op_error(ctx, what, op) : MK_OK;
+    }
+    ret->name = json_string_value(json_object_get(op, "name"));
+    if (!ret->name)
+        return mk_set_error(ctx, MK_EHTTP, "%s: the answer is not an Operation", what);
+    /* Where to poll it: the last part of its zone's or region's URL. */
+    if (zone && strrchr(zone, '/'))
+        ret->zone = strrchr(zone, '/') + 1;
+    else if (region && strrchr(region, '/'))
+        ret->region = strrchr(region, '/') + 1;
+    return MK_OK;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -168,24 +190,15 @@ int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
     json_incref(op);
     mk_http_resp_init(&resp);
     for (int polls = 0;; polls++) {
-        const char *status = json_string_value(json_object_get(op, "status"));
-        const char *name = json_string_value(json_object_get(op, "name"));
-        const char *zone = json_string_value(json_object_get(op, "zone"));
-        const char *region = json_string_value(json_object_get(op, "region"));
+        struct gce_op st;
 
-        if (status && !strcmp(status, "DONE")) {
-            g->op_done = true;
-            if (json_object_get(op, "error"))
-                r = op_error(ctx, what, op);
+        r = gce_op_read(ctx, what, op, &st);
+        g->op_done = st.done;
+        if (r < 0 || st.done)
             break;
-        }
-        if (!name) {
-            r = mk_set_error(ctx, MK_EHTTP, "%s: the answer is not an Operation", what);
-            break;
-        }
         if (now() > deadline) {
             r = mk_set_error(ctx, MK_ETIMEOUT, "%s: operation %s not done after %.0f s", what,
-                             name, timeout);
+                             st.name, timeout);
             break;
         }
         /* A step without a byte count: the front end shows it with its elapsed time. */
@@ -193,13 +206,12 @@ int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
         r = mk_http_sleep(ctx, MK_MIN(2.0, g->backoff * (1 << MK_MIN(polls, 4))));
         if (r < 0)
             break;
-        if (zone && strrchr(zone, '/'))
-            r = gce_project_url(&url, g, "/zones/%s/operations/%s", strrchr(zone, '/') + 1, name);
-        else if (region && strrchr(region, '/'))
-            r = gce_project_url(&url, g, "/regions/%s/operations/%s", strrchr(region, '/') + 1,
-                                name);
+        if (st.zone)
+            r = gce_project_url(&url, g, "/zones/%s/operations/%s", st.zone, st.name);
+        else if (st.region)
+            r = gce_project_url(&url, g, "/regions/%s/operations/%s", st.region, st.name);
         else
-            r = gce_project_url(&url, g, "/global/operations/%s", name);
+            r = gce_project_url(&url, g, "/global/operations/%s", st.name);
         if (r < 0) {
             r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
             break;

@@ -55,6 +55,33 @@ struct gce_wait_outcome {
     bool canceled;
     char cause[768];    /* why not, one line */
 };
+/* One of listManagedInstances' managedInstances, read: pointers into it, or "" ("-" for
+ * a missing status or health). */
+struct gce_managed {
+    const char *url;      /* the instance's URL */
+    const char *name;     /* its name, else the URL's last part */
+    const char *status;   /* instanceStatus */
+    const char *health;   /* the first health check's detailedHealthState */
+    const char *template; /* the last part of its version's instanceTemplate */
+    const char *action;   /* currentAction */
+    char zone[64];        /* from the URL */
+};
+void gce_managed_read(json_t *mi, struct gce_managed *ret);
+/* What a group (grp, from instanceGroupManagers.get) and its instances (list, from
+ * listManagedInstances) say of a rollout of (template). */
+struct gce_group_counts {
+    int target, on_new, ready, creating, verifying, deleting, other, recreating;
+    bool done; /* isReached, isStable and every instance ready on (template) */
+};
+/* The counts; an instance of (template) seen UNHEALTHY or TIMEOUT is kept in the object
+ * (seen_unhealthy), and is autohealed ((*autoheals)++) when seen RECREATING after that;
+ * (*ret_failing), when NULL, becomes the first unhealthy one (a new reference). */
+void gce_group_read(json_t *grp, json_t *list, const char *template, json_t *seen_unhealthy,
+                    int *autoheals, struct gce_group_counts *c, json_t **ret_failing);
+/* listErrors' answer (list): (*ret_total) items; returns how many of those after the first
+ * (baseline) are for (template), and the first of these as "CODE: message" in (first). */
+int gce_group_errors(json_t *list, const char *template, int baseline, int *ret_total,
+                     char *first, size_t size);
 /* Polls the group until every instance runs (template) and it is stable, the deadline, or
  * the new instances keep failing (quota errors, autohealing). Progress as it goes. */
 int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,

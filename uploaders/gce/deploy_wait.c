@@ -60,6 +60,21 @@ static const char *health_of(json_t *mi)
     return *h ? h : "-";
 }
 
+void gce_managed_read(json_t *mi, struct gce_managed *ret)
+{
+    const char *zone;
+
+    ret->url = str(mi, "instance");
+    ret->name = *str(mi, "name") ? str(mi, "name") : last_part(ret->url);
+    ret->status = *str(mi, "instanceStatus") ? str(mi, "instanceStatus") : "-";
+    ret->health = health_of(mi);
+    ret->template = last_part(str(json_object_get(mi, "version"), "instanceTemplate"));
+    ret->action = str(mi, "currentAction");
+    ret->zone[0] = '\0';
+    if ((zone = strstr(ret->url, "/zones/")))
+        snprintf(ret->zone, sizeof(ret->zone), "%.*s", (int)strcspn(zone + 7, "/"), zone + 7);
+}
+
 json_t *gce_deploy_instances(struct mk_ctx *ctx, struct mk_deploy *d)
 {
     json_t *list = NULL, *out = json_array(), *mi, *images = json_object();
@@ -71,15 +86,15 @@ json_t *gce_deploy_instances(struct mk_ctx *ctx, struct mk_deploy *d)
         return NULL;
     }
     json_array_foreach(json_object_get(list, "managedInstances"), i, mi) {
-        const char *tmpl = last_part(str(json_object_get(mi, "version"), "instanceTemplate"));
-        const char *url = str(mi, "instance"), *zone = strstr(url, "/zones/");
-        json_t *img = json_object_get(images, tmpl), *t = NULL;
-        char zbuf[64] = "";
+        struct gce_managed m;
+        json_t *img, *t = NULL;
 
-        if (!img && *tmpl) {
+        gce_managed_read(mi, &m);
+        img = json_object_get(images, m.template);
+        if (!img && *m.template) {
             /* The image each template boots, read once per template. */
             struct mk_buf p = MK_BUF_INIT;
-            mk_buf_addf(&p, "global/instanceTemplates/%s", tmpl);
+            mk_buf_addf(&p, "global/instanceTemplates/%s", m.template);
             if (gce_get_json(ctx, d->g, "the template", p.buf, &t) == MK_OK)
                 img = json_string(last_part(str(json_object_get(json_array_get(
                     json_object_get(json_object_get(t, "properties"), "disks"), 0),
@@ -87,18 +102,14 @@ json_t *gce_deploy_instances(struct mk_ctx *ctx, struct mk_deploy *d)
             else
                 img = json_string("");
             mk_clear_error(ctx);
-            json_object_set_new(images, tmpl, img);
+            json_object_set_new(images, m.template, img);
             json_decref(t);
             mk_buf_release(&p);
         }
-        if (zone)
-            snprintf(zbuf, sizeof(zbuf), "%.*s", (int)strcspn(zone + 7, "/"), zone + 7);
         json_array_append_new(out, json_pack(
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", *str(mi, "name") ? str(mi, "name")
-                                                                               : last_part(url),
-            "zone", zbuf, "status", *str(mi, "instanceStatus") ? str(mi, "instanceStatus") : "-",
-            "health", health_of(mi), "template", *tmpl ? tmpl : "-", "image",
-            img ? json_string_value(img) : "", "action", str(mi, "currentAction")));
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "name", m.name, "zone", m.zone, "status",
+            m.status, "health", m.health, "template", *m.template ? m.template : "-", "image",
+            img ? json_string_value(img) : "", "action", m.action));
     }
     json_decref(list);
     json_decref(images);
@@ -121,7 +132,7 @@ void gce_deploy_console_tail(struct mk_ctx *ctx, struct mk_deploy *d, const char
     /* A few reads following "next" give the end of a short console. */
     for (int reads = 0; reads < 16; reads++) {
         json_t *out = NULL;
-        const char *c, *next;
+        struct gce_serial_chunk c;
 
         mk_buf_reset(&u);
         gce_project_url(&u, d->g, "/zones/%.*s/instances/%s/serialPort?port=1&start=%llu",
@@ -130,14 +141,13 @@ void gce_deploy_console_tail(struct mk_ctx *ctx, struct mk_deploy *d, const char
         if (gce_call(ctx, d->g, "GET", u.buf, NULL, &resp) < 0 || resp.status != 200 ||
             gce_json(ctx, "serial port", &resp, &out) < 0)
             break;
-        c = str(out, "contents");
-        next = str(out, "next");
-        mk_buf_adds(&w.tail, c);
-        if (!*c || !*next || strtoull(next, NULL, 10) <= pos) {
+        gce_serial_parse(out, pos, &c);
+        mk_buf_adds(&w.tail, c.contents);
+        if (!*c.contents || c.next <= pos) {
             json_decref(out);
             break;
         }
-        pos = strtoull(next, NULL, 10);
+        pos = c.next;
         json_decref(out);
     }
     mk_clear_error(ctx);
@@ -147,64 +157,57 @@ void gce_deploy_console_tail(struct mk_ctx *ctx, struct mk_deploy *d, const char
     mk_http_resp_release(&resp);
 }
 
-struct counts {
-    int target, on_new, ready, creating, verifying, deleting, other, recreating;
-};
-
-static void count(json_t *list, const char *template, struct counts *c, json_t *seen_unhealthy,
-                  int *autoheals, json_t **ret_failing)
+void gce_group_read(json_t *grp, json_t *list, const char *template, json_t *seen_unhealthy,
+                    int *autoheals, struct gce_group_counts *c, json_t **ret_failing)
 {
-    json_t *mi;
+    json_t *st = json_object_get(grp, "status"), *mi;
     size_t i;
 
+    memset(c, 0, sizeof(*c));
+    c->target = (int)json_integer_value(json_object_get(grp, "targetSize"));
     json_array_foreach(json_object_get(list, "managedInstances"), i, mi) {
-        const char *action = str(mi, "currentAction"), *name = str(mi, "instance");
-        bool mine = !strcmp(last_part(str(json_object_get(mi, "version"), "instanceTemplate")),
-                            template);
+        struct gce_managed m;
 
-        if (!strcmp(action, "DELETING")) {
+        gce_managed_read(mi, &m);
+        if (!strcmp(m.action, "DELETING")) {
             c->deleting++;
             continue;
         }
-        if (!strcmp(action, "CREATING") || !strcmp(action, "CREATING_WITHOUT_RETRIES"))
+        if (!strcmp(m.action, "CREATING") || !strcmp(m.action, "CREATING_WITHOUT_RETRIES"))
             c->creating++;
-        else if (!strcmp(action, "VERIFYING"))
+        else if (!strcmp(m.action, "VERIFYING"))
             c->verifying++;
-        else if (!strcmp(action, "RECREATING"))
+        else if (!strcmp(m.action, "RECREATING"))
             c->recreating++;
-        else if (strcmp(action, "NONE"))
+        else if (strcmp(m.action, "NONE"))
             c->other++;
-        if (!mine)
+        if (strcmp(m.template, template))
             continue;
         c->on_new++;
-        if (!strcmp(action, "NONE"))
+        if (!strcmp(m.action, "NONE"))
             c->ready++;
         /* UNHEALTHY, then RECREATING: autohealing replaced it. */
-        if (!strcmp(health_of(mi), "UNHEALTHY") || !strcmp(health_of(mi), "TIMEOUT")) {
-            json_object_set_new(seen_unhealthy, name, json_true());
+        if (!strcmp(m.health, "UNHEALTHY") || !strcmp(m.health, "TIMEOUT")) {
+            json_object_set_new(seen_unhealthy, m.url, json_true());
             if (!*ret_failing)
                 *ret_failing = json_incref(mi);
-        } else if (!strcmp(action, "RECREATING") && json_object_get(seen_unhealthy, name)) {
-            json_object_del(seen_unhealthy, name);
+        } else if (!strcmp(m.action, "RECREATING") && json_object_get(seen_unhealthy, m.url)) {
+            json_object_del(seen_unhealthy, m.url);
             (*autoheals)++;
         }
     }
+    c->done = json_is_true(json_object_get(json_object_get(st, "versionTarget"), "isReached")) &&
+              json_is_true(json_object_get(st, "isStable")) && c->on_new == c->ready &&
+              c->ready == c->target;
 }
 
-/* New errors in listErrors for (template) since the wait began; the first one's text. */
-static int new_errors(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,
-                      int baseline, int *ret_total, char *first, size_t size)
+int gce_group_errors(json_t *list, const char *template, int baseline, int *ret_total,
+                     char *first, size_t size)
 {
-    struct mk_buf p = MK_BUF_INIT;
-    json_t *list = NULL, *it;
+    json_t *it;
     int n = 0, mine = 0;
     size_t i;
 
-    mk_buf_addf(&p, "%s/instanceGroupManagers/%s/listErrors", d->scope, d->group);
-    if (gce_get_json(ctx, d->g, "the group's errors", p.buf, &list) < 0) {
-        mk_buf_release(&p);
-        return -1;
-    }
     json_array_foreach(json_object_get(list, "items"), i, it) {
         json_t *err = json_object_get(it, "error");
         const char *t = last_part(str(json_object_get(json_object_get(it,
@@ -216,6 +219,23 @@ static int new_errors(struct mk_ctx *ctx, struct mk_deploy *d, const char *templ
             snprintf(first, size, "%s: %s", str(err, "code"), str(err, "message"));
     }
     *ret_total = n;
+    return mine;
+}
+
+/* New errors in listErrors for (template) since the wait began; the first one's text. */
+static int new_errors(struct mk_ctx *ctx, struct mk_deploy *d, const char *template,
+                      int baseline, int *ret_total, char *first, size_t size)
+{
+    struct mk_buf p = MK_BUF_INIT;
+    json_t *list = NULL;
+    int mine;
+
+    mk_buf_addf(&p, "%s/instanceGroupManagers/%s/listErrors", d->scope, d->group);
+    if (gce_get_json(ctx, d->g, "the group's errors", p.buf, &list) < 0) {
+        mk_buf_release(&p);
+        return -1;
+    }
+    mine = gce_group_errors(list, template, baseline, ret_total, first, size);
     json_decref(list);
     mk_buf_release(&p);
     return mine;
@@ -233,8 +253,8 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
     memset(out, 0, sizeof(*out));
     mk_buf_addf(&path, "%s/instanceGroupManagers/%s", d->scope, d->group);
     for (;;) {
-        json_t *grp = NULL, *list = NULL, *st, *failing = NULL;
-        struct counts c = {0};
+        json_t *grp = NULL, *list = NULL, *failing = NULL;
+        struct gce_group_counts c;
         int errors, total = 0;
 
         r = gce_get_json(ctx, d->g, "the group", path.buf, &grp);
@@ -247,9 +267,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
         if (baseline < 0)
             new_errors(ctx, d, template, 1 << 30, &baseline, err, sizeof(err));
         mk_clear_error(ctx);
-        st = json_object_get(grp, "status");
-        c.target = (int)json_integer_value(json_object_get(grp, "targetSize"));
-        count(list, template, &c, seen_unhealthy, &autoheals, &failing);
+        gce_group_read(grp, list, template, seen_unhealthy, &autoheals, &c, &failing);
         /* The instance named when giving up: one failing now, else the last one seen. */
         if (failing) {
             /* Its console now, while it runs: autohealing may be recreating it later. */
@@ -269,9 +287,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
             mk_log(ctx, MK_LOG_INFO, "%s", line);
             snprintf(last, sizeof(last), "%s", line);
         }
-        if (json_is_true(json_object_get(json_object_get(st, "versionTarget"), "isReached")) &&
-            json_is_true(json_object_get(st, "isStable")) && c.on_new == c.ready &&
-            c.ready == c.target) {
+        if (c.done) {
             out->ok = true;
             json_decref(grp);
             json_decref(list);

@@ -226,6 +226,16 @@ void gcs_stream_free(struct gcs_stream *s);
 /* ---- Compute Engine (compute.c) ---- */
 /* (b) = the compute base + "projects/PROJECT" + the formatted rest. */
 int gce_project_url(struct mk_buf *b, struct gce *g, const char *fmt, ...) MK_PRINTF(3, 4);
+/* Reads an Operation (an answer to a mutating call, or to polling one): (done) when its
+ * status is DONE, and then its error, verbatim, is MK_EHTTP "WHAT failed: CODE: message;
+ * CODE: message"; otherwise (name), and (zone) or (region) (the last part of its URL; global
+ * when both are NULL) say where to poll it, all pointing into (op). An answer without a
+ * name is MK_EHTTP "WHAT: the answer is not an Operation". */
+struct gce_op {
+    bool done;
+    const char *name, *zone, *region;
+};
+int gce_op_read(struct mk_ctx *ctx, const char *what, json_t *op, struct gce_op *ret);
 /* Polls an Operation until DONE (global, zonal or regional, from its own zone/region
  * field); its error, verbatim, becomes MK_EHTTP "WHAT failed: CODE: message". */
 int gce_op_wait(struct mk_ctx *ctx, struct gce *g, const char *what, json_t *op,
@@ -272,6 +282,13 @@ struct gce_watch {
     struct mk_buf window; /* for finding (expect) across reads */
 };
 
+/* A serialPortOutput read from (pos): its (contents) ("" when none), where they (start)
+ * and where to read (next); both are (pos) when not said. Points into (out). */
+struct gce_serial_chunk {
+    const char *contents;
+    uint64_t start, next;
+};
+void gce_serial_parse(json_t *out, uint64_t pos, struct gce_serial_chunk *ret);
 /* "IMAGE-WHAT-xxxxxx", at most 63 characters, malloc'ed. */
 int gce_instance_name(struct mk_ctx *ctx, const char *image, const char *what, char **ret);
 /* Creates the instance and waits for its Operation. (*ret_maybe_created) tells whether it

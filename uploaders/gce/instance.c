@@ -145,6 +145,17 @@ static void tail_add(struct mk_buf *tail, const char *s, size_t len)
     mk_buf_add(tail, s, len);
 }
 
+void gce_serial_parse(json_t *out, uint64_t pos, struct gce_serial_chunk *ret)
+{
+    const char *contents = json_string_value(json_object_get(out, "contents"));
+    const char *start = json_string_value(json_object_get(out, "start"));
+    const char *next = json_string_value(json_object_get(out, "next"));
+
+    ret->contents = contents ? contents : "";
+    ret->start = start ? strtoull(start, NULL, 10) : pos;
+    ret->next = next ? strtoull(next, NULL, 10) : pos;
+}
+
 /* One read of serial port 1 from (*pos); appends what came. 1 = something came, 0 = nothing
  * (or not ready yet). */
 static int serial_read(struct mk_ctx *ctx, struct gce *g, const struct gce_instance *in,
@@ -162,25 +173,22 @@ static int serial_read(struct mk_ctx *ctx, struct gce *g, const struct gce_insta
     r = gce_call(ctx, g, "GET", url.buf, NULL, &resp);
     /* 400: not running yet; 404: gone (the state check says so). */
     if (r == MK_OK && resp.status == 200 && gce_json(ctx, "serial port", &resp, &out) == 0) {
-        const char *contents = json_string_value(json_object_get(out, "contents"));
-        const char *start = json_string_value(json_object_get(out, "start"));
-        const char *next = json_string_value(json_object_get(out, "next"));
-        uint64_t s = start ? strtoull(start, NULL, 10) : *pos;
+        struct gce_serial_chunk c;
 
-        if (s > *pos)
+        gce_serial_parse(out, *pos, &c);
+        if (c.start > *pos)
             mk_log(ctx, MK_LOG_WARN, "%llu bytes of %s's console were overwritten before they "
-                   "could be read", (unsigned long long)(s - *pos), in->name);
-        if (contents && *contents) {
-            size_t len = strlen(contents);
+                   "could be read", (unsigned long long)(c.start - *pos), in->name);
+        if (*c.contents) {
+            size_t len = strlen(c.contents);
 
             if (w->on_console)
-                w->on_console(w->opaque, contents, len);
-            tail_add(&w->tail, contents, len);
-            mk_buf_add(&w->window, contents, len);
+                w->on_console(w->opaque, c.contents, len);
+            tail_add(&w->tail, c.contents, len);
+            mk_buf_add(&w->window, c.contents, len);
             r = 1;
         }
-        if (next)
-            *pos = strtoull(next, NULL, 10);
+        *pos = c.next;
     } else if (r == MK_OK && resp.status != 200 && resp.status != 400 && resp.status != 404) {
         r = mk_http_error(ctx, MK_EHTTP, "reading the serial port", &resp);
     }
