@@ -148,6 +148,21 @@ static int op_error(struct mk_ctx *ctx, const char *what, json_t *op)
     return r;
 }
 
+/* Whether (s) is one plain segment of a URL's path, as GCE's names are: the Operation's
+ * name, zone and region go into the URL polled with the token, unescaped. */
+static bool plain_segment(const char *s)
+{
+    if (!s)
+        return true;
+    if (!*s || !strcmp(s, ".") || !strcmp(s, ".."))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
 int gce_op_read(struct mk_ctx *ctx, const char *what, json_t *op, struct gce_op *ret)
 {
     const char *status = json_string_value(json_object_get(op, "status"));
@@ -167,6 +182,9 @@ int gce_op_read(struct mk_ctx *ctx, const char *what, json_t *op, struct gce_op 
         ret->zone = strrchr(zone, '/') + 1;
     else if (region && strrchr(region, '/'))
         ret->region = strrchr(region, '/') + 1;
+    if (!plain_segment(ret->name) || !plain_segment(ret->zone) || !plain_segment(ret->region))
+        return mk_set_error(ctx, MK_EHTTP, "%s: the Operation's name, zone or region is not "
+                            "one GCE gives", what);
     return MK_OK;
 }
 

@@ -230,7 +230,8 @@ int gce_project_url(struct mk_buf *b, struct gce *g, const char *fmt, ...) MK_PR
  * status is DONE, and then its error, verbatim, is MK_EHTTP "WHAT failed: CODE: message;
  * CODE: message"; otherwise (name), and (zone) or (region) (the last part of its URL; global
  * when both are NULL) say where to poll it, all pointing into (op). An answer without a
- * name is MK_EHTTP "WHAT: the answer is not an Operation". */
+ * name is MK_EHTTP "WHAT: the answer is not an Operation"; one whose name, zone or region
+ * is not one plain path segment (letters, digits, '-', '_', '.') is MK_EHTTP too. */
 struct gce_op {
     bool done;
     const char *name, *zone, *region;

@@ -100,6 +100,32 @@ static void not_an_operation(void)
     mk_ctx_free(ctx);
 }
 
+/* The name, zone and region go into the URL polled with the bearer token: each must be
+ * one plain path segment. */
+static void unpollable(void)
+{
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct gce_op op;
+    const char *bodies[] = {
+        "{\"name\": \"../../global/images/app?alt=media\"}",
+        "{\"name\": \"op#x\"}",
+        "{\"name\": \"\"}",
+        "{\"name\": \"..\"}",
+        "{\"name\": \"op 1\"}",
+        "{\"name\": \"op\", \"zone\": \"https://c/projects/p/zones/\"}",
+        "{\"name\": \"op\", \"region\": \"https://c/projects/p/regions/us%2f..\"}",
+        "{\"name\": \"op\", \"zone\": \"https://c/projects/p/zones/a?b\"}"};
+
+    for (size_t i = 0; i < MK_ARRAY_SIZE(bodies); i++) {
+        json_t *j = load(bodies[i]);
+
+        CHECK_FAIL(ctx, gce_op_read(ctx, "image creation", j, &op), MK_EHTTP,
+                   "image creation: the Operation's name, zone or region is not one GCE gives");
+        json_decref(j);
+    }
+    mk_ctx_free(ctx);
+}
+
 static void serial_port(void)
 {
     struct gce_serial_chunk c;
@@ -135,4 +161,4 @@ static void serial_port(void)
 }
 
 UNIT_MAIN(UNIT_TEST(pending), UNIT_TEST(done), UNIT_TEST(not_an_operation),
-          UNIT_TEST(serial_port))
+          UNIT_TEST(unpollable), UNIT_TEST(serial_port))
