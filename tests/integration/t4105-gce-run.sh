@@ -34,6 +34,18 @@ grep -q "its console ends: .*MBPROBE: done" "$T/err" || fail "no console tail: $
 no_instances "stopped"
 ok "a stopped instance ends the wait at once"
 
+# 2b. The same with a server whose serial port never moves on ("next" stays where it was):
+#     once the guest has stopped, the console is read until it says nothing new (it was
+#     read for ever).
+fault '{"serial_stuck": {"count": 1000000}}'
+start=$(date +%s)
+expect_fail "stopped (TERMINATED)" timeout 60 "$MKIMAGE" run gce $(deploy_conn) \
+    --zone us-central1-a --image app --expect "never printed" --timeout 120 -q
+[ $(($(date +%s) - start)) -lt 60 ] || fail "a stopped instance was waited for until the timeout"
+curl -sf -X POST "$BASE/_clear_faults" >/dev/null
+no_instances "stuck serial port"
+ok "a serial port that never moves on ends the wait once the instance stops"
+
 # 3. A guest that never stops nor prints the text: the timeout.
 expect_fail "did not appear on" run --image hang --expect "never printed" --timeout 3 -q
 grep -q "it ends: .*booting" "$T/err" || fail "no console tail: $(cat "$T/err")"

@@ -301,6 +301,11 @@ class Vm:
             text = self.fixed_serial().encode()
         # At most half of what there is per read, so the client has to follow "next".
         end = min(len(text), start + max(1, len(text) // 2))
+        if self.st.fault("serial_stuck"):
+            # A broken server: the same bytes on every read, "next" never moving on.
+            return h.reply(200, {"kind": "compute#serialPortOutput",
+                                 "contents": text[start:end].decode(errors="replace"),
+                                 "start": str(start), "next": str(start)})
         return h.reply(200, {"kind": "compute#serialPortOutput",
                              "contents": text[start:end].decode(errors="replace"),
                              "start": str(min(start, len(text))), "next": str(max(end, start))})

@@ -186,7 +186,9 @@ static int serial_read(struct mk_ctx *ctx, struct gce *g, const struct gce_insta
                 w->on_console(w->opaque, c.contents, len);
             tail_add(&w->tail, c.contents, len);
             mk_buf_add(&w->window, c.contents, len);
-            r = 1;
+            /* Only a read that moves on counts: a server whose "next" stays put would keep
+             * the drain after a stop going for ever. */
+            r = c.next > *pos;
         }
         *pos = c.next;
     } else if (r == MK_OK && resp.status != 200 && resp.status != 400 && resp.status != 404) {
