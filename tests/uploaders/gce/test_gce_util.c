@@ -53,6 +53,25 @@ static void crc32c_chained(void)
     CHECK_EQ(gce_crc32c(0, data + 3, 5000), crc_bitwise(data + 3, 5000));
 }
 
+/* Long runs go three blocks at a time, joined by shifting the registers: every length
+ * around the three-block boundaries, at odd offsets, and chained. */
+static void crc32c_long(void)
+{
+    static uint8_t data[3 * 3 * 8192 + 100];
+    static const size_t lens[] = {3 * 8192 - 1, 3 * 8192, 3 * 8192 + 1, 6 * 8192 + 7,
+                                  sizeof(data) - 3};
+    uint32_t seed = 777;
+
+    for (size_t i = 0; i < sizeof(data); i++) {
+        seed = seed * 1103515245u + 12345u;
+        data[i] = (uint8_t)(seed >> 16);
+    }
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+        CHECK_EQ(gce_crc32c(0, data + 3, lens[i]), crc_bitwise(data + 3, lens[i]));
+    CHECK_EQ(gce_crc32c(gce_crc32c(0, data, 5), data + 5, sizeof(data) - 5),
+             crc_bitwise(data, sizeof(data)));
+}
+
 static void http_helpers(void)
 {
     struct mk_buf b = MK_BUF_INIT;
@@ -115,5 +134,6 @@ static void names(void)
     mk_ctx_free(ctx);
 }
 
-UNIT_MAIN(UNIT_TEST(crc32c_known), UNIT_TEST(crc32c_chained), UNIT_TEST(http_helpers),
+UNIT_MAIN(UNIT_TEST(crc32c_known), UNIT_TEST(crc32c_chained), UNIT_TEST(crc32c_long),
+          UNIT_TEST(http_helpers),
           UNIT_TEST(names))
