@@ -8,7 +8,8 @@ struct boot_cli {
     struct mk_boot_opts opts;
     const char *log_path;
     bool json;
-    bool raw; /* --raw: a terminal gets the guest's bytes unchanged */
+    bool raw;    /* --raw: a terminal gets the guest's bytes unchanged */
+    bool device; /* --device: the image may be a block device */
     const char *const *expects; /* every --expect, for the report */
     size_t n_expects;
 };

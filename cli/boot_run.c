@@ -405,9 +405,12 @@ int boot_cli_run(struct boot_cli *b)
     fd = open(b->opts.image, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
     if (fd < 0)
         return cli_error("cannot open image '%s': %s", b->opts.image, strerror(errno));
-    if (fstat(fd, &stat_buf) == 0 && !S_ISREG(stat_buf.st_mode)) {
+    if (fstat(fd, &stat_buf) == 0 && !S_ISREG(stat_buf.st_mode) &&
+        !(b->device && S_ISBLK(stat_buf.st_mode))) {
         close(fd);
-        return cli_error("image '%s' is not a regular file", b->opts.image);
+        return S_ISBLK(stat_buf.st_mode)
+                   ? cli_refuse_device(b->opts.image, false, "IMAGE", "read it in place")
+                   : cli_error("image '%s' is not a regular file", b->opts.image);
     }
     close(fd);
     for (size_t i = 0; i < b->opts.n_disks; i++) {

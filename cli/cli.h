@@ -49,8 +49,19 @@ const struct cli_command *cli_find_command(const char *name);
 /* The candidate closest to (word) by edit distance, when close enough to be a typo; NULL
  * otherwise. (candidates) ends with NULL. */
 const char *cli_did_you_mean(const char *word, const char *const *candidates);
-/* A context whose log messages go to stderr (warnings and errors only unless verbose). */
+/* A context whose log messages go to stderr (warnings and errors only unless verbose); it
+ * may use the block devices cli_allow_device() recorded. */
 struct mk_ctx *cli_ctx_new(bool verbose);
+/* --device: (path), named on the command line, may be a block device that is read or
+ * written in place; every context made after this allows it when it is one. */
+void cli_allow_device(const char *path);
+/* Lets (ctx), made without cli_ctx_new(), use those devices too. */
+void cli_ctx_allow_devices(struct mk_ctx *ctx);
+/* Whether (path) is a block device (through any symbolic link). */
+bool cli_is_block_device(const char *path);
+/* Without --device (device false), a block device named on the command line as (what) is
+ * refused saying what --device would do with it ("read it in place"): exit status 1; else 0. */
+int cli_refuse_device(const char *path, bool device, const char *what, const char *would);
 /* Makes SIGINT/SIGTERM cancel (ctx) instead of killing the process, so that temporary
  * files are removed and child processes stopped. */
 void cli_cancel_on_signals(struct mk_ctx *ctx);

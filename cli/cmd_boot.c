@@ -30,6 +30,8 @@ const char cmd_boot_usage[] =
     "                          openstack: the OpenStack uploader's preset (solo5 unless\n"
     "                          :hermit): its hw_disk_bus, hw_scsi_model and hw_vif_model\n"
     "  --disk-bus BUS          the boot disk's bus: ide, virtio-blk or virtio-scsi\n"
+    "  --device                IMAGE may be a block device (a USB stick, an LVM volume),\n"
+    "                          read in place; QEMU writes to a snapshot, never to it\n"
     "  --disk FILE[:BUS]       a data disk (raw or qcow2; BUS virtio-blk by default), after\n"
     "                          the boot disk; repeat for more. Its writes are kept\n"
     "  --net user[,OPTS]       a NIC on QEMU user networking, e.g.\n"
@@ -211,6 +213,7 @@ int cmd_boot(int argc, char **argv)
     enum {
         OPT_EXPECT = 256, OPT_TIMEOUT, OPT_ACCEL, OPT_BUS, OPT_MEM, OPT_LOG, OPT_MACHINE,
         OPT_NET, OPT_MTU, OPT_DISK, OPT_CPU, OPT_SMP, OPT_QEMU_ARG, OPT_FAIL, OPT_JSON, OPT_RAW,
+        OPT_DEVICE,
     };
     static const struct option longopts[] = {
         {"expect", required_argument, NULL, OPT_EXPECT},
@@ -229,6 +232,7 @@ int cmd_boot(int argc, char **argv)
         {"fail", required_argument, NULL, OPT_FAIL},
         {"json", no_argument, NULL, OPT_JSON},
         {"raw", no_argument, NULL, OPT_RAW},
+        {"device", no_argument, NULL, OPT_DEVICE},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
@@ -348,6 +352,9 @@ int cmd_boot(int argc, char **argv)
         case OPT_RAW:
             b.raw = true;
             break;
+        case OPT_DEVICE:
+            b.device = true;
+            break;
         case ':':
             r = cli_usage_error("boot", "%s needs a value", argv[optind - 1]);
             goto out;
@@ -367,6 +374,8 @@ int cmd_boot(int argc, char **argv)
         goto out;
     }
     b.opts.image = argv[optind];
+    if (b.device)
+        cli_allow_device(b.opts.image);
     if (machine && (r = boot_cli_machine(&b.opts, machine, bus_given, nets, &n_nets)) != 0)
         goto out;
     b.opts.expect = n_expects ? expects[0] : NULL;

@@ -30,6 +30,10 @@ const char cmd_build_usage[] =
     "                           may not be yours\n"
     "  -o, --output FILE        the image to write (written under a temporary name and\n"
     "                           renamed when complete)\n"
+    "      --device             OUTPUT may be a block device (a USB stick, /dev/VG/LV): the\n"
+    "                           raw disk is written onto it in place and synced, its holes\n"
+    "                           as zeros; refused while it is mounted or in use, or when\n"
+    "                           it is smaller than the disk; never resized or replaced\n"
     "  -f, --format FORMAT      raw, gce (disk.tar.gz) or qcow2 (default: from the output's\n"
     "                           extension: .tar.gz/.tgz gce, .qcow2 qcow2, else raw)\n"
     CLI_BUILD_HELP
@@ -52,7 +56,14 @@ const char cmd_build_usage[] =
     "Example:\n"
     "  unikernel-mkimage build -o disk.raw --size 1G hello.virtio -- --ipv4=10.0.0.2/24\n";
 
-enum { OPT_ROUND_UP = 0x2000, OPT_PRINT_CONFIG, OPT_SPEC, OPT_SHA256, OPT_ALLOW_OUTSIDE };
+enum {
+    OPT_ROUND_UP = 0x2000,
+    OPT_PRINT_CONFIG,
+    OPT_SPEC,
+    OPT_SHA256,
+    OPT_ALLOW_OUTSIDE,
+    OPT_DEVICE
+};
 
 static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
@@ -65,6 +76,7 @@ static const struct option long_options[] = {
     CLI_OUT_LONGOPTS,
     {"spec", required_argument, NULL, OPT_SPEC},
     {"allow-outside-spec", no_argument, NULL, OPT_ALLOW_OUTSIDE},
+    {"device", no_argument, NULL, OPT_DEVICE},
     CLI_BUILD_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -86,7 +98,7 @@ int cmd_build(int argc, char **argv)
     struct cli_build_args a;
     struct mk_pack_opts pack = {0};
     const char *output = NULL, *format_name = NULL, *spec_path = NULL;
-    bool print_config = false, hash_raw = false, allow_outside = false;
+    bool print_config = false, hash_raw = false, allow_outside = false, device = false;
     struct mk_disk *disk = NULL;
     struct mk_ctx *ctx = NULL;
     enum mk_format fmt;
@@ -134,6 +146,9 @@ int cmd_build(int argc, char **argv)
         case OPT_ALLOW_OUTSIDE:
             allow_outside = true;
             break;
+        case OPT_DEVICE:
+            device = true;
+            break;
         default:
             if (cli_out_getopt(opt))
                 break;
@@ -148,7 +163,7 @@ int cmd_build(int argc, char **argv)
             .kargs_given = nopts < argc, .output = output, .format_name = format_name,
             .pack = pack, .quiet = cli_out.quiet, .verbose = cli_out.verbose,
             .json = cli_out.json,
-            .print_config = print_config, .allow_outside = allow_outside,
+            .print_config = print_config, .allow_outside = allow_outside, .device = device,
         };
         if (optind + 1 < nopts) {
             rc = cli_usage_error("build", "unexpected argument '%s' after the kernel (put the "
@@ -176,6 +191,10 @@ int cmd_build(int argc, char **argv)
         goto out;
     }
     cli_build_set_kernel(&a, argv[optind], kargs, nkargs);
+    if ((rc = cli_refuse_device(output, device, "output", "write the disk onto it, in place")))
+        goto out;
+    if (device)
+        cli_allow_device(output);
     ctx = cli_ctx_new(cli_out.verbose);
     if (print_config) {
         rc = cli_print_config(ctx, &a.opts);

@@ -11,7 +11,7 @@
 
 const char cmd_inspect_usage[] =
     "usage: unikernel-mkimage inspect IMAGE [--json] [--deep] [--no-files] [--ignore-checksums]\n"
-    "                                 [-q] [-v]\n"
+    "                                 [--device] [-q] [-v]\n"
     "\n"
     "Describes and checks a disk image, built by this tool or not: raw, qcow2 or a GCE\n"
     "disk.tar.gz. Shows the partition table, the filesystem and its files, grub.cfg,\n"
@@ -28,6 +28,8 @@ const char cmd_inspect_usage[] =
     "  --deep       add a second opinion through libguestfs (slow; boots a small VM)\n"
     "  --files      list every file (the default)\n"
     "  --no-files   leave out the file list\n"
+    "  --device     IMAGE may be a block device (a USB stick written with dd, an LVM\n"
+    "               volume), read in place\n"
     "  --ignore-checksums\n"
     "               read a filesystem whose metadata checksums are wrong (by default such\n"
     "               a filesystem is reported as a problem and not read further)\n"
@@ -267,6 +269,7 @@ static int print_text(const char *text)
 static const struct option inspect_options[] = {
     {"deep", no_argument, NULL, 0}, {"files", no_argument, NULL, 0},
     {"no-files", no_argument, NULL, 0}, {"ignore-checksums", no_argument, NULL, 0},
+    {"device", no_argument, NULL, 0},
     CLI_OUT_LONGOPTS, {NULL, 0, NULL, 0},
 };
 
@@ -277,6 +280,7 @@ int cmd_inspect(int argc, char **argv)
     struct mk_ctx *ctx;
     char *report = NULL;
     int problems = 0, r;
+    bool device = false;
 
     for (int i = 1; i < argc; i++) {
         if (cli_out_arg(argv[i]))
@@ -289,6 +293,8 @@ int cmd_inspect(int argc, char **argv)
             flags &= ~(unsigned)MK_INSPECT_FILES;
         else if (!strcmp(argv[i], "--ignore-checksums"))
             flags |= MK_INSPECT_IGNORE_CHECKSUMS;
+        else if (!strcmp(argv[i], "--device"))
+            device = true;
         else if (argv[i][0] == '-' && argv[i][1])
             return cli_unknown_option("inspect", argv[i], inspect_options);
         else if (image)
@@ -300,6 +306,10 @@ int cmd_inspect(int argc, char **argv)
     if (!image)
         return cli_usage_error("inspect", "no image given");
 
+    if ((r = cli_refuse_device(image, device, "IMAGE", "read it in place")) != CLI_EXIT_OK)
+        return r;
+    if (device)
+        cli_allow_device(image);
     ctx = cli_ctx_new(cli_out.verbose);
     cli_cancel_on_signals(ctx);
     cli_progress_attach(ctx);

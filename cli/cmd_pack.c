@@ -17,6 +17,10 @@ const char cmd_pack_usage[] =
     "renamed when complete, so a failed run leaves nothing behind.\n"
     "\n"
     "  -o, --output FILE       the image to write (required)\n"
+    "      --device            IMAGE or OUTPUT may be a block device: IMAGE is read in\n"
+    "                          place; the raw disk is written onto OUTPUT in place and\n"
+    "                          synced, its holes as zeros (refused while it is mounted or\n"
+    "                          in use, or smaller than the disk; never resized)\n"
     "  -f, --format FORMAT     raw, gce or qcow2; by default from OUTPUT's name:\n"
     "                          .tar.gz or .tgz is gce, .qcow2 is qcow2, anything else raw\n"
     "  -j, --jobs N            gce: compression threads (default: all online CPUs); the\n"
@@ -60,7 +64,7 @@ static int parse_int(const char *s, int lo, int hi, int *ret)
 
 int cmd_pack(int argc, char **argv)
 {
-    enum { OPT_ROUND_UP = 256, OPT_SHA256 };
+    enum { OPT_ROUND_UP = 256, OPT_SHA256, OPT_DEVICE };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
@@ -68,6 +72,7 @@ int cmd_pack(int argc, char **argv)
         {"level", required_argument, NULL, 'l'},
         {"round-up", no_argument, NULL, OPT_ROUND_UP},
         {"sha256", no_argument, NULL, OPT_SHA256},
+        {"device", no_argument, NULL, OPT_DEVICE},
         CLI_OUT_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
@@ -76,7 +81,7 @@ int cmd_pack(int argc, char **argv)
     enum mk_format fmt;
     struct mk_disk *disk = NULL;
     struct mk_ctx *ctx;
-    bool hash_raw = false;
+    bool hash_raw = false, device = false;
     int c, r;
 
     opterr = 0;
@@ -104,6 +109,9 @@ int cmd_pack(int argc, char **argv)
         case OPT_SHA256:
             hash_raw = true;
             break;
+        case OPT_DEVICE:
+            device = true;
+            break;
         case ':':
             return cli_usage_error("pack", "%s needs a value", argv[optind - 1]);
         default:
@@ -119,6 +127,13 @@ int cmd_pack(int argc, char **argv)
     if (!output)
         return cli_usage_error("pack", "no output given (-o FILE)");
 
+    if ((r = cli_refuse_device(argv[optind], device, "IMAGE", "read it in place")) ||
+        (r = cli_refuse_device(output, device, "output", "write the disk onto it, in place")))
+        return r;
+    if (device) {
+        cli_allow_device(argv[optind]);
+        cli_allow_device(output);
+    }
     ctx = cli_ctx_new(cli_out.verbose);
     if (format) {
         if (mk_format_from_name(ctx, format, &fmt) < 0) {

@@ -42,6 +42,8 @@ const char cmd_push_usage[] =
     "             to that cloud and project\n"
     "\n"
     "  --list                   list the clouds built in, with their options\n"
+    "  --device                 ARCHIVE may be a block device (a disk on an LVM volume, a\n"
+    "                           USB stick), read in place; such an upload is not resumed\n"
     "  --json                   print the result as JSON on stdout\n"
     "  -q, --quiet              no progress, no result line\n"
     "  -v, --verbose            say more\n"
@@ -265,7 +267,7 @@ int cmd_push(int argc, char **argv)
 int cli_push_one(int argc, char **argv, char **ret_result)
 {
     struct cli_build_args a;
-    bool build_opts = false, name_given = false, remote = false;
+    bool build_opts = false, name_given = false, remote = false, device = false;
     char where[80];
     const char *cloud = NULL, *file = NULL;
     struct mk_upload *up = NULL;
@@ -310,6 +312,8 @@ int cli_push_one(int argc, char **argv, char **ret_result)
 
         if (cli_out_arg(arg)) {
             continue;
+        } else if (!strcmp(arg, "--device")) {
+            device = true;
         } else if (arg[0] == '-' && arg[1] && arg[1] != '-' && strchr("stm", arg[1])) {
             /* -s SIZE, -sSIZE and the other short build options */
             value = arg[2] ? arg + 2 : (i + 1 < nopts ? argv[++i] : NULL);
@@ -373,6 +377,10 @@ int cli_push_one(int argc, char **argv, char **ret_result)
         rc = cli_usage_error(where, "no ARCHIVE or KERNEL given");
         goto out;
     }
+    if ((rc = cli_refuse_device(file, device, "ARCHIVE", "read it in place")))
+        goto out;
+    if (device)
+        cli_allow_device(file);
     mk_ctx_free(ctx);
     ctx = cli_ctx_new(cli_out.verbose);
     cli_progress_attach(ctx);

@@ -61,6 +61,8 @@ static char *archive_unikernel(const char *file)
      * say what is wrong with it). */
     struct mk_ctx *ictx = mk_ctx_new();
 
+    if (ictx)
+        cli_ctx_allow_devices(ictx);
     r = ictx ? mk_inspect_path(ictx, file, 0, &report, &problems) : MK_ENOMEM;
     mk_ctx_free(ictx);
     if (r < 0)

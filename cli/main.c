@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -192,6 +193,37 @@ static void log_to_stderr(void *opaque, enum mk_log_level level, const char *msg
     }
 }
 
+static const char *device_paths[4];
+static size_t n_device_paths;
+
+void cli_allow_device(const char *path)
+{
+    if (path && n_device_paths < sizeof(device_paths) / sizeof(device_paths[0]))
+        device_paths[n_device_paths++] = path;
+}
+
+bool cli_is_block_device(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISBLK(st.st_mode);
+}
+
+int cli_refuse_device(const char *path, bool device, const char *what, const char *would)
+{
+    if (device || !path || !cli_is_block_device(path))
+        return CLI_EXIT_OK;
+    return cli_error("%s '%s' is a block device; give --device to %s", what, path, would);
+}
+
+void cli_ctx_allow_devices(struct mk_ctx *ctx)
+{
+    /* A path that is no block device (an output still to be made) is an ordinary file. */
+    for (size_t i = 0; i < n_device_paths; i++)
+        if (cli_is_block_device(device_paths[i]))
+            mk_ctx_allow_device(ctx, device_paths[i]);
+}
+
 struct mk_ctx *cli_ctx_new(bool verbose)
 {
     struct mk_ctx *ctx = mk_ctx_new();
@@ -201,6 +233,7 @@ struct mk_ctx *cli_ctx_new(bool verbose)
         exit(CLI_EXIT_FAIL);
     }
     mk_ctx_set_log(ctx, log_to_stderr, verbose ? (void *)1 : NULL);
+    cli_ctx_allow_devices(ctx);
     return ctx;
 }
 

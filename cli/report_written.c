@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,8 +15,9 @@
 
 #define GIB (1ull << 30)
 
-/* The SHA-256 of the file as hex; a raw disk's holes are hashed as the zeros they read as. */
-int cli_file_sha256(const char *path, char hex[65])
+/* The SHA-256 of the file, or of the first (limit) bytes of a block device when (limit) is
+ * not 0, as hex; a raw disk's holes are hashed as the zeros they read as. */
+static int sha256_of(const char *path, uint64_t limit, char hex[65])
 {
     static char buf[1 << 20];
     gcry_md_hd_t md;
@@ -26,7 +29,7 @@ int cli_file_sha256(const char *path, char hex[65])
 
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+    if (fstat(fd, &st) < 0 || !(limit ? S_ISBLK(st.st_mode) : S_ISREG(st.st_mode)) ||
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
         close(fd);
         return -1;
@@ -40,8 +43,11 @@ int cli_file_sha256(const char *path, char hex[65])
         close(fd);
         return -1;
     }
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
+    for (uint64_t left = limit ? limit : UINT64_MAX; left; left -= (uint64_t)n) {
+        if ((n = read(fd, buf, (size_t)(left < sizeof(buf) ? left : sizeof(buf)))) <= 0)
+            break;
         gcry_md_write(md, buf, (size_t)n);
+    }
     if (n < 0)
         rc = -1;
     else
@@ -50,6 +56,44 @@ int cli_file_sha256(const char *path, char hex[65])
     gcry_md_close(md);
     close(fd);
     return rc;
+}
+
+int cli_file_sha256(const char *path, char hex[65])
+{
+    return sha256_of(path, 0, hex);
+}
+
+/* The disk was written onto a block device, in place: its first (disk_size) bytes. */
+static int report_device(struct mk_ctx *ctx, const char *output, uint64_t disk_size,
+                         uint64_t data, bool hashed)
+{
+    uint64_t device_size = 0;
+    char sha[65] = "";
+    int fd = open(output, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+    (void)ctx;
+    if (fd < 0 || ioctl(fd, BLKGETSIZE64, &device_size) < 0)
+        device_size = 0;
+    if (fd >= 0)
+        close(fd);
+    if (hashed && sha256_of(output, disk_size, sha) < 0)
+        return cli_error("cannot read back %s to hash it", output);
+    if (cli_out.json) {
+        json_t *res = json_pack("{s:o, s:s, s:b, s:I, s:I, s:I, s:I}", "output",
+                                cli_json_text(output), "format", "raw", "block_device", 1,
+                                "disk_size", (json_int_t)disk_size, "data_bytes",
+                                (json_int_t)data, "file_size", (json_int_t)disk_size,
+                                "device_size", (json_int_t)device_size);
+        json_object_set_new(res, "sha256", hashed ? json_string(sha) : json_null());
+        cli_json_result(res, "ok");
+    } else if (!cli_out.quiet) {
+        cli_progress_end();
+        fprintf(stderr, "%s: wrote %s in place (raw, %" PRIu64 " MiB disk holding %" PRIu64
+                " KiB of data; block device of %" PRIu64 " MiB, synced%s%s)\n", cli_progname,
+                output, disk_size >> 20, (data + 1023) >> 10, device_size >> 20,
+                hashed ? ", sha256 " : "", hashed ? sha : "");
+    }
+    return CLI_EXIT_OK;
 }
 
 int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
@@ -69,6 +113,8 @@ int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format 
     /* A raw disk is mostly holes: hashing it means hashing every zero of them (about a
      * second per GiB), so it is done only when asked. */
     hashed = fmt != MK_FORMAT_RAW || hash_raw;
+    if (S_ISBLK(st.st_mode))
+        return report_device(ctx, output, disk_size, data, hashed);
     if (hashed && cli_file_sha256(output, sha) < 0)
         return cli_error("cannot read back %s to hash it", output);
     if (cli_out.json) {

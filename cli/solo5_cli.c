@@ -89,7 +89,9 @@ static int image_manifest(struct mk_ctx *ctx, const char *image, struct mk_solo5
     json_t *root;
     struct stat st;
 
-    if (stat(image, &st) == 0 && (uint64_t)st.st_size > MANIFEST_MAX_IMAGE)
+    /* A block device's st_size is 0, whatever it holds. */
+    if (stat(image, &st) == 0 &&
+        ((uint64_t)st.st_size > MANIFEST_MAX_IMAGE || S_ISBLK(st.st_mode)))
         return 0;
 
     if (mk_inspect_path(ctx, image, 0, &text, &problems) < 0)

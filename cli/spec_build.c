@@ -161,9 +161,10 @@ static void report(struct mk_ctx *ctx, const struct cli_spec_build *b, const str
     if (b->quiet)
         return;
     for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "%s: wrote %s (%s, %" PRIu64 " MiB disk holding %" PRIu64
-                " KiB of data)\n", cli_progname, outs[i].path, mk_format_name(outs[i].fmt),
-                mk_disk_size(disk) >> 20, (data + 1023) >> 10);
+        fprintf(stderr, "%s: wrote %s%s (%s, %" PRIu64 " MiB disk holding %" PRIu64
+                " KiB of data)\n", cli_progname, outs[i].path,
+                cli_is_block_device(outs[i].path) ? " in place (block device; synced)" : "",
+                mk_format_name(outs[i].fmt), mk_disk_size(disk) >> 20, (data + 1023) >> 10);
 }
 
 int cli_build_spec(struct cli_build_args *a, const struct cli_spec_build *b)
@@ -193,6 +194,14 @@ int cli_build_spec(struct cli_build_args *a, const struct cli_spec_build *b)
     }
     if ((rc = choose_outputs(ctx, spec, b, &outs, &n)) != CLI_EXIT_OK)
         goto out;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = cli_refuse_device(outs[i].path, b->device, "output",
+                                    "write the disk onto it, in place")) != CLI_EXIT_OK)
+            goto out;
+        if (b->device)
+            cli_allow_device(outs[i].path);
+    }
+    cli_ctx_allow_devices(ctx);
     pack = *mk_spec_pack_opts(spec);
     if (b->pack.jobs)
         pack.jobs = b->pack.jobs;

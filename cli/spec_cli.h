@@ -14,6 +14,7 @@ struct cli_spec_build {
     struct mk_pack_opts pack;
     bool quiet, verbose, json, print_config;
     bool allow_outside; /* --allow-outside-spec */
+    bool device;        /* --device: an output may be a block device, written in place */
 };
 
 /* True when ./unikernel-mkimage.yaml exists, so a command without KERNEL uses it. */

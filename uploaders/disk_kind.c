@@ -53,18 +53,18 @@ int mk_upload_check_file(struct mk_ctx *ctx, const char *path)
     uint8_t head[1024], tail[512];
     ssize_t n, tn = 0;
     const char *foreign;
-    struct stat st;
-    int fd = mk_open_input(ctx, path, NULL); /* a FIFO is refused, not waited on */
+    uint64_t size;
+    int fd = mk_open_input(ctx, path, NULL), r; /* a FIFO is refused, not waited on */
 
     if (fd < 0)
         return fd;
-    if (fstat(fd, &st) < 0) {
+    if ((r = mk_input_size(ctx, fd, path, &size)) < 0) {
         close(fd);
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat %s", path);
+        return r;
     }
     n = read_at(fd, head, sizeof(head), 0);
-    if (n >= 0 && st.st_size >= (off_t)sizeof(tail))
-        tn = read_at(fd, tail, sizeof(tail), st.st_size - (off_t)sizeof(tail));
+    if (n >= 0 && size >= sizeof(tail))
+        tn = read_at(fd, tail, sizeof(tail), (off_t)(size - sizeof(tail)));
     close(fd);
     if (n < 0 || tn < 0)
         return mk_set_errno(ctx, MK_EIO, errno, "cannot read %s", path);

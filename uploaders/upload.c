@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uploader.h"
@@ -262,6 +263,7 @@ struct file_pass {
     int fd;
     const char *path;
     struct stat st; /* as it was when the upload began */
+    uint64_t size;  /* its size (a block device's st_size is 0) */
     uint8_t *buf;
     bool again;
 };
@@ -289,7 +291,7 @@ static int file_pass(struct mk_ctx *ctx, void *opaque)
     f->again = true;
     f->s.done = 0;
     if (f->s.up->u->write_file) {
-        r = f->s.up->u->write_file(ctx, f->s.up->state, f->fd, (uint64_t)f->st.st_size);
+        r = f->s.up->u->write_file(ctx, f->s.up->state, f->fd, f->size);
         if (r < 0) {
             f->s.write_failed = true;
             return r;
@@ -311,7 +313,7 @@ static int file_pass(struct mk_ctx *ctx, void *opaque)
         if (r < 0)
             return r;
     }
-    if (f->s.done != (uint64_t)f->st.st_size)
+    if (f->s.done != f->size)
         return mk_set_error(ctx, MK_EIO, "%s changed while it was read", f->path);
     return MK_OK;
 }
@@ -325,6 +327,7 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
     uint8_t head[512];
     char id[160];
     struct stat st;
+    uint64_t size;
     ssize_t n;
     int fd, r;
 
@@ -337,6 +340,10 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
     if (fstat(fd, &st) < 0) {
         close(fd);
         return mk_set_errno(ctx, MK_EIO, errno, "cannot stat %s", path);
+    }
+    if ((r = mk_input_size(ctx, fd, path, &size)) < 0) {
+        close(fd);
+        return r;
     }
     n = pread(fd, head, sizeof(head), 0);
     if (n < 0) {
@@ -355,15 +362,22 @@ int mk_upload_file(struct mk_ctx *ctx, struct mk_upload *up, const char *path)
                             : "%s is not a disk image (no MBR or GPT partition table, not "
                               "qcow2, not gzip), nothing uploaded", path);
     }
-    snprintf(id, sizeof(id), "file:%ju:%ju:%jd:%jd.%09ld", (uintmax_t)st.st_dev,
-             (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
-             st.st_mtim.tv_nsec);
+    if (S_ISBLK(st.st_mode))
+        /* Writes to a device change no time stamp we can see: nothing tells a re-run that
+         * its bytes are the same, so an upload of a device is never resumed. */
+        snprintf(id, sizeof(id), "device:%ju:%ju:%ld:%lld", (uintmax_t)st.st_rdev,
+                 (uintmax_t)size, (long)getpid(), (long long)time(NULL));
+    else
+        snprintf(id, sizeof(id), "file:%ju:%ju:%jd:%jd.%09ld", (uintmax_t)st.st_dev,
+                 (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
     info.source_id = id;
-    info.stream_size = (uint64_t)st.st_size;
+    info.stream_size = size;
     f.fd = fd;
     f.st = st;
+    f.size = size;
     if (info.format == MK_FORMAT_RAW)
-        info.disk_size = (uint64_t)st.st_size;
+        info.disk_size = size;
     else if (info.format == MK_FORMAT_QCOW2 && n >= 32)
         info.disk_size = mk_get_be64(head + 24);
     want = info.format;

@@ -62,23 +62,23 @@ out:
 int mk_boot_image_prepare(struct mk_ctx *ctx, const char *path, struct mk_boot_image *img)
 {
     unsigned char magic[4] = {0};
-    struct stat st;
+    uint64_t size;
     ssize_t n;
-    int fd = mk_open_input(ctx, path, "image");
+    int fd = mk_open_input(ctx, path, "image"), r;
 
     if (fd < 0)
         return fd;
-    if (fstat(fd, &st) < 0) {
+    if ((r = mk_input_size(ctx, fd, path, &size)) < 0) {
         close(fd);
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat image '%s'", path);
+        return r;
     }
     n = read(fd, magic, sizeof(magic));
     close(fd);
     if (n < 0)
         return mk_set_errno(ctx, MK_EIO, errno, "cannot read image '%s'", path);
-    if (st.st_size < 512)
-        return mk_set_error(ctx, MK_EFORMAT, "image '%s' is too small to boot (%lld bytes)",
-                            path, (long long)st.st_size);
+    if (size < 512)
+        return mk_set_error(ctx, MK_EFORMAT, "image '%s' is too small to boot (%llu bytes)",
+                            path, (unsigned long long)size);
     if (magic[0] == 0x1f && magic[1] == 0x8b)
         return unpack_targz(ctx, path, img);
     img->format = !memcmp(magic, "QFI\xfb", 4) ? "qcow2" : "raw";

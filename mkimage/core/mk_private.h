@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <unikernel-mkimage/mkimage.h>
 
@@ -24,6 +26,8 @@ struct mk_ctx {
     mk_progress_fn progress_fn;
     void *progress_opaque;
     volatile sig_atomic_t cancelled;
+    dev_t devices[4]; /* the block devices mk_ctx_allow_device() allowed */
+    size_t n_devices;
 };
 
 #define MK_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -88,6 +92,12 @@ int mk_grow(void **items, size_t need, size_t *alloc, size_t size);
  * 'PATH' is a FIFO, not a regular file" on (ctx) and returns a negative MK_E* code. */
 int mk_open_regular(const char *path);
 int mk_open_input(struct mk_ctx *ctx, const char *path, const char *what);
+/* Whether (st) is a block device that (ctx) allows (mk_ctx_allow_device); mk_open_input()
+ * opens those too, read-only and in place. */
+bool mk_device_allowed(const struct mk_ctx *ctx, const struct stat *st);
+/* The size of what (fd), opened from (path), holds: a regular file's length or a block
+ * device's capacity. */
+int mk_input_size(struct mk_ctx *ctx, int fd, const char *path, uint64_t *ret);
 /* Reads a whole regular file, up to (max) bytes (0 = no cap). */
 int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, size_t max);
 

@@ -323,7 +323,6 @@ int mk_disk_open_qcow2(struct mk_ctx *ctx, const char *path, struct mk_disk **re
 int mk_disk_open_qcow2_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_disk **ret)
 {
     struct qcow2_disk *d = calloc(1, sizeof(*d));
-    struct stat st;
     int r;
 
     if (!d) {
@@ -337,11 +336,8 @@ int mk_disk_open_qcow2_fd(struct mk_ctx *ctx, int fd, const char *name, struct m
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto fail;
     }
-    if (fstat(d->fd, &st) < 0) {
-        r = mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", name);
+    if ((r = mk_input_size(ctx, d->fd, name, &d->file_size)) < 0)
         goto fail;
-    }
-    d->file_size = (uint64_t)st.st_size;
     if ((r = parse_header(ctx, d)) < 0)
         goto fail;
     *ret = &d->disk;

@@ -118,11 +118,12 @@ int mk_disk_open_raw(struct mk_ctx *ctx, const char *path, struct mk_disk **ret)
 int mk_disk_open_raw_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_disk **ret)
 {
     struct raw_disk *d;
-    struct stat st;
+    uint64_t size;
+    int r;
 
-    if (fstat(fd, &st) < 0) {
+    if ((r = mk_input_size(ctx, fd, name, &size)) < 0) {
         close(fd);
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", name);
+        return r;
     }
     d = calloc(1, sizeof(*d));
     if (!d || !(d->path = strdup(name))) {
@@ -132,7 +133,7 @@ int mk_disk_open_raw_fd(struct mk_ctx *ctx, int fd, const char *name, struct mk_
     }
     d->fd = fd;
     d->disk.ops = &raw_ops;
-    d->disk.size = (uint64_t)st.st_size;
+    d->disk.size = size;
     d->disk.source_format = MK_FORMAT_RAW;
     *ret = &d->disk;
     return MK_OK;

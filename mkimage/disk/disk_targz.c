@@ -479,7 +479,6 @@ int mk_disk_open_targz_fd(struct mk_ctx *ctx, int fd, const char *path, struct m
     struct targz *t = calloc(1, sizeof(*t));
     struct mk_disk *disk = NULL;
     char disk_name[4096] = "";
-    struct stat st;
     int r;
 
     if (!t) {
@@ -496,9 +495,7 @@ int mk_disk_open_targz_fd(struct mk_ctx *ctx, int fd, const char *path, struct m
         free(t);
         return r;
     }
-    if (fstat(t->fd, &st) == 0)
-        t->file_size = (uint64_t)st.st_size;
-    if ((r = tz_init(t)) < 0)
+    if ((r = mk_input_size(ctx, t->fd, path, &t->file_size)) < 0 || (r = tz_init(t)) < 0)
         goto out;
     r = parse(t, &disk, disk_name, sizeof(disk_name));
     if (r > 0) {

@@ -491,15 +491,12 @@ int mk_inspect_fd_here(struct mk_ctx *ctx, int fd, const char *path, unsigned fl
     struct mk_buf gce = MK_BUF_INIT, why = MK_BUF_INIT;
     struct mk_disk *disk = NULL;
     unsigned char magic[4] = {0};
-    struct stat st;
     int r;
 
-    if (fstat(fd, &st) < 0) {
-        r = mk_set_errno(ctx, MK_EIO, errno, "cannot stat '%s'", path);
+    if ((r = mk_input_size(ctx, fd, path, &src.file_size)) < 0) {
         close(fd);
         return r;
     }
-    src.file_size = (uint64_t)st.st_size;
     if (pread(fd, magic, sizeof(magic), 0) < 0)
         memset(magic, 0, sizeof(magic));
     src.gzip = magic[0] == 0x1f && magic[1] == 0x8b;

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +35,8 @@ static mode_t current_umask(void)
     return (mode_t)mask & 0777;
 }
 
-/* Whether (st) is a file this process has open: an input of the build or pack. */
+/* Whether (st) is a file this process has open: an input of the build or pack. A block
+ * device is open here when it, or a device sharing its sectors, is. */
 static bool is_open_here(const struct stat *st)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -43,7 +47,11 @@ static bool is_open_here(const struct stat *st)
         struct stat fst;
         int fd = atoi(e->d_name);
 
-        if (e->d_name[0] != '.' && fd != dirfd(d) && fstat(fd, &fst) == 0)
+        if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &fst) < 0)
+            continue;
+        if (S_ISBLK(st->st_mode))
+            found = S_ISBLK(fst.st_mode) && mk_block_devices_overlap(fst.st_rdev, st->st_rdev);
+        else
             found = fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
     }
     if (d)
@@ -73,12 +81,25 @@ int mk_outfile_open(struct mk_ctx *ctx, struct mk_outfile *of, const char *path)
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
         goto out;
     }
-    struct stat st;
+    struct stat st, target;
     /* rename() would replace a device node or a symlink (as root, -o /dev/null made
-     * /dev/null a 1 GiB file): only a regular file is ever replaced. */
+     * /dev/null a 1 GiB file): only a regular file is ever replaced. A block device the
+     * caller allowed, named directly or through a link (/dev/disk/by-id/..., /dev/VG/LV), is
+     * written in place instead. */
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        r = mk_set_error(ctx, MK_EINVAL, "output '%s' is %s; only a regular file is replaced",
-                         path, kind_of(st.st_mode));
+        bool blk = stat(path, &target) == 0 && S_ISBLK(target.st_mode);
+
+        if (blk && mk_device_allowed(ctx, &target)) {
+            if (is_open_here(&target))
+                r = mk_set_error(ctx, MK_EINVAL, "output '%s' is one of the inputs (or shares "
+                                 "its device); not overwriting it", path);
+            else
+                r = mk_outfile_open_device(ctx, of, path);
+            goto out;
+        }
+        r = mk_set_error(ctx, MK_EINVAL, "output '%s' is %s; only a regular file is replaced%s",
+                         path, blk ? "a block device" : kind_of(st.st_mode),
+                         blk ? " (a block device is written in place only when allowed)" : "");
         goto out;
     }
     if (lstat(path, &st) == 0 && is_open_here(&st)) {
@@ -118,6 +139,20 @@ out:
 
 int mk_outfile_commit(struct mk_ctx *ctx, struct mk_outfile *of)
 {
+    if (of->device) {
+        int r = MK_OK;
+
+        if (fsync(of->fd) < 0)
+            r = mk_set_errno(ctx, MK_EIO, errno, "cannot write block device '%s'", of->path);
+        else
+            ioctl(of->fd, BLKRRPART); /* the kernel sees the new partitions (a disk only) */
+        if (close(of->fd) < 0 && r == MK_OK)
+            r = mk_set_errno(ctx, MK_EIO, errno, "cannot write block device '%s'", of->path);
+        of->fd = -1;
+        free(of->path);
+        of->path = NULL;
+        return r;
+    }
     if (fsync(of->fd) < 0 && errno != EINVAL) {
         int e = errno;
         mk_outfile_abort(of);
@@ -272,6 +307,29 @@ int mk_disk_write_stream(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_forma
     return mk_set_error(ctx, MK_EINVAL, "unknown output format");
 }
 
+/* An image onto a block device: raw, fitting, in place. What a failure leaves is said. */
+static int write_device(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
+                        struct mk_outfile *of)
+{
+    int r;
+
+    if (fmt != MK_FORMAT_RAW)
+        r = mk_set_error(ctx, MK_EINVAL, "'%s' is a block device: a disk is written onto it "
+                         "raw, not as %s (-f raw)", of->path, mk_format_name(fmt));
+    else if (disk->size > of->device_size)
+        r = mk_set_error(ctx, MK_ENOSPC, "the disk (%" PRIu64 " bytes, %" PRIu64 " MiB) does "
+                         "not fit on block device '%s' (%" PRIu64 " bytes, %" PRIu64 " MiB); "
+                         "nothing was written", disk->size, disk->size >> 20, of->path,
+                         of->device_size, of->device_size >> 20);
+    else if ((r = mk_write_raw_device(ctx, disk, of->fd)) < 0)
+        mk_error_prefix(ctx, "%s (the device now holds part of the image)", of->path);
+    if (r < 0) {
+        mk_outfile_abort(of);
+        return r;
+    }
+    return mk_outfile_commit(ctx, of);
+}
+
 int mk_disk_write_file(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
                        const struct mk_pack_opts *opts, const char *path)
 {
@@ -280,6 +338,8 @@ int mk_disk_write_file(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format 
 
     if (r < 0)
         return r;
+    if (of.device)
+        return write_device(ctx, disk, fmt, &of);
     if (fmt == MK_FORMAT_RAW) {
         r = mk_write_raw_fd(ctx, disk, of.fd);
     } else {

@@ -68,6 +68,13 @@ void mk_ctx_set_progress(struct mk_ctx *ctx, mk_progress_fn fn, void *opaque);
 /* Asks running operations to stop at the next safe point with MK_ECANCELED.
  * Async-signal-safe: may be called from a signal handler. */
 void mk_ctx_cancel(struct mk_ctx *ctx);
+/* Lets calls on (ctx) use the block device (path) names (a disk, a partition, an LVM volume;
+ * through any of its names) as an image: read in place as an input, and written in place as
+ * an output (mk_disk_write_file: raw only, never replaced or resized, refused when smaller
+ * than the image or in use). Every other device, FIFO or socket stays refused, so that a
+ * device is used only when the caller named it. Up to 4 devices; MK_EINVAL when (path) is
+ * not a block device. */
+int mk_ctx_allow_device(struct mk_ctx *ctx, const char *path);
 
 /* ---------------------------------------------------------------------------------------
  * Sizes.
@@ -124,7 +131,9 @@ struct mk_sink {
 
 /* Writes (disk) to (path) in (fmt): under a temporary name in the same folder, renamed
  * over (path) only when complete. On failure nothing is left and an existing (path) is
- * untouched. (opts) may be NULL. */
+ * untouched. (opts) may be NULL. A block device that (ctx) allows (mk_ctx_allow_device)
+ * cannot be renamed over: the raw disk is written onto it in place and synced, the holes
+ * as zeros; a failure then leaves part of the image on it. */
 int mk_disk_write_file(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
                        const struct mk_pack_opts *opts, const char *path);
 /* Streams (disk) in (fmt) into (sink). MK_FORMAT_RAW streams every byte, holes included. */
