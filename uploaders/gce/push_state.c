@@ -81,7 +81,11 @@ int gce_state_write(struct mk_ctx *ctx, const char *path, json_t *state)
     mk_buf_addf(&tmp, "%s.tmp", path);
     if (text && tmp.buf)
         fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) < 0 ||
+    /* No fsync: the state must outlive the process (kill -9, Ctrl-C), which the page cache
+     * does; after a crash of the whole machine a state that is lost or empty reads as none,
+     * and the images still carry the mark by which a re-run knows its own. Four fsyncs
+     * cost a push more than all its requests to a nearby server. */
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
         rename(tmp.buf, path) < 0) {
         mk_log(ctx, MK_LOG_WARN, "cannot write %s: an interrupted push will start over", path);
         if (tmp.buf)
