@@ -164,8 +164,8 @@ static int run_deep(struct mk_ctx *ctx, const char *report, size_t report_len,
     return r;
 }
 
-static int finish(struct mk_ctx *ctx, const struct mk_buf *answer,
-                  const char *raw_path, char **ret_json, int *ret_problems)
+int mk_inspect_answer(struct mk_ctx *ctx, const struct mk_buf *answer, const char *raw_path,
+                      char **ret_json, int *ret_problems)
 {
     struct mk_deep_request req = {0};
     const char *report = NULL;
@@ -219,7 +219,7 @@ int mk_inspect_path(struct mk_ctx *ctx, const char *path, unsigned flags, char *
     if (r == MK_OK && why.len)
         r = problem_report(ctx, path, why.buf, ret_json, ret_problems);
     else if (r == MK_OK)
-        r = finish(ctx, &answer, rd.export_fd >= 0 ? raw.buf : NULL, ret_json,
+        r = mk_inspect_answer(ctx, &answer, rd.export_fd >= 0 ? raw.buf : NULL, ret_json,
                    ret_problems);
     if (rd.export_fd >= 0) {
         unlink(raw.buf);

@@ -88,6 +88,11 @@ int mk_inspect_fd_here(struct mk_ctx *ctx, int fd, const char *name, unsigned fl
 /* --deep's first half, in whichever process reads the image: the disk copied raw into (fd),
  * and in->deep made ready. */
 int mk_inspect_deep_export(struct mk_inspect *in, int fd);
+/* The parent's reading of the isolated child's answer (inspect_isolated.c): checked, as it
+ * comes from a process that read hostile bytes; with (raw_path) and a disk the child
+ * exported, --deep's second half runs on it. */
+int mk_inspect_answer(struct mk_ctx *ctx, const struct mk_buf *answer, const char *raw_path,
+                      char **ret_json, int *ret_problems);
 /* --deep's second half: the "deep" section, libguestfs's view of the disk copied at
  * (raw_path) (removed once the appliance holds it open), compared with in->root and
  * in->deep. MK_EUNSUPPORTED when the library was built without libguestfs. */
