@@ -8,9 +8,11 @@
 #   MKIMAGE=FILE   the command to time (default: $BUILD/unikernel-mkimage)
 #   MB=N           payload size in MB (default 300; random, so the archive is as big)
 #   RUNS=N         runs per side, the median is reported (default 5)
-# Prints median wall time, CPU (user+sys) and peak RSS of each side, the CPU cost of the
-# hashing alone (md5 by openssl; crc32c is hardware-assisted and measured inside ours), and
-# PASS/MISS for the targets: time <= 1.1x curl, peak RSS < 64 MiB, CPU <= 2x curl + hashing.
+# Prints median wall time, CPU (user+sys) and peak RSS of each side, the CPU that `gzip -t`
+# takes to check the same archive (for scale: ours checks it too, and hashes it with
+# crc32c, on a thread beside the sending), and PASS/MISS for the targets: time <= 1.1x
+# curl, peak RSS < 64 MiB, CPU <= 2x curl's plus the cost of checking and hashing the
+# archive, taken as gzip -t's (and, stricter, CPU <= 2x curl's alone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +33,7 @@ if [ ! -x "$MKIMAGE" ] && [ "$MKIMAGE" = "$BUILD/unikernel-mkimage" ]; then
     "$ROOT/scripts/install-deps.sh" && "$ROOT/scripts/build.sh" "$BUILD"
 fi
 [ -x "$MKIMAGE" ] || die "no $MKIMAGE: build first"
-for t in /usr/bin/time /usr/bin/python3 curl openssl; do
+for t in /usr/bin/time /usr/bin/python3 curl openssl gzip; do
     command -v "$t" >/dev/null || die "missing $t (scripts/install-deps.sh)"
 done
 
@@ -80,7 +82,7 @@ for ((i = 0; i < RUNS; i++)); do
         --credentials "$W/key.json" --project p --bucket b --name "bench-$i" \
         --storage-endpoint "$BASE" --compute-endpoint "$BASE/compute/v1/" "$W/up.tar.gz" ||
         die "push failed"
-    /usr/bin/time -f "%e %U %S %M" -a -o "$W/hash" openssl dgst -md5 "$W/up.tar.gz" >/dev/null
+    /usr/bin/time -f "%e %U %S %M" -a -o "$W/hash" gzip -t "$W/up.tar.gz"
 done
 
 # median FILE FIELD(1-based awk expression)
@@ -97,10 +99,12 @@ echo "archive: $SIZE bytes; runs: $RUNS; cores: $(nproc); load: $(cut -d' ' -f1-
 printf '                         median wall s   CPU s   peak RSS MiB\n'
 printf '  curl resumable PUT     %12s %8s   %s\n' "$c_wall" "$c_cpu" "$(median curl '$4/1024')"
 printf '  ours push gce          %12s %8s   %s\n' "$o_wall" "$o_cpu" "$o_rss"
-printf '  md5 alone (openssl)    %12s %8s\n' "$(median hash '$1')" "$h_cpu"
+printf '  gzip -t, for scale     %12s %8s\n' "$(median hash '$1')" "$h_cpu"
 awk -v ow="$o_wall" -v cw="$c_wall" -v oc="$o_cpu" -v cc="$c_cpu" -v hc="$h_cpu" -v rss="$o_rss" 'BEGIN {
     printf "time ours/curl %.2f (target <= 1.10): %s\n", ow / cw, ow <= 1.1 * cw ? "PASS" : "MISS"
     printf "peak RSS %.1f MiB (target < 64): %s\n", rss, rss < 64 ? "PASS" : "MISS"
-    printf "CPU ours %.2f s vs 2 x curl + hashing = %.2f s: %s\n", oc, 2 * cc + hc,
+    printf "CPU ours %.2f s vs 2 x curl + gzip -t = %.2f s: %s\n", oc, 2 * cc + hc,
         oc <= 2 * cc + hc ? "PASS" : "MISS"
+    printf "CPU ours %.2f s vs 2 x curl alone = %.2f s (stricter): %s\n", oc, 2 * cc,
+        oc <= 2 * cc ? "PASS" : "MISS"
 }'
