@@ -65,6 +65,10 @@ int cli_refuse_device(const char *path, bool device, const char *what, const cha
 /* Makes SIGINT/SIGTERM cancel (ctx) instead of killing the process, so that temporary
  * files are removed and child processes stopped. */
 void cli_cancel_on_signals(struct mk_ctx *ctx);
+/* Whether such a signal came, for the CLI's own loops (hashing a file). */
+bool cli_was_interrupted(void);
+/* "interrupted; (what)" as the result: exit status 130. */
+int cli_interrupted_error(const char *what);
 
 /* When (kernel) has a Solo5 manifest: prints its devices and, as a note, why GCE's machine
  * would make it abort. Silent for other kernels. */
@@ -97,7 +101,8 @@ void cli_warn_solo5_target(const struct mk_solo5_manifest *m, const char *target
 int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format fmt,
                        const struct mk_pack_opts *pack, const char *output, bool hash_raw);
 
-/* The SHA-256 of a file's bytes as 64 hex digits; -1 when it cannot be read. */
+/* The SHA-256 of a file's bytes as 64 hex digits; -1 when it cannot be read, -2 when a
+ * signal stopped it (cli_was_interrupted()). */
 int cli_file_sha256(const char *path, char hex[65]);
 /* The default image name of a push (default_name.c): the unikernel's name (the kernel's, or
  * the first module's under the hermit template, read from grub.cfg for an archive) and 8 hex

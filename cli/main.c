@@ -238,12 +238,24 @@ struct mk_ctx *cli_ctx_new(bool verbose)
 }
 
 static struct mk_ctx *signal_ctx;
+static volatile sig_atomic_t signalled;
 
 static void on_signal(int sig)
 {
     (void)sig;
+    signalled = 1;
     if (signal_ctx)
         mk_ctx_cancel(signal_ctx);
+}
+
+bool cli_was_interrupted(void)
+{
+    return signalled;
+}
+
+int cli_interrupted_error(const char *what)
+{
+    return interrupted("interrupted; %s", what);
 }
 
 void cli_cancel_on_signals(struct mk_ctx *ctx)

@@ -43,12 +43,16 @@ static int sha256_of(const char *path, uint64_t limit, char hex[65])
         close(fd);
         return -1;
     }
+    /* Per MiB, Ctrl-C is heard: a raw disk's holes make gigabytes to hash. */
     for (uint64_t left = limit ? limit : UINT64_MAX; left; left -= (uint64_t)n) {
-        if ((n = read(fd, buf, (size_t)(left < sizeof(buf) ? left : sizeof(buf)))) <= 0)
+        if (cli_was_interrupted() ||
+            (n = read(fd, buf, (size_t)(left < sizeof(buf) ? left : sizeof(buf)))) <= 0)
             break;
         gcry_md_write(md, buf, (size_t)n);
     }
-    if (n < 0)
+    if (cli_was_interrupted())
+        rc = -2;
+    else if (n < 0)
         rc = -1;
     else
         for (int i = 0; i < 32; i++)
@@ -63,21 +67,32 @@ int cli_file_sha256(const char *path, char hex[65])
     return sha256_of(path, 0, hex);
 }
 
+/* The output is complete whatever stopped its hashing. */
+static int not_hashed(const char *output, int why)
+{
+    char what[512];
+
+    if (why != -2)
+        return cli_error("cannot read back %s to hash it", output);
+    snprintf(what, sizeof(what), "%s was written, its SHA-256 was not computed", output);
+    return cli_interrupted_error(what);
+}
+
 /* The disk was written onto a block device, in place: its first (disk_size) bytes. */
 static int report_device(struct mk_ctx *ctx, const char *output, uint64_t disk_size,
                          uint64_t data, bool hashed)
 {
     uint64_t device_size = 0;
     char sha[65] = "";
-    int fd = open(output, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    int fd = open(output, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), r;
 
     (void)ctx;
     if (fd < 0 || ioctl(fd, BLKGETSIZE64, &device_size) < 0)
         device_size = 0;
     if (fd >= 0)
         close(fd);
-    if (hashed && sha256_of(output, disk_size, sha) < 0)
-        return cli_error("cannot read back %s to hash it", output);
+    if (hashed && (r = sha256_of(output, disk_size, sha)) < 0)
+        return not_hashed(output, r);
     if (cli_out.json) {
         json_t *res = json_pack("{s:o, s:s, s:b, s:I, s:I, s:I, s:I}", "output",
                                 cli_json_text(output), "format", "raw", "block_device", 1,
@@ -103,6 +118,7 @@ int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format 
     char sha[65] = "";
     struct stat st;
     bool hashed;
+    int r;
 
     if (mk_disk_data_bytes(ctx, disk, &data) < 0)
         return cli_ctx_error(ctx);
@@ -115,8 +131,8 @@ int cli_report_written(struct mk_ctx *ctx, struct mk_disk *disk, enum mk_format 
     hashed = fmt != MK_FORMAT_RAW || hash_raw;
     if (S_ISBLK(st.st_mode))
         return report_device(ctx, output, disk_size, data, hashed);
-    if (hashed && cli_file_sha256(output, sha) < 0)
-        return cli_error("cannot read back %s to hash it", output);
+    if (hashed && (r = cli_file_sha256(output, sha)) < 0)
+        return not_hashed(output, r);
     if (cli_out.json) {
         json_t *res = json_pack("{s:o, s:s, s:I, s:I, s:I, s:s?}", "output",
                                 cli_json_text(output), "format",

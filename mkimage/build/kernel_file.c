@@ -24,6 +24,8 @@ static int read_all(struct mk_ctx *ctx, int fd, const char *path, struct mk_buf 
             return mk_set_errno(ctx, MK_EIO, errno, "cannot read kernel '%s'", path);
         if (n == 0)
             return MK_OK;
+        if (mk_check_cancel(ctx) < 0)
+            return MK_ECANCELED;
         if (out->len + (size_t)n > KERNEL_MAX)
             return mk_set_error(ctx, MK_EFORMAT, "kernel '%s' is larger than 256 MiB", path);
         if (mk_buf_add(out, chunk, (size_t)n) < 0)
@@ -44,6 +46,8 @@ static int gunzip(struct mk_ctx *ctx, const char *path, const struct mk_buf *in,
     zs.next_in = (Bytef *)in->buf;
     zs.avail_in = (uInt)in->len;
     while (zr != Z_STREAM_END) {
+        if ((r = mk_check_cancel(ctx)) < 0)
+            break;
         if (out->len + CHUNK > KERNEL_MAX + (size_t)CHUNK) {
             r = mk_set_error(ctx, MK_EFORMAT, "'%s': decompresses to more than 256 MiB", path);
             break;

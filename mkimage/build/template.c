@@ -347,7 +347,7 @@ int mk_template_render(struct mk_ctx *ctx, const char *template_dir, const char 
         if (len && p[len - 1] == '\r') /* a template saved with CRLF line ends */
             len--;
         rd.line++;
-        if ((r = render_line(&rd, out, p, len)) < 0) {
+        if ((r = mk_check_cancel(ctx)) < 0 || (r = render_line(&rd, out, p, len)) < 0) {
             if (out->len != before) {
                 out->len = before;
                 out->buf[before] = '\0';

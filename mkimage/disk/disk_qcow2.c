@@ -140,6 +140,8 @@ static int qcow2_extents(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_ext
     for (uint64_t j = 0; j < d->l1_size && r == MK_OK; j++) {
         if (!(d->l1[j] & OFFSET_MASK))
             continue;
+        if ((r = mk_check_cancel(ctx)) < 0) /* per L2 table */
+            break;
         for (uint64_t i = 0; i < d->l2_entries; i++) {
             uint64_t c = j * d->l2_entries + i, host;
             if (c >= nclusters)
@@ -231,7 +233,8 @@ static int check_tables(struct mk_ctx *ctx, struct qcow2_disk *d, uint64_t l1_of
 
         if (!l2_off || j * d->l2_entries >= nclusters)
             continue;
-        if ((r = claim(ctx, d, used, l2_off, "an L2 table")) < 0 ||
+        if ((r = mk_check_cancel(ctx)) < 0 || /* per L2 table read */
+            (r = claim(ctx, d, used, l2_off, "an L2 table")) < 0 ||
             (r = load_l2(ctx, d, l2_off)) < 0)
             break;
         for (uint64_t i = 0; i < d->l2_entries && r == MK_OK; i++) {

@@ -44,6 +44,11 @@ static int raw_extents(struct mk_ctx *ctx, struct mk_disk *disk, struct mk_exten
     off_t pos = 0, end = (off_t)disk->size;
 
     while (pos < end) {
+        int r = mk_check_cancel(ctx); /* a fragmented file has millions of extents */
+        if (r < 0) {
+            free(e);
+            return r;
+        }
         off_t data = lseek(d->fd, pos, SEEK_DATA), hole;
         if (data < 0 && errno == ENXIO)
             break;

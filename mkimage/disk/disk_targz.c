@@ -133,9 +133,11 @@ static int tz_read(struct targz *t, void *buf, size_t len, size_t *ret)
         if (!zs->avail_in && !t->in_eof) {
             const uint8_t *data;
             size_t n;
-            int r = t->pull(t->ctx, t->pull_opaque, &data, &n);
+            /* Per piece of input: a few MiB of gzip can inflate to gigabytes that a skipped
+             * member, back-to-back members or trailing data make us read through. */
+            int r = mk_check_cancel(t->ctx);
 
-            if (r < 0)
+            if (r < 0 || (r = t->pull(t->ctx, t->pull_opaque, &data, &n)) < 0)
                 return r;
             if (n == 0)
                 t->in_eof = 1;
@@ -233,7 +235,7 @@ static int skip(struct targz *t, uint64_t len, uint8_t *buf, int *ret_short)
     *ret_short = 0;
     while (len) {
         size_t want = (size_t)MK_MIN(len, PIECE), got;
-        if ((r = tz_read(t, buf, want, &got)) < 0)
+        if ((r = mk_check_cancel(t->ctx)) < 0 || (r = tz_read(t, buf, want, &got)) < 0)
             return r;
         if (got < want) {
             *ret_short = 1;
@@ -325,7 +327,8 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
     if (!buf)
         return mk_set_error(t->ctx, MK_ENOMEM, "out of memory");
     for (;;) {
-        if ((r = tz_read(t, h, sizeof(h), &got)) < 0)
+        /* Per member: a small archive can hold millions of empty ones. */
+        if ((r = mk_check_cancel(t->ctx)) < 0 || (r = tz_read(t, h, sizeof(h), &got)) < 0)
             break;
         if (got == 0 || is_zero(h, got))
             break; /* the end-of-archive blocks, or an end without them */
@@ -449,9 +452,11 @@ static int parse(struct targz *t, struct mk_disk **ret_disk, char *disk_name, si
     if (!t->ended && !t->corrupt && !shortread) {
         /* The tar ended cleanly; the gzip stream must also. Read what is left to see. */
         uint8_t tail[4096];
-        while (!t->ended && !t->corrupt && tz_read(t, tail, sizeof(tail), &got) == MK_OK &&
+        while (!t->ended && !t->corrupt && (r = tz_read(t, tail, sizeof(tail), &got)) == MK_OK &&
                got)
             ;
+        if (r == MK_ECANCELED)
+            return r;
     }
     if (t->corrupt || shortread)
         problem(t, "gzip data is corrupt or truncated");

@@ -308,6 +308,9 @@ static int find_spans(struct mk_ctx *ctx, const struct source *src, struct spans
     if (src->fd < 0)
         return spans_add(ctx, ret, 0, nblocks);
     while ((uint64_t)pos < src->size) {
+        int r = mk_check_cancel(ctx); /* a fragmented file has millions of extents */
+        if (r < 0)
+            return r;
         off_t data = lseek(src->fd, pos, SEEK_DATA), hole;
         if (data < 0 && errno == ENXIO)
             break;
@@ -318,8 +321,8 @@ static int find_spans(struct mk_ctx *ctx, const struct source *src, struct spans
             hole = (off_t)src->size;
         if (hole <= data)
             break;
-        int r = spans_add(ctx, ret, (uint64_t)data / MK_EXT2_BLOCK,
-                          ((uint64_t)hole + MK_EXT2_BLOCK - 1) / MK_EXT2_BLOCK);
+        r = spans_add(ctx, ret, (uint64_t)data / MK_EXT2_BLOCK,
+                      ((uint64_t)hole + MK_EXT2_BLOCK - 1) / MK_EXT2_BLOCK);
         if (r < 0)
             return r;
         pos = hole;
@@ -380,6 +383,11 @@ static int put_run(struct mk_ctx *ctx, struct mk_ext2 *fs, const struct source *
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     while (len) {
         size_t n = (size_t)MK_MIN(len, MIB), got = 0;
+        int r = mk_check_cancel(ctx);
+        if (r < 0) {
+            free(buf);
+            return r;
+        }
         while (got < n) {
             ssize_t k = pread(src->fd, buf + got, n - got, (off_t)(src_off + got));
             if (k < 0 && errno == EINTR)
@@ -391,7 +399,7 @@ static int put_run(struct mk_ctx *ctx, struct mk_ext2 *fs, const struct source *
             }
             got += (size_t)k;
         }
-        int r = mk_disk_write(ctx, fs->disk, dst, buf, n);
+        r = mk_disk_write(ctx, fs->disk, dst, buf, n);
         if (r < 0) {
             free(buf);
             return r;
@@ -411,7 +419,7 @@ static int fill_blocks(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *dest,
                        const struct spans *spans)
 {
     char *block_buf = malloc(2 * MK_EXT2_BLOCK);
-    uint64_t run_first = 0, run_count = 0;
+    uint64_t run_first = 0, run_count = 0, visited = 0;
     blk64_t run_pblk = 0;
     int r = MK_OK;
 
@@ -420,6 +428,9 @@ static int fill_blocks(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *dest,
     for (size_t i = 0; i < spans->n && r == MK_OK; i++) {
         for (uint64_t b = spans->v[i].first; b < spans->v[i].first + spans->v[i].count; b++) {
             blk64_t pblk = 0;
+            /* A big file is millions of blocks: look every MiB of them. */
+            if (visited++ % (MIB / MK_EXT2_BLOCK) == 0 && (r = mk_check_cancel(ctx)) < 0)
+                break;
             errcode_t err = ext2fs_bmap2(fs->fs, ino, inode, block_buf, BMAP_ALLOC, b, NULL,
                                          &pblk);
             if (err == EXT2_ET_BLOCK_ALLOC_FAIL) {
@@ -441,8 +452,6 @@ static int fill_blocks(struct mk_ctx *ctx, struct mk_ext2 *fs, const char *dest,
             run_count = 1;
             run_pblk = pblk;
         }
-        if (r == MK_OK)
-            r = mk_check_cancel(ctx);
     }
     if (r == MK_OK && run_count)
         r = put_run(ctx, fs, src, run_first, run_count, run_pblk);

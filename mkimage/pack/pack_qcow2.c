@@ -121,10 +121,15 @@ static void fill_header(uint8_t *b, const struct qcow2_layout *l, uint64_t size)
     /* The header extension area that follows holds only its end marker: zeros. */
 }
 
+/* One cluster out; Ctrl-C is heard between any two (tables and data alike). */
 static int emit(struct mk_ctx *ctx, struct mk_sink *sink, const uint8_t *b, uint64_t *written,
                 uint64_t total)
 {
-    int r = sink->write(ctx, sink->opaque, b, (size_t)CS);
+    int r = mk_check_cancel(ctx);
+
+    if (r < 0)
+        return r;
+    r = sink->write(ctx, sink->opaque, b, (size_t)CS);
 
     *written += CS;
     mk_progress(ctx, "write", *written, total);
@@ -183,7 +188,7 @@ static int write_image(struct mk_ctx *ctx, struct mk_disk *disk, const struct qc
             return r;
     }
     for (di = 0; di < l->ndata; di++) {
-        if ((r = mk_check_cancel(ctx)) < 0 || (r = read_cluster(ctx, disk, l->data[di], b)) < 0 ||
+        if ((r = read_cluster(ctx, disk, l->data[di], b)) < 0 ||
             (r = emit(ctx, sink, b, &written, total)) < 0)
             return r;
     }

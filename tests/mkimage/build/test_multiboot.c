@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "multiboot.h"
 #include "unit.h"
@@ -356,5 +357,33 @@ static void test_probe_kernels(void)
     mk_ctx_free(ctx);
 }
 
+/* A gzip-compressed kernel is inflated (up to 256 MiB) chunk by chunk, and a cancelled
+ * context stops it. */
+static void test_gzip_cancelled(void)
+{
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct mk_buf out = MK_BUF_INIT;
+    char path[] = "/tmp/test_multiboot_gz.XXXXXX";
+    int gzip = 0, fd = mkstemp(path);
+    gzFile f;
+
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK((f = gzopen(path, "wb")) != NULL);
+    memset(buf, 0x90, sizeof(buf));
+    for (int i = 0; f && i < 64; i++)
+        CHECK_EQ(gzwrite(f, buf, sizeof(buf)), (int)sizeof(buf));
+    CHECK_EQ(f ? gzclose(f) : -1, Z_OK);
+    CHECK_OK(ctx, mk_kernel_read(ctx, path, &out, &gzip));
+    CHECK_EQ(gzip, 1);
+    CHECK_EQ(out.len, 64 * sizeof(buf));
+    mk_ctx_cancel(ctx);
+    CHECK_FAIL(ctx, mk_kernel_read(ctx, path, &out, &gzip), MK_ECANCELED, "interrupted");
+    unlink(path);
+    mk_buf_release(&out);
+    mk_ctx_free(ctx);
+}
+
 UNIT_MAIN(UNIT_TEST(test_v1), UNIT_TEST(test_v1_bad), UNIT_TEST(test_kludge), UNIT_TEST(test_v2),
-          UNIT_TEST(test_both), UNIT_TEST(test_files), UNIT_TEST(test_probe_kernels))
+          UNIT_TEST(test_both), UNIT_TEST(test_files), UNIT_TEST(test_gzip_cancelled),
+          UNIT_TEST(test_probe_kernels))

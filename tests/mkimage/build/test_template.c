@@ -281,6 +281,24 @@ static void test_default_dir(void)
     free(copy);
 }
 
-UNIT_MAIN(UNIT_TEST(test_multiboot), UNIT_TEST(test_multiboot2_modules), UNIT_TEST(test_solo5),
+/* Rendering is line by line, and a cancelled context stops it (a user's template may be a
+ * megabyte of lines that each expand the command line). */
+static void test_cancelled(void)
+{
+    struct mk_template_vars v = {.kernel_path = "/boot/k", .args = tricky_args,
+                                 .nargs = MK_ARRAY_SIZE(tricky_args)};
+    struct mk_ctx *ctx = mk_ctx_new();
+    struct mk_buf out = MK_BUF_INIT;
+
+    mk_ctx_cancel(ctx);
+    CHECK_FAIL(ctx, mk_template_render(ctx, NULL, "multiboot", &v, &out), MK_ECANCELED,
+               "interrupted");
+    CHECK_EQ(out.len, 0);
+    mk_buf_release(&out);
+    mk_ctx_free(ctx);
+}
+
+UNIT_MAIN(UNIT_TEST(test_cancelled), UNIT_TEST(test_multiboot), UNIT_TEST(test_multiboot2_modules),
+          UNIT_TEST(test_solo5),
           UNIT_TEST(test_hermit), UNIT_TEST(test_hermit_own_uart), UNIT_TEST(test_quote), UNIT_TEST(test_loader_cmdline),
           UNIT_TEST(test_user_template), UNIT_TEST(test_errors), UNIT_TEST(test_default_dir))
