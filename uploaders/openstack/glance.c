@@ -88,12 +88,45 @@ int glance_set_endpoint(struct mk_ctx *ctx, struct os_state *st, const char *end
     return MK_OK;
 }
 
+int glance_parse_formats(struct mk_ctx *ctx, const struct mk_http_resp *resp,
+                         struct glance_formats *ret)
+{
+    json_t *root = resp->status == 200 ? json_loadb(resp->body.buf, resp->body.len, 0, NULL)
+                                       : NULL, *v, *item;
+    struct mk_buf text = MK_BUF_INIT;
+    size_t i;
+    int r = 1;
+
+    memset(ret, 0, sizeof(*ret));
+    v = json_object_get(json_object_get(json_object_get(root, "properties"), "disk_format"),
+                        "enum");
+    if (!json_is_array(v)) {
+        json_decref(root);
+        return 0;
+    }
+    json_array_foreach(v, i, item) {
+        const char *f = json_string_value(item);
+
+        if (!f)
+            continue;
+        ret->raw |= !strcmp(f, "raw");
+        ret->qcow2 |= !strcmp(f, "qcow2");
+        mk_buf_addf(&text, "%s%s", text.len ? ", " : "", f);
+    }
+    ret->allowed = text.len ? mk_buf_detach(&text, NULL) : strdup("none");
+    if (!ret->allowed)
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    json_decref(root);
+    mk_buf_release(&text);
+    return r;
+}
+
 int glance_read_formats(struct mk_ctx *ctx, struct os_state *st)
 {
-    struct mk_buf url = MK_BUF_INIT, text = MK_BUF_INIT;
+    struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
-    json_t *root = NULL, *v, *item;
-    size_t n = strlen(st->images_url), i;
+    struct glance_formats f;
+    size_t n = strlen(st->images_url);
     int r;
 
     mk_http_resp_init(&resp);
@@ -106,35 +139,22 @@ int glance_read_formats(struct mk_ctx *ctx, struct os_state *st)
     r = glance_call(ctx, st, "GET", url.buf, NULL, &resp);
     if (r < 0)
         goto out;
-    root = resp.status == 200 ? json_loadb(resp.body.buf, resp.body.len, 0, NULL) : NULL;
-    v = json_object_get(json_object_get(json_object_get(root, "properties"), "disk_format"),
-                        "enum");
-    if (!json_is_array(v)) {
+    r = glance_parse_formats(ctx, &resp, &f);
+    if (r == 0) {
         /* An older or stricter Glance without the schema: let it judge the request. */
         mk_log(ctx, MK_LOG_INFO, "cloud '%s': Glance does not say which disk formats it takes "
                "(HTTP %ld from %s); trying", st->cloud->name, resp.status, url.buf);
         st->allow_raw = st->allow_qcow2 = true;
-        goto out;
+    } else if (r > 0) {
+        st->allow_raw = f.raw;
+        st->allow_qcow2 = f.qcow2;
+        free(st->allowed);
+        st->allowed = f.allowed;
+        r = MK_OK;
     }
-    st->allow_raw = st->allow_qcow2 = false;
-    json_array_foreach(v, i, item) {
-        const char *f = json_string_value(item);
-
-        if (!f)
-            continue;
-        st->allow_raw |= !strcmp(f, "raw");
-        st->allow_qcow2 |= !strcmp(f, "qcow2");
-        mk_buf_addf(&text, "%s%s", text.len ? ", " : "", f);
-    }
-    free(st->allowed);
-    st->allowed = text.len ? mk_buf_detach(&text, NULL) : strdup("none");
-    if (!st->allowed)
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
 out:
-    json_decref(root);
     mk_http_resp_release(&resp);
     mk_buf_release(&url);
-    mk_buf_release(&text);
     return r;
 }
 
@@ -156,16 +176,40 @@ int glance_delete_image(struct mk_ctx *ctx, struct os_state *st, const char *id)
     return r;
 }
 
+int glance_parse_image_list(struct mk_ctx *ctx, const struct os_state *st,
+                            const struct mk_http_resp *resp, json_t **ret)
+{
+    json_t *root = json_loadb(resp->body.buf, resp->body.len, 0, NULL), *found, *img;
+    size_t i;
+
+    if (!json_is_array(json_object_get(root, "images"))) {
+        json_decref(root);
+        return mk_set_error(ctx, MK_EHTTP, "cloud '%s': Glance's image list is not JSON",
+                            st->cloud->name);
+    }
+    if (!(found = json_array())) {
+        json_decref(root);
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    }
+    json_array_foreach(json_object_get(root, "images"), i, img) {
+        const char *n = json_string_value(json_object_get(img, "name"));
+
+        if (n && !strcmp(n, st->name) && json_is_string(json_object_get(img, "id")))
+            json_array_append(found, img);
+    }
+    json_decref(root);
+    *ret = found;
+    return MK_OK;
+}
+
 int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
 {
     struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
-    json_t *root = NULL, *found = json_array(), *img;
-    size_t i;
     int r = MK_OK;
 
     mk_http_resp_init(&resp);
-    if (!found || mk_buf_addf(&url, "%s?limit=1000&name=", st->images_url) < 0 ||
+    if (mk_buf_addf(&url, "%s?limit=1000&name=", st->images_url) < 0 ||
         mk_http_escape(&url, st->name) < 0 ||
         (st->sess.project_id && (mk_buf_adds(&url, "&owner=") < 0 ||
                                  mk_http_escape(&url, st->sess.project_id) < 0))) {
@@ -180,33 +224,32 @@ int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
                           "cloud '%s': cannot list images", st->cloud->name);
         goto out;
     }
-    root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-    if (!json_is_array(json_object_get(root, "images"))) {
-        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Glance's image list is not JSON",
-                         st->cloud->name);
-        goto out;
-    }
-    json_array_foreach(json_object_get(root, "images"), i, img) {
-        const char *n = json_string_value(json_object_get(img, "name"));
-
-        if (n && !strcmp(n, st->name) && json_is_string(json_object_get(img, "id")))
-            json_array_append(found, img);
-    }
-    *ret = found;
-    found = NULL;
+    r = glance_parse_image_list(ctx, st, &resp, ret);
 out:
-    json_decref(found);
-    json_decref(root);
     mk_http_resp_release(&resp);
     mk_buf_release(&url);
+    return r;
+}
+
+int glance_parse_created(struct mk_ctx *ctx, const struct os_state *st,
+                         const struct mk_http_resp *resp, char **ret_id)
+{
+    json_t *root = json_loadb(resp->body.buf, resp->body.len, 0, NULL);
+    const char *id = json_string_value(json_object_get(root, "id"));
+    int r = MK_OK;
+
+    if (!id || !*id)
+        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Glance created image '%s' but gave no id",
+                         st->cloud->name, st->name);
+    else if (!(*ret_id = strdup(id)))
+        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    json_decref(root);
     return r;
 }
 
 int glance_create_image(struct mk_ctx *ctx, struct os_state *st)
 {
     struct mk_http_resp resp;
-    json_t *root = NULL;
-    const char *id;
     char *body = NULL;
     int r;
 
@@ -228,23 +271,27 @@ int glance_create_image(struct mk_ctx *ctx, struct os_state *st)
                           st->cloud->name, st->name, st->format);
         goto out;
     }
-    root = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-    id = json_string_value(json_object_get(root, "id"));
-    if (!id || !*id) {
-        r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': Glance created image '%s' but gave no id",
-                         st->cloud->name, st->name);
-        goto out;
-    }
-    if (!(st->image_id = strdup(id)))
-        r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    else
+    r = glance_parse_created(ctx, st, &resp, &st->image_id);
+    if (r == MK_OK)
         mk_log(ctx, MK_LOG_INFO, "cloud '%s': created image '%s' (%s)", st->cloud->name,
-               st->name, id);
+               st->name, st->image_id);
 out:
-    json_decref(root);
     free(body);
     mk_http_resp_release(&resp);
     return r;
+}
+
+enum glance_phase glance_image_phase(json_t *img, const char **ret_status)
+{
+    const char *status = json_string_value(json_object_get(img, "status"));
+
+    *ret_status = status;
+    if (status && !strcmp(status, "active"))
+        return GLANCE_ACTIVE;
+    if (!status || (strcmp(status, "queued") && strcmp(status, "saving") &&
+                    strcmp(status, "uploading") && strcmp(status, "importing")))
+        return GLANCE_FAILED;
+    return GLANCE_BUSY;
 }
 
 int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
@@ -257,8 +304,9 @@ int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
     mk_http_resp_init(&resp);
     r = glance_image_url(ctx, st, st->image_id, "", &url);
     while (r >= 0) {
-        json_t *img;
+        enum glance_phase phase;
         const char *status;
+        json_t *img;
 
         r = glance_call(ctx, st, "GET", url.buf, NULL, &resp);
         if (r < 0)
@@ -270,27 +318,28 @@ int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
             break;
         }
         img = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-        status = json_string_value(json_object_get(img, "status"));
-        if (status && !strcmp(status, "active")) {
+        phase = glance_image_phase(img, &status);
+        if (phase == GLANCE_ACTIVE) {
             *ret = img;
             break;
         }
-        if (!status || (strcmp(status, "queued") && strcmp(status, "saving") &&
-                        strcmp(status, "uploading") && strcmp(status, "importing"))) {
+        if (phase == GLANCE_FAILED) {
             r = mk_set_error(ctx, MK_EHTTP, "cloud '%s': image '%s' (%s) is %s after the "
                              "upload, not active", st->cloud->name, st->name, st->image_id,
                              status ? status : "in no known status");
             json_decref(img);
             break;
         }
-        json_decref(img);
         mk_progress(ctx, "image creation", 0, 0); /* "creating image... N s" */
         if (waited >= ACTIVE_TIMEOUT) {
+            /* (status) is in (img): freed only after the message is made. */
             r = mk_set_error(ctx, MK_ETIMEOUT, "cloud '%s': image '%s' (%s) is still %s after "
                              "%.0f s", st->cloud->name, st->name, st->image_id, status,
                              waited);
+            json_decref(img);
             break;
         }
+        json_decref(img);
         r = mk_http_sleep(ctx, delay);
         waited += delay;
         delay = MK_MIN(delay * 2, 5.0);

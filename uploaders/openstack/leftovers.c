@@ -142,6 +142,18 @@ out:
     json_decref(ids);
 }
 
+enum os_leftover os_leftover_kind(json_t *img, const char *source_mark)
+{
+    const char *mark = json_string_value(json_object_get(img, OS_SOURCE_PROPERTY));
+    const char *status = json_string_value(json_object_get(img, "status"));
+
+    if (!mark || strcmp(mark, source_mark) || !status)
+        return OS_LEFTOVER_OTHER;
+    if (!strcmp(status, "active"))
+        return OS_LEFTOVER_OURS_ACTIVE;
+    return strcmp(status, "deactivated") ? OS_LEFTOVER_OURS_UNFINISHED : OS_LEFTOVER_OTHER;
+}
+
 int os_leftovers(struct mk_ctx *ctx, struct os_state *st)
 {
     json_t *images = NULL, *img;
@@ -161,11 +173,10 @@ int os_leftovers(struct mk_ctx *ctx, struct os_state *st)
     }
     json_array_foreach(images, i, img) {
         const char *id = json_string_value(json_object_get(img, "id"));
-        const char *mark = json_string_value(json_object_get(img, OS_SOURCE_PROPERTY));
         const char *status = json_string_value(json_object_get(img, "status"));
-        bool ours = mark && !strcmp(mark, st->source_mark);
+        enum os_leftover kind = os_leftover_kind(img, st->source_mark);
 
-        if (ours && status && !strcmp(status, "active") && !st->image_id) {
+        if (kind == OS_LEFTOVER_OURS_ACTIVE && !st->image_id) {
             if (!(st->image_id = strdup(id))) {
                 r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
                 break;
@@ -174,7 +185,7 @@ int os_leftovers(struct mk_ctx *ctx, struct os_state *st)
             mk_log(ctx, MK_LOG_INFO, "cloud '%s': image '%s' (%s) already holds these bytes "
                    "(an earlier push of them was interrupted after the upload): checking it",
                    st->cloud->name, st->name, id);
-        } else if (ours && status && strcmp(status, "active") && strcmp(status, "deactivated")) {
+        } else if (kind == OS_LEFTOVER_OURS_UNFINISHED) {
             r = glance_delete_image(ctx, st, id);
             if (r < 0)
                 break;

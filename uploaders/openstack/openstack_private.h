@@ -180,6 +180,29 @@ int glance_image_url(struct mk_ctx *ctx, struct os_state *st, const char *id, co
                      struct mk_buf *url);
 /* Reads the disk formats Glance allows (/v2/schemas/image) into allow_raw, allow_qcow2. */
 int glance_read_formats(struct mk_ctx *ctx, struct os_state *st);
+/* ---- Glance's answers, read apart from the calls (glance.c; fuzz_glance_reply) ---- */
+/* The disk formats an image schema (GET /v2/schemas/image, (resp)) allows: 1 when it lists
+ * them (raw and qcow2 say whether those are among them; (allowed) is them all as text, or
+ * "none", malloc'ed), 0 when it does not (another status than 200, no such schema), or
+ * MK_ENOMEM. */
+struct glance_formats {
+    bool raw, qcow2;
+    char *allowed;
+};
+int glance_parse_formats(struct mk_ctx *ctx, const struct mk_http_resp *resp,
+                         struct glance_formats *ret);
+/* The images named st->name that have an id, in Glance's image list (GET /v2/images), as a
+ * new JSON array; MK_EHTTP "cloud 'C': Glance's image list is not JSON". */
+int glance_parse_image_list(struct mk_ctx *ctx, const struct os_state *st,
+                            const struct mk_http_resp *resp, json_t **ret);
+/* The id of the image Glance made (POST /v2/images), malloc'ed; MK_EHTTP when none. */
+int glance_parse_created(struct mk_ctx *ctx, const struct os_state *st,
+                         const struct mk_http_resp *resp, char **ret_id);
+/* Where an image (GET /v2/images/ID) is: active, on its way (queued, saving, uploading,
+ * importing) or anything else; (*ret_status) is its status, in (img), or NULL. */
+enum glance_phase { GLANCE_ACTIVE, GLANCE_BUSY, GLANCE_FAILED };
+enum glance_phase glance_image_phase(json_t *img, const char **ret_status);
+
 /* Our project's images named st->name, as Glance lists them (a JSON array). */
 int glance_find_by_name(struct mk_ctx *ctx, struct os_state *st, json_t **ret);
 /* Creates the image record; sets image_id. */
@@ -204,6 +227,11 @@ int os_renew_token(struct mk_ctx *ctx, struct os_state *st, bool force);
  * interrupted uploads of the same bytes are deleted, our active image of the same bytes is
  * taken up again (st->resumed), the others go to st->old_ids. */
 int os_leftovers(struct mk_ctx *ctx, struct os_state *st);
+/* What an image of Glance's list (img) is to a push whose source has (source_mark): ours
+ * and active (the same bytes, already uploaded), ours and unfinished (an interrupted upload:
+ * any status but active and deactivated), or someone else's (or one we cannot judge). */
+enum os_leftover { OS_LEFTOVER_OTHER, OS_LEFTOVER_OURS_ACTIVE, OS_LEFTOVER_OURS_UNFINISHED };
+enum os_leftover os_leftover_kind(json_t *img, const char *source_mark);
 /* Remembers (id) as to be deleted by the next run. */
 void os_leftover_remember(struct mk_ctx *ctx, struct os_state *st, const char *id);
 
