@@ -47,6 +47,9 @@ void cli_print_help(const struct cli_command *cmd, FILE *f)
 
 /* One error line on stderr and, with --json, the failure object on stdout. */
 static void report_error(const char *status, const char *kind, const char *suffix,
+                         const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void report_error(const char *status, const char *kind, const char *suffix,
                          const char *fmt, va_list ap)
 {
     char msg[2048];
@@ -67,6 +70,8 @@ int cli_error(const char *fmt, ...)
     return CLI_EXIT_FAIL;
 }
 
+static int ctx_error(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static int ctx_error(const char *kind, const char *fmt, ...)
 {
     va_list ap;
@@ -76,6 +81,8 @@ static int ctx_error(const char *kind, const char *fmt, ...)
     va_end(ap);
     return CLI_EXIT_FAIL;
 }
+
+static int interrupted(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int interrupted(const char *fmt, ...)
 {

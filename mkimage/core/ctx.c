@@ -85,6 +85,9 @@ static void flatten(char *s)
 }
 
 static void set_message(struct mk_ctx *ctx, int code, const char *fmt, va_list ap)
+    MK_PRINTF(3, 0);
+
+static void set_message(struct mk_ctx *ctx, int code, const char *fmt, va_list ap)
 {
     ctx->code = code;
     vsnprintf(ctx->msg, sizeof(ctx->msg), fmt, ap);

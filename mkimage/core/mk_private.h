@@ -66,7 +66,7 @@ int mk_buf_grow(struct mk_buf *b, size_t extra);
 int mk_buf_add(struct mk_buf *b, const void *data, size_t len);
 int mk_buf_adds(struct mk_buf *b, const char *s);
 int mk_buf_addf(struct mk_buf *b, const char *fmt, ...) MK_PRINTF(2, 3);
-int mk_buf_vaddf(struct mk_buf *b, const char *fmt, va_list ap);
+int mk_buf_vaddf(struct mk_buf *b, const char *fmt, va_list ap) MK_PRINTF(2, 0);
 void mk_buf_reset(struct mk_buf *b);
 /* Hands the malloc'ed string to the caller (never NULL) and re-initialises (b). */
 char *mk_buf_detach(struct mk_buf *b, size_t *ret_len);
