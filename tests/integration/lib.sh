@@ -27,6 +27,11 @@ need() {
     done
 }
 
+# In a sanitized build (tests/sanitized.sh runs the test) a sanitizer's report ends the
+# process with this code, never an expected failure; sanitized.sh fails the test on any
+# report anyway.
+MK_SANITIZER_EXIT=${MK_SANITIZER_EXIT:-}
+
 # expect_fail "TEXT" CMD...: CMD must exit non-zero with exactly one stderr line containing
 # TEXT.
 expect_fail() {
@@ -34,6 +39,7 @@ expect_fail() {
     shift
     "$@" >"$T/.out" 2>"$T/err" || rc=$?
     [ "$rc" -ne 0 ] || fail "expected failure but got success: $*"
+    [ "$rc" != "$MK_SANITIZER_EXIT" ] || fail "sanitizer report (exit $rc) from: $*"
     grep -qF -- "$text" "$T/err" || fail "expected '$text' in the error of: $* -- got: $(cat "$T/err")"
     [ "$(wc -l <"$T/err")" -eq 1 ] || fail "expected a one-line error from: $* -- got: $(cat "$T/err")"
 }
@@ -43,6 +49,19 @@ no_files_like() {
     local dir=$1 name=$2
     if ls -A "$dir" | grep -qF -- "$name"; then
         fail "files left behind in $dir: $(ls -A "$dir" | grep -F -- "$name" | tr '\n' ' ')"
+    fi
+}
+
+# memory_bounded MIB CMD...: runs CMD with at most MIB MiB of memory. A sanitized build
+# cannot run under ulimit -v (ASan reserves terabytes of address space before main), so there
+# ASan bounds the resident memory itself (hard_rss_limit_mb: a report, exit 86).
+memory_bounded() {
+    local mib=$1
+    shift
+    if [ -n "${MK_SANITIZE:-}" ]; then
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}:hard_rss_limit_mb=$mib" "$@"
+    else
+        (ulimit -v $((mib * 1024)) && exec "$@")
     fi
 }
 

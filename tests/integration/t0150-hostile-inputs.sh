@@ -46,7 +46,7 @@ ext2_image() {  # ext2_image FILE [MKE2FS OPTIONS...] < debugfs commands
 inspect_problem() {  # inspect_problem IMAGE TEXT [OPTIONS...]: exit 1 and TEXT in a problem
     local image=$1 text=$2 rc=0
     shift 2
-    (ulimit -v 2000000; timeout 20 "$MKIMAGE" inspect "$@" "$image") >"$T/out" 2>"$T/err" ||
+    memory_bounded 2000 timeout 20 "$MKIMAGE" inspect "$@" "$image" >"$T/out" 2>"$T/err" ||
         rc=$?
     [ "$rc" = 1 ] || fail "inspect $image: exit $rc: $(cat "$T/err")"
     grep -qF -- "$text" "$T/out" || fail "inspect $image: no '$text' in: $(cat "$T/out")"
@@ -90,7 +90,7 @@ inspect_problem "$T/qcow2-shared-l2.img" "is used twice (as an L2 table)"
 inspect_problem "$T/qcow2-shared-data.img" "is used twice (as a data cluster)"
 for kind in qcow2-huge qcow2-shared-l2 qcow2-shared-data; do
     rc=0
-    (ulimit -v 2000000; timeout 20 "$MKIMAGE" pack "$T/$kind.img" -o "$T/packed.qcow2") \
+    memory_bounded 2000 timeout 20 "$MKIMAGE" pack "$T/$kind.img" -o "$T/packed.qcow2" \
         2>"$T/err" || rc=$?
     [ "$rc" = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] || fail "pack $kind: exit $rc: $(cat "$T/err")"
     [ ! -e "$T/packed.qcow2" ] || fail "pack $kind wrote an output"

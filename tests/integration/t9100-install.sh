@@ -3,7 +3,8 @@
 # library, its header, a pkg-config file, templates and the man pages; a program built
 # against the installed library alone makes a bootable image.
 . "$(dirname "$0")/lib.sh"
-need cmake pkg-config cc e2fsck
+cc=${MK_CC:-cc}  # the build's compiler: a sanitized library needs its runtime
+need cmake pkg-config "$cc" e2fsck
 : "${MK_BUILD_DIR:?}"
 [ -n "${MBPROBE:-}" ] && [ -f "$MBPROBE" ] || fail "the probe kernel was not built"
 
@@ -38,7 +39,7 @@ pc_inc=$(pkg-config --variable=includedir unikernel-mkimage)
     fail "pkg-config's includedir is $pc_inc, not under $prefix"
 sed "s|#include <[^>]*mkimage.h>|#include <$header>|" "$MK_SOURCE_DIR/tests/example/build_image.c" \
     >build_image.c
-cc -std=c11 -Wall -Werror -o build_image build_image.c \
+"$cc" -std=c11 -Wall -Werror -o build_image build_image.c \
     $(pkg-config --cflags --libs unikernel-mkimage) -Wl,-rpath,"$libdir" \
     || fail "the example does not build against the installed shared library"
 env -i ./build_image disk.raw "$MBPROBE" from the library >build.log 2>&1 || fail "example: $(cat build.log)"
@@ -54,8 +55,8 @@ for flag in $(pkg-config --static --libs unikernel-mkimage); do
     case $flag in
     -lunikernel-mkimage) static_libs+=" $archive" ;;
     -l*) lib=lib${flag#-l}
-         if [ "$(cc -print-file-name="$lib.so")" != "$lib.so" ] ||
-            [ "$(cc -print-file-name="$lib.a")" != "$lib.a" ]; then
+         if [ "$("$cc" -print-file-name="$lib.so")" != "$lib.so" ] ||
+            [ "$("$cc" -print-file-name="$lib.a")" != "$lib.a" ]; then
              static_libs+=" $flag"
          fi ;;
     *) static_libs+=" $flag" ;;
@@ -64,7 +65,7 @@ done
 for dep in ext2fs com_err jansson gcrypt curl inih; do
     grep -q -- "-l$dep\b" <<<"$static_libs" || fail "pkg-config --static does not name -l$dep"
 done
-cc -std=c11 -Wall -Werror -o build_static build_image.c \
+"$cc" -std=c11 -Wall -Werror -o build_static build_image.c \
     $(pkg-config --static --cflags unikernel-mkimage) $static_libs 2>static.log \
     || fail "the example does not link statically with pkg-config --static: $(cat static.log)"
 ! ldd ./build_static | grep -q libunikernel-mkimage || fail "build_static uses the shared library"

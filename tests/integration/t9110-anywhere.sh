@@ -4,7 +4,8 @@
 # from another folder): the built-in templates are compiled in. MK_TEMPLATE_DIR still
 # overrides a built-in template, for users who want their own.
 . "$(dirname "$0")/lib.sh"
-need cc e2fsck
+cc=${MK_CC:-cc}
+need "$cc" e2fsck
 : "${MK_BUILD_DIR:?}"
 [ -n "${MBPROBE:-}" ] && [ -f "$MBPROBE" ] || fail "the probe kernel was not built"
 cp "$MBPROBE" "$T/kernel.elf"
@@ -31,8 +32,9 @@ include=$(find "$MK_SOURCE_DIR/mkimage/include" -name mkimage.h -print -quit)
 hdr=${include#"$MK_SOURCE_DIR/mkimage/include/"}
 sed "s|#include <[^>]*mkimage.h>|#include <$hdr>|" "$MK_SOURCE_DIR/tests/example/build_image.c" \
     >"$T/example.c"
-cc -std=c11 -Wall -Werror -I"$MK_SOURCE_DIR/mkimage/include" -o "$T/example" "$T/example.c" \
-    -L"$MK_BUILD_DIR" -lunikernel-mkimage -Wl,-rpath,"$MK_BUILD_DIR" ||
+# shellcheck disable=SC2086 # MK_SANITIZE_LINK: the sanitizers' flags of a sanitized build
+"$cc" -std=c11 -Wall -Werror -I"$MK_SOURCE_DIR/mkimage/include" -o "$T/example" "$T/example.c" \
+    -L"$MK_BUILD_DIR" -lunikernel-mkimage -Wl,-rpath,"$MK_BUILD_DIR" ${MK_SANITIZE_LINK:-} ||
     fail "the example does not build against the build tree's library"
 env -i "$T/example" "$T/lib.raw" "$T/kernel.elf" from the library 2>"$T/err" ||
     fail "a library consumer with no environment: $(cat "$T/err")"
