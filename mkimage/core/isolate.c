@@ -35,7 +35,7 @@ struct mk_isolation_limits mk_isolation_limits(void)
     if (e && sscanf(e, "%lu:%lu:%lu", &a, &b, &c) == 3 && a && b && c)
         l = (struct mk_isolation_limits){a, b, c, true};
 #if defined(__SANITIZE_ADDRESS__)
-    l.memory = false; /* ASan reserves terabytes of address space up front */
+    l.memory = false; /* ASan reserves terabytes of address space up front: RLIMIT_DATA */
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
     l.memory = false;
@@ -181,10 +181,25 @@ static void limit(int resource, rlim_t soft, rlim_t hard)
     setrlimit(resource, &rl);
 }
 
+/* The private writable memory mapped now (what RLIMIT_DATA counts), in bytes; 0 if unknown. */
+static rlim_t data_mapped(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[128];
+    unsigned long long kib = 0;
+
+    while (f && fgets(line, sizeof(line), f) && sscanf(line, "VmData: %llu kB", &kib) != 1)
+        ;
+    if (f)
+        fclose(f);
+    return (rlim_t)kib << 10;
+}
+
 /* In the child: everything it may not keep goes, before the work sees a byte. */
 static int confine(struct mk_ctx *ctx, const struct mk_isolated *job, int answer_fd,
                    const struct drop_to *t, struct mk_isolation_limits lim, pid_t parent)
 {
+    rlim_t mapped = lim.memory ? 0 : data_mapped();
     int keep[17], r;
     size_t n = 0;
 
@@ -204,6 +219,8 @@ static int confine(struct mk_ctx *ctx, const struct mk_isolated *job, int answer
     limit(RLIMIT_CPU, lim.cpu, lim.cpu + 5);
     if (lim.memory)
         limit(RLIMIT_AS, lim.mib << 20, lim.mib << 20);
+    else if (mapped)
+        limit(RLIMIT_DATA, mapped + (lim.mib << 20), mapped + (lim.mib << 20));
     /* After the change of user: a change of credentials clears the death signal. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)

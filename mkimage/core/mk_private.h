@@ -187,7 +187,10 @@ int mk_spawn(const char *const *argv, char *const *envp, const int *child_fds, i
  * (Segmentation fault)", a finding about the input rather than an error. */
 struct mk_isolation_limits {
     unsigned long mib, cpu, wall;  /* memory (MiB), CPU and wall-clock seconds */
-    bool memory;                   /* (mib) is enforced: not under ASan */
+    /* (mib) bounds the address space (RLIMIT_AS); if false (under ASan, whose shadow is
+     * terabytes of it), the private writable memory mapped after the child starts
+     * (RLIMIT_DATA counted from what is mapped then). */
+    bool memory;
 };
 /* The limits: 4 GiB, 300 s of CPU, 900 s, or MK_INSPECT_LIMITS="MIB:CPU:WALL". The one place
  * they are chosen. */
