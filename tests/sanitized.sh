@@ -10,6 +10,9 @@
 # provoked; detect_leaks is on (leaks in our code count).
 set -uo pipefail
 reports=$(mktemp -d "${TMPDIR:-/tmp}/mkimage-sanitizer.XXXXXX") || exit 1
+# Writable by all, as /tmp is: the image reader drops root for nobody (mk_run_isolated), and
+# a report it cannot write ends it with no word.
+chmod 1777 "$reports"
 common="halt_on_error=1:abort_on_error=0:exitcode=86:log_path=$reports/report"
 asan="$common:detect_leaks=1:detect_stack_use_after_return=1"
 export ASAN_OPTIONS="$asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
