@@ -118,13 +118,13 @@ mkdir -m 700 "$T/private"
 for f in disk.raw disk.tar.gz; do
     cp "$T/$f" "$T/private/$f" && chmod 600 "$T/private/$f"
     "$MKIMAGE" inspect "$T/private/$f" >"$T/out" 2>&1 || fail "inspect private/$f: $(cat "$T/out")"
-    strace -f -qq -e signal=none -o "$T/files.log" -P "$T/private/$f" \
+    without_leak_check strace -f -qq -e signal=none -o "$T/files.log" -P "$T/private/$f" \
         "$MKIMAGE" inspect "$T/private/$f" >/dev/null 2>&1 || fail "inspect private/$f under strace"
     /usr/bin/python3 "$MK_SOURCE_DIR/tests/integration/isolation_trace.py" files \
         "$T/files.log" "$T/private/$f" >"$T/out" || fail "private/$f: $(cat "$T/out")"
 done
 if [ "$(id -u)" = 0 ]; then
-    strace -f -qq -e signal=none -e trace=execve,setresuid -o "$T/ids.log" \
+    without_leak_check strace -f -qq -e signal=none -e trace=execve,setresuid -o "$T/ids.log" \
         "$MKIMAGE" inspect "$T/private/disk.raw" >/dev/null 2>&1 || fail "inspect under strace"
     /usr/bin/python3 "$MK_SOURCE_DIR/tests/integration/isolation_trace.py" ids "$T/ids.log" \
         "$(id -u nobody)" >"$T/out" || fail "$(cat "$T/out")"

@@ -40,7 +40,7 @@ rc=0
 # process only, not the reader it starts nor the appliance): with --deep too, the image is
 # read in the isolated reader, and our process never reads its bytes (issue 13).
 need strace
-script -qefc "nice strace -qq -o '$T/main.log' -P '$T/disk.raw' \
+without_leak_check script -qefc "nice strace -qq -o '$T/main.log' -P '$T/disk.raw' \
     '$MKIMAGE' inspect --deep --json '$T/disk.raw' >report.json" err >/dev/null || rc=$?
 [ "$rc" -eq 0 ] || fail "inspect --deep exited $rc: $(cat report.json err)"
 grep -q 'starting the libguestfs appliance\.\.\. [0-9]* s' err ||

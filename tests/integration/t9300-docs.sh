@@ -93,14 +93,10 @@ ok "the date comes from the release"
 )
 grep -q '^#compdef unikernel-mkimage' "$MK_SOURCE_DIR/doc/_unikernel-mkimage" || fail "no zsh completion"
 zsh -n "$MK_SOURCE_DIR/doc/_unikernel-mkimage" || fail "zsh completion: syntax"
-# zsh_comp WORD...: what the zsh completion offers for the last word, on one line.
-# In a sanitized build the commands zsh runs are not leak-checked: zsh sends SIGCONT to each
-# process of a pipeline, which can cancel the SIGSTOP with which LeakSanitizer's exit check
-# stops the process, and the check then waits for ever (7 runs in 40 hung). The same
-# commands are leak-checked when bash's completion runs them above.
+# zsh_comp WORD...: what the zsh completion offers for the last word, on one line (the
+# commands it runs are leak-checked when bash's completion runs them above).
 zsh_comp() {
-    ASAN_OPTIONS=${ASAN_OPTIONS:-}${MK_SANITIZE:+:detect_leaks=0} \
-        zsh -f "$MK_SOURCE_DIR/tests/integration/zsh_complete.zsh" \
+    without_leak_check zsh -f "$MK_SOURCE_DIR/tests/integration/zsh_complete.zsh" \
         "$MK_SOURCE_DIR/doc/_unikernel-mkimage" "$MKIMAGE" "$@" | tr '\n' ' '
 }
 for c in build push deploy run boot; do
