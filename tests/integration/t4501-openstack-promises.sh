@@ -1,7 +1,7 @@
 # t4501-openstack-promises.sh: `push openstack` keeps its promises against a real Keystone
 # and Glance on 127.0.0.1 (tests/servers/openstack-local.sh), one server session for all:
 # tokens revoked or about to expire during an upload, or revoked as each Glance request
-# arrives (the data's PUT sent again), kill -9 mid-upload then the same
+# arrives (the data's PUT sent again), Ctrl-C mid-upload, kill -9 mid-upload then the same
 # command again, a clean-up that failed because Glance was down, formats told by their bytes,
 # Glance's allowed disk formats, a sparse raw disk sent as qcow2, openstackclient's option
 # spellings, OS_* variables over a named cloud, no project, an auth_url that is not Keystone.
@@ -109,6 +109,10 @@ for n in rput rputsmall; do
 done
 [ "$(show rput | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["checksum"])')" = \
     "$(md5sum <big.raw | cut -d' ' -f1)" ] || fail "rput does not hold big.raw"
+# The same file again: the image holding it is checked (the file read and hashed, not sent).
+push --os-cloud local --name rput --disk-format raw --json -q big.raw >rput2.json || fail "rput again"
+[ "$(json rput2.json '(j["resumed"], j["image_status"], j["size"])')" = "(True, 'active', $(stat -c %s big.raw))" ] ||
+    fail "rput again: $(cat rput2.json)"
 # Every other phase: Glance's formats, the listing, the record, the wait, the replacement.
 revoked_at 'GET /v2/schemas/image' rschema disk.qcow2
 revoked_at 'GET /v2/images' rlist disk.qcow2
@@ -130,6 +134,27 @@ wait "$pid" || rc=$?
 [ "$(grep -c 'token issued' "$OS/log/ks_proxy.log")" -ge 2 ] ||
     fail "the token was not renewed before it expired: $(cat "$OS/log/ks_proxy.log")"
 ok "a token about to expire is renewed"
+
+# ---- Ctrl-C mid-upload: exit 130 at once, and the image is deleted ----
+touch "$OS/hold/hold"
+"$MKIMAGE" push openstack --os-cloud local-hold --name ctrlc --disk-format raw -q big.raw 2>cc.err &
+pid=$!
+held $((holds += 1))
+kill -INT "$pid"
+for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    fail "push did not stop within 10 s of SIGINT"
+fi
+rc=0
+wait "$pid" || rc=$?
+rm "$OS/hold/hold"
+[ "$rc" -eq 130 ] || fail "Ctrl-C mid-upload: exit $rc: $(cat cc.err)"
+[ "$(images_named ctrlc)" = "" ] || fail "Ctrl-C mid-upload left: $(images_named ctrlc)"
+ok "Ctrl-C mid-upload: exit 130, nothing left"
 
 # ---- kill -9 mid-upload, then the same command again ----
 touch "$OS/hold/hold"

@@ -2,9 +2,11 @@
  * disk format Glance takes (qcow2 first: a built disk is mostly holes, which qcow2 does not
  * send). The Glance calls are in glance.c, Keystone in openstack_auth.c, what interrupted
  * pushes left in leftovers.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gcrypt.h>
 #include <jansson.h>
@@ -240,7 +242,7 @@ static int start_upload(struct mk_ctx *ctx, struct os_state *st)
         r = mk_set_error(ctx, MK_ENOMEM, "out of memory");
     if (r >= 0)
         r = os_put_new(ctx, st->http, url.buf, st->sess.token, what.buf, st->stream_size,
-                       &st->put);
+                       st->md, &st->put);
     mk_buf_release(&url);
     mk_buf_release(&what);
     return r;
@@ -300,12 +302,50 @@ static int os_write(struct mk_ctx *ctx, void *state, const void *buf, size_t len
         st->sent += len;
         return MK_OK;
     }
-    /* The hashing runs while the upload thread sends the same bytes. */
-    r = os_put_write(ctx, st->put, buf, len, st->md);
+    r = os_put_write(ctx, st->put, buf, len);
     if (r < 0)
         return r;
     st->sent += len;
     return MK_OK;
+}
+
+/* A file sent as it is: read into the upload's ring straight from the page cache, with no
+ * copy through the driver's buffer. */
+static int os_write_file(struct mk_ctx *ctx, void *state, int fd, uint64_t size)
+{
+    struct os_state *st = state;
+    uint8_t *buf;
+    int r = MK_OK;
+
+    st->from_file = true;
+    if (!st->resumed) {
+        r = os_put_file(ctx, st->put, fd, size);
+        st->sent = r < 0 ? 0 : size;
+        return r;
+    }
+    /* Already in Glance: only hashed, to check the image that has the bytes. */
+    if (!(buf = malloc(1u << 20)))
+        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
+    for (st->sent = 0; st->sent < size && r >= 0;) {
+        ssize_t n = pread(fd, buf, (size_t)MK_MIN(size - st->sent, (uint64_t)(1u << 20)),
+                          (off_t)st->sent);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            r = mk_set_errno(ctx, MK_EIO, errno, "cloud '%s': checking image '%s': cannot "
+                             "read the file", st->cloud->name, st->name);
+        else if (n == 0)
+            r = mk_set_error(ctx, MK_EIO, "cloud '%s': checking image '%s': the file shrank "
+                             "while it was read", st->cloud->name, st->name);
+        else if ((r = mk_check_cancel(ctx)) >= 0) {
+            gcry_md_write(st->md, buf, (size_t)n);
+            st->sent += (uint64_t)n;
+            mk_progress(ctx, "upload", st->sent, size);
+        }
+    }
+    free(buf);
+    return r;
 }
 
 /* Removes the images the new one replaces. A failure here leaves the new image in place
@@ -340,7 +380,7 @@ static int os_finish(struct mk_ctx *ctx, void *state, struct mk_buf *result)
     json_t *img = NULL, *out;
     int r;
 
-    if (!st->resumed && (r = os_put_finish(ctx, st->put)) < 0)
+    if (!st->resumed && (r = os_put_finish(ctx, st->put, st->from_file ? st->sent : 0)) < 0)
         return r;
     hex(gcry_md_read(st->md, GCRY_MD_MD5), 16, md5);
     r = glance_wait_active(ctx, st, &img);
@@ -477,6 +517,7 @@ const struct mk_uploader mk_uploader_openstack = {
     .choose_format = os_choose_format,
     .prepare = os_prepare,
     .write = os_write,
+    .write_file = os_write_file,
     .finish = os_finish,
     .restart = os_restart,
     .abort = os_abort,

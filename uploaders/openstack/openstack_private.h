@@ -88,21 +88,23 @@ int os_catalog_url(struct mk_ctx *ctx, const struct os_session *sess,
                    const struct os_cloud *cloud, const char *type, char **ret);
 void os_session_release(struct os_session *sess);
 
-/* A streamed PUT (openstack_put.c): the data pushed through os_put_write() goes out as one
- * request body, of (size) bytes (0 = not known: chunked); os_put_finish() ends it and waits
- * for a 2xx answer. os_put_write() also feeds the bytes to (md) while they are sent. Errors
- * are prefixed with (what). os_put_free() abandons a request still running. */
+/* A streamed PUT (openstack_put.c): the data given to os_put_write() or read by
+ * os_put_file() goes out as one request body of (size) bytes (0 = not known: chunked), and
+ * into (md) on a thread of its own; os_put_finish() ends it, waits for a 2xx answer and for
+ * (md) to have every byte. Errors are prefixed with (what). os_put_free() abandons a request
+ * still running. */
 struct os_put;
 int os_put_new(struct mk_ctx *ctx, struct mk_http *http, const char *url, const char *token,
-               const char *what, uint64_t size, struct os_put **ret);
-int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t len,
-                 gcry_md_hd_t md);
-int os_put_finish(struct mk_ctx *ctx, struct os_put *p);
+               const char *what, uint64_t size, gcry_md_hd_t md, struct os_put **ret);
+int os_put_write(struct mk_ctx *ctx, struct os_put *p, const void *buf, size_t len);
+/* Sends (size) bytes of (fd) from offset 0, showing the "upload" progress of the bytes sent
+ * (os_put_finish() goes on showing it when given the same size). */
+int os_put_file(struct mk_ctx *ctx, struct os_put *p, int fd, uint64_t size);
+int os_put_finish(struct mk_ctx *ctx, struct os_put *p, uint64_t total);
 /* The HTTP status Glance answered the PUT with, once it has ended; 0 until then, and after a
  * transport failure. */
 long os_put_status(const struct os_put *p);
 void os_put_free(struct os_put *p);
-
 /* Glance and Keystone errors: "WHAT: HTTP 409: message", with Glance's HTML line-break tail
  * removed. Returns (code). */
 int os_http_error(struct mk_ctx *ctx, int code, const struct mk_http_resp *resp,
@@ -153,6 +155,7 @@ struct os_state {
     struct os_put *put;
     gcry_md_hd_t md; /* MD5 of what is sent */
     uint64_t sent;
+    bool from_file; /* write_file(): the progress is ours to show */
 };
 
 /* The uploader's set_option hook. */
