@@ -298,7 +298,10 @@ int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
 {
     struct mk_buf url = MK_BUF_INIT;
     struct mk_http_resp resp;
-    double waited = 0, delay = 0.2;
+    /* Short at first and never long: a sleep past the moment the image turns active is
+     * time the user waits for nothing (Glance answers the upload when it is active, but a
+     * store may still be writing, or an import running). */
+    double waited = 0, delay = 0.1;
     int r;
 
     mk_http_resp_init(&resp);
@@ -342,7 +345,7 @@ int glance_wait_active(struct mk_ctx *ctx, struct os_state *st, json_t **ret)
         json_decref(img);
         r = mk_http_sleep(ctx, delay);
         waited += delay;
-        delay = MK_MIN(delay * 2, 5.0);
+        delay = MK_MIN(delay * 1.5, 2.0);
     }
     mk_http_resp_release(&resp);
     mk_buf_release(&url);
