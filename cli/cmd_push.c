@@ -40,6 +40,8 @@ const char cmd_push_usage[] =
     "             an image already active with the same bytes is checked, not sent again;\n"
     "             an image whose deletion failed (Glance down) is deleted by the next push\n"
     "             to that cloud and project\n"
+    "  plugins    as the plugin does: it is given the source's hash\n"
+    "             (UNIKERNEL_MKIMAGE_SOURCE_ID) to know its own upload again\n"
     "\n"
     "  --list                   list the clouds built in, with their options\n"
     "  --device                 ARCHIVE may be a block device (a disk on an LVM volume, a\n"

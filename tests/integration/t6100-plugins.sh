@@ -87,7 +87,9 @@ mkdir bin2 && cp bin/unikernel-mkimage-uploader-folder bin2/ && cp bin/unikernel
 PATH=$PATH:$T/bin2 push --list >list2.out
 [ "$(grep -c '^folder  ' list2.out)" = 1 ] || fail "folder listed twice"
 [ "$(grep -c '^gce  ' list2.out)" = 1 ] || fail "a plugin shadowed the built-in gce"
-ok "push --list shows built-ins, plugins with their paths and options, and a failed describe"
+"$MKIMAGE" help push | grep -A1 "^  plugins    as the plugin does" | grep -q UNIKERNEL_MKIMAGE_SOURCE_ID ||
+    fail "help push does not say what resuming means for a plugin"
+ok "push --list shows built-ins, plugins with their paths and options, and a failed describe; help push on resuming"
 
 # ---- a file, streamed on fd 3 ----
 : >stdin.log
