@@ -78,6 +78,23 @@ ok() {
     echo "ok: $*"
 }
 
+# interrupt PID WHAT: Ctrl-C (SIGINT) to PID, which must end within 10 s; its exit status
+# is left in $rc.
+interrupt() {
+    local pid=$1 what=$2
+    kill -INT "$pid"
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid"
+        fail "$what did not stop within 10 s of SIGINT"
+    fi
+    rc=0
+    wait "$pid" || rc=$?
+}
+
 # dies_with PARENT PATTERN WHAT: waits (10 s at most) for a process whose command line matches
 # PATTERN (pgrep -f) to start, kills PARENT with -9, and fails unless that process, WHAT,
 # is gone within 5 s: children must die with us.

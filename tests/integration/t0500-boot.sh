@@ -89,17 +89,7 @@ ok "timeout"
 pid=$!
 sleep 1
 pgrep -f -- "$T/hang.raw" | grep -qv "^$pid\$" || fail "QEMU did not start: $(cat "$T/err")"
-kill -INT "$pid"
-for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid"
-    fail "boot did not stop within 10 s of SIGINT"
-fi
-rc=0
-wait "$pid" || rc=$?
+interrupt "$pid" boot
 [ "$rc" -eq 130 ] || fail "boot exited $rc after SIGINT, not 130"
 grep -qF "interrupted" "$T/err" || fail "no interruption message: $(cat "$T/err")"
 no_qemu_left "$T/hang.raw"

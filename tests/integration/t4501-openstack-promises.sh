@@ -140,17 +140,7 @@ touch "$OS/hold/hold"
 "$MKIMAGE" push openstack --os-cloud local-hold --name ctrlc --disk-format raw -q big.raw 2>cc.err &
 pid=$!
 held $((holds += 1))
-kill -INT "$pid"
-for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid"
-    fail "push did not stop within 10 s of SIGINT"
-fi
-rc=0
-wait "$pid" || rc=$?
+interrupt "$pid" push
 rm "$OS/hold/hold"
 [ "$rc" -eq 130 ] || fail "Ctrl-C mid-upload: exit $rc: $(cat cc.err)"
 [ "$(images_named ctrlc)" = "" ] || fail "Ctrl-C mid-upload left: $(images_named ctrlc)"

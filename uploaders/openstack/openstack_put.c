@@ -177,6 +177,16 @@ int os_put_new(struct mk_ctx *ctx, struct mk_http *http, const char *url, const 
     return MK_OK;
 }
 
+static void tell_stop(struct os_put *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    mk_ctx_cancel(p->wctx);
+    pthread_cond_broadcast(&p->more);
+    pthread_cond_broadcast(&p->room);
+    pthread_mutex_unlock(&p->mu);
+}
+
 /* Both threads, once: when the first slot is handed over, or at the end. */
 static int start(struct mk_ctx *ctx, struct os_put *p)
 {
@@ -189,12 +199,7 @@ static int start(struct mk_ctx *ctx, struct os_put *p)
         return mk_set_errno(ctx, MK_ENOMEM, e, "%s: cannot start the upload thread", p->what);
     e = pthread_create(&p->hasher, NULL, hasher_main, p);
     if (e) {
-        pthread_mutex_lock(&p->mu);
-        p->stop = true;
-        mk_ctx_cancel(p->wctx);
-        pthread_cond_broadcast(&p->more);
-        pthread_cond_broadcast(&p->room);
-        pthread_mutex_unlock(&p->mu);
+        tell_stop(p);
         pthread_join(p->sender, NULL);
         return mk_set_errno(ctx, MK_ENOMEM, e, "%s: cannot start the hashing thread", p->what);
     }
@@ -216,12 +221,7 @@ static void abandon(struct os_put *p)
 {
     if (!p->started)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    mk_ctx_cancel(p->wctx);
-    pthread_cond_broadcast(&p->more);
-    pthread_cond_broadcast(&p->room);
-    pthread_mutex_unlock(&p->mu);
+    tell_stop(p);
     join(p);
 }
 
