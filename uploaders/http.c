@@ -468,35 +468,39 @@ nomem:
     return mk_set_error(ctx, MK_ENOMEM, "out of memory");
 }
 
+/* curl's own URL parser, as it reads CURLOPT_URL (less the guessing of a missing scheme):
+ * a hand-written one read "http:/tps://storage.googleapis.com/" as that host while curl
+ * connects to "tps" (found by fuzz/gce_reply). */
 bool mk_http_url_host(const char *url, char *host, size_t size, bool *https)
 {
-    const char *p = strstr(url, "://"), *end, *at;
+    CURLU *u = curl_url();
+    char *h = NULL, *scheme = NULL;
+    const char *p;
     size_t n;
+    bool ok = false;
 
-    if (!p || !size)
-        return false;
-    *https = (size_t)(p - url) == 5 && !strncasecmp(url, "https", 5);
-    p += 3;
-    end = p + strcspn(p, "/?#");
-    at = memchr(p, '@', (size_t)(end - p));
-    if (at)
-        p = at + 1;
-    if (*p == '[') {
-        const char *close = memchr(p, ']', (size_t)(end - p));
-        if (!close)
-            return false;
-        p++;
-        n = (size_t)(close - p);
-    } else {
-        const char *colon = memchr(p, ':', (size_t)(end - p));
-        n = (size_t)((colon ? colon : end) - p);
+    if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
+        /* An IPv6 address without its brackets, as mk_http_is_loopback() takes it. */
+        p = h;
+        n = strlen(h);
+        if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+            p++;
+            n -= 2;
+        }
+        if (n && n < size) {
+            for (size_t i = 0; i < n; i++)
+                host[i] = (char)tolower((unsigned char)p[i]);
+            host[n] = '\0';
+            *https = !strcasecmp(scheme, "https");
+            ok = true;
+        }
     }
-    if (n == 0 || n >= size)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        host[i] = (char)tolower((unsigned char)p[i]);
-    host[n] = '\0';
-    return true;
+    curl_free(h);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 bool mk_http_is_loopback(const char *host)

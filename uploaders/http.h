@@ -105,8 +105,9 @@ int mk_http_escape(struct mk_buf *b, const char *s);
 
 /* Writes (url) without user info, query string and fragment into (buf), for messages. */
 void mk_http_redact_url(const char *url, char *buf, size_t size);
-/* The host of (url), lower-case and without user, port or brackets, into (host); whether the
- * scheme is https into (*https). false when (url) has no scheme://host. */
+/* The host of (url) as curl reads it, lower-case and without user, port or brackets, into
+ * (host); whether the scheme is https into (*https). false when curl cannot read (url) (no
+ * scheme, no host) or (host) is too small. */
 bool mk_http_url_host(const char *url, char *host, size_t size, bool *https);
 /* 127.0.0.0/8, ::1 or localhost. */
 bool mk_http_is_loopback(const char *host);

@@ -115,6 +115,43 @@ static void http_helpers(void)
     CHECK(!mk_http_retryable(404) && !mk_http_retryable(308) && !mk_http_retryable(401));
 }
 
+/* The host a URL names, as curl will connect to it: the token and the plain-HTTP rule are
+ * judged by it. */
+static void url_hosts(void)
+{
+    char host[64];
+    bool https = false;
+
+    CHECK(mk_http_url_host("https://storage.googleapis.com/upload/storage/v1/b/b/o?upload_id=x",
+                           host, sizeof(host), &https));
+    CHECK_STR(host, "storage.googleapis.com");
+    CHECK(https);
+    CHECK(mk_http_url_host("http://127.0.0.1:8080/x", host, sizeof(host), &https));
+    CHECK_STR(host, "127.0.0.1");
+    CHECK(!https);
+    CHECK(mk_http_url_host("HTTPS://user:pw@Storage.Example:443/x#f", host, sizeof(host),
+                           &https));
+    CHECK_STR(host, "storage.example");
+    CHECK(https);
+    CHECK(mk_http_url_host("http://[::1]:9000/v3", host, sizeof(host), &https));
+    CHECK_STR(host, "::1");
+    CHECK(mk_http_is_loopback(host));
+    CHECK(!mk_http_url_host("storage.googleapis.com/x", host, sizeof(host), &https));
+    CHECK(!mk_http_url_host("https://", host, sizeof(host), &https));
+    CHECK(!mk_http_url_host("https://a-host-name-longer-than-the-buffer-given-for-it.example/",
+                            host, 16, &https));
+    /* curl reads these as host "tps" and "evil.example"; they once read as the storage host
+     * (found by fuzz/gce_reply). */
+    const char *tricks[] = {"http:/tps://storage.googleapis.com/upl",
+                            "https:/evil.example/x://storage.googleapis.com/",
+                            "http:evil.example/?://127.0.0.1/"};
+    for (size_t i = 0; i < MK_ARRAY_SIZE(tricks); i++) {
+        host[0] = '\0';
+        if (mk_http_url_host(tricks[i], host, sizeof(host), &https))
+            CHECK(strcmp(host, "storage.googleapis.com") && strcmp(host, "127.0.0.1"));
+    }
+}
+
 static void names(void)
 {
     struct mk_ctx *ctx = mk_ctx_new();
@@ -135,5 +172,5 @@ static void names(void)
 }
 
 UNIT_MAIN(UNIT_TEST(crc32c_known), UNIT_TEST(crc32c_chained), UNIT_TEST(crc32c_long),
-          UNIT_TEST(http_helpers),
+          UNIT_TEST(http_helpers), UNIT_TEST(url_hosts),
           UNIT_TEST(names))
