@@ -4,7 +4,9 @@
  *   0  an Operation (gce_op_read), from a mutating call or a poll
  *   1  a resumable upload's answer to a chunk or a status query (gcs_parse_answer): the
  *      next byte picks the status ('0' 308, '1' 200, '2' 201, '4' 503...), then header lines
- *      up to a blank line, then the body; the headers' Retry-After is read too
+ *      up to a blank line, then the body; the headers' Retry-After is read too, and their
+ *      Location (a new session's URL) as the upload judges where the token may go: the host
+ *      found must be the one curl connects to
  *   2  a serial port read (gce_serial_parse)
  *   3  a group, then its listManagedInstances answers, NUL-separated (gce_group_read, polled
  *      once per list with what the polls before saw)
@@ -14,6 +16,9 @@
  * options: -max_len=8192
  */
 #include <math.h>
+#include <strings.h>
+
+#include <curl/curl.h>
 
 #include "deploy.h"
 #include "fuzz.h"
@@ -61,6 +66,30 @@ static void operation(struct mk_ctx *ctx, const uint8_t *data, size_t size)
     json_decref(op);
 }
 
+/* The upload sends the token to a Location only when mk_http_url_host() finds the storage
+ * endpoint's host in it: curl must then connect to that same host. */
+static void location(const struct mk_http_resp *resp)
+{
+    char *loc = mk_http_header(resp, "Location"), host[256], *curl_host = NULL;
+    CURLU *u;
+    bool https;
+
+    if (!loc || !mk_http_url_host(loc, host, sizeof(host), &https) ||
+        strcmp(host, "storage.googleapis.com") || !(u = curl_url())) {
+        free(loc);
+        return;
+    }
+    /* As curl reads CURLOPT_URL. */
+    if (curl_url_set(u, CURLUPART_URL, loc, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ==
+            CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &curl_host, 0) == CURLUE_OK &&
+        strcasecmp(curl_host, host))
+        abort();
+    curl_free(curl_host);
+    curl_url_cleanup(u);
+    free(loc);
+}
+
 static void gcs_answer(struct mk_ctx *ctx, const uint8_t *data, size_t size)
 {
     struct mk_http_resp resp;
@@ -86,6 +115,7 @@ static void gcs_answer(struct mk_ctx *ctx, const uint8_t *data, size_t size)
     if ((r == 1) != (a.object != NULL) || (r == 1 && !json_is_object(a.object)))
         abort();
     json_decref(a.object);
+    location(&resp);
     after = mk_http_retry_after(&resp);
     if (isnan(after) || after < -1)
         abort();
