@@ -20,8 +20,8 @@
 
 #define SLOTS 4
 #define SLOT_SIZE (1u << 20)
-/* libcurl's buffer for the body: a slot's worth per read callback and send call, instead
- * of libcurl's 64 KiB. */
+/* libcurl's buffer for the body: half a slot per read callback and send call, instead of
+ * libcurl's 64 KiB. */
 #define UPLOAD_BUFFER (512u << 10)
 
 struct os_put {
