@@ -21,8 +21,8 @@ for cc in gcc clang; do
     CC=$cc cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMK_SANITIZE=ON \
         >/dev/null
     cmake --build "$dir" -j "$(nproc)"
-    built=$SECONDS
+    # Before the tests, so that CTest's own summary (with their time) closes the output.
+    echo "test.sh: $cc ASan+UBSan build: $((SECONDS - start)) s"
     (cd "$dir" && ctest --output-on-failure -j 2 --timeout 1200 -LE fuzz) || status=1
-    echo "test.sh: $cc ASan+UBSan: build $((built - start)) s, tests $((SECONDS - built)) s"
 done
 exit "$status"
