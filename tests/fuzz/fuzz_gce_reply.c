@@ -21,7 +21,7 @@
 #include <curl/curl.h>
 
 #include "deploy.h"
-#include "fuzz.h"
+#include "fuzz_http.h"
 
 static const long gcs_statuses[] = {308, 200, 201, 308, 503, 400, 410, 308};
 
@@ -94,22 +94,13 @@ static void gcs_answer(struct mk_ctx *ctx, const uint8_t *data, size_t size)
 {
     struct mk_http_resp resp;
     struct gcs_answer a;
-    const uint8_t *blank;
-    size_t head;
     double after;
     int r;
 
-    mk_http_resp_init(&resp);
-    resp.status = size ? gcs_statuses[data[0] % 8] : 308;
-    if (size) {
-        data++;
-        size--;
-    }
-    blank = memmem(data, size, "\r\n\r\n", 4);
-    head = blank ? (size_t)(blank - data) + 2 : 0;
-    if (mk_buf_add(&resp.headers, data, head) < 0 ||
-        mk_buf_add(&resp.body, data + (blank ? head + 2 : 0), size - (blank ? head + 2 : 0)) < 0)
-        abort();
+    if (size)
+        fuzz_resp(&resp, gcs_statuses[data[0] % 8], data + 1, size - 1);
+    else
+        fuzz_resp(&resp, 308, data, 0);
     r = gcs_parse_answer(ctx, &resp, &a);
     fuzz_check_error(ctx, r);
     if ((r == 1) != (a.object != NULL) || (r == 1 && !json_is_object(a.object)))
@@ -184,8 +175,6 @@ static void group_errors(struct mk_ctx *ctx, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct mk_ctx *ctx = mk_ctx_new();
-    struct mk_http_resp resp;
-    char text[600];
 
     if (!ctx)
         abort();
@@ -213,14 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
     }
-    mk_http_resp_init(&resp);
-    resp.status = 503;
-    if (mk_buf_add(&resp.body, data, size) < 0)
-        abort();
-    mk_http_error_text(&resp, text, sizeof(text));
-    if (!text[0] || strchr(text, '\n'))
-        abort();
-    mk_http_resp_release(&resp);
+    fuzz_error_text(503, data, size);
     mk_ctx_free(ctx);
     return 0;
 }

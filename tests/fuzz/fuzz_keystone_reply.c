@@ -6,7 +6,7 @@
  * seeds: printf '\000X-Subject-Token: t\r\n\r\n<html>not keystone</html>' >"$SEEDS/html.bin"
  * options: -max_len=20000
  */
-#include "fuzz.h"
+#include "fuzz_http.h"
 #include "openstack_private.h"
 
 static const long statuses[] = {200, 201, 401, 403, 404, 500, 503, 300};
@@ -17,26 +17,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct os_cloud cloud = {.name = "c", .interface = "public", .kind = OS_AUTH_PASSWORD};
     struct os_session sess;
     struct mk_http_resp resp;
-    const uint8_t *blank;
     char *url = NULL;
-    size_t head;
     int r;
 
     if (!ctx)
         abort();
     if (size && (data[0] & 0x80))
         cloud.region_name = "RegionOne";
-    mk_http_resp_init(&resp);
-    resp.status = size ? statuses[data[0] % (sizeof(statuses) / sizeof(statuses[0]))] : 201;
-    if (size) {
-        data++;
-        size--;
-    }
-    blank = memmem(data, size, "\r\n\r\n", 4);
-    head = blank ? (size_t)(blank - data) + 2 : 0;
-    if (mk_buf_add(&resp.headers, data, head) < 0 ||
-        mk_buf_add(&resp.body, data + (blank ? head + 2 : 0), size - (blank ? head + 2 : 0)) < 0)
-        abort();
+    if (size)
+        fuzz_resp(&resp, statuses[data[0] % (sizeof(statuses) / sizeof(statuses[0]))],
+                  data + 1, size - 1);
+    else
+        fuzz_resp(&resp, 201, data, 0);
     r = os_parse_token_reply(ctx, &cloud, "http://keystone/v3/auth/tokens", "user u", &resp,
                              &sess);
     fuzz_check_error(ctx, r);
