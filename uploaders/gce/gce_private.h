@@ -171,6 +171,15 @@ struct gcs_params {
     const char *identity;   /* the bytes' identity, for resuming; NULL = no resume */
     const char *check_name; /* check the bytes as a GCE archive, named so; NULL = do not */
 };
+/* The upload session a re-run resumes (gcs_session.c): its state file's path for these
+ * bytes; the session remembered there (with no token); the session for these bytes read
+ * back (NULL when there is none); the file removed. */
+int gcs_session_path(struct mk_ctx *ctx, struct gce *g, const struct gcs_params *p,
+                     char **ret);
+void gcs_session_save(struct mk_ctx *ctx, struct gce *g, const char *path, const char *session,
+                      const char *object, const char *identity, uint64_t total);
+char *gcs_session_load(const char *path, const struct gcs_params *p);
+void gcs_session_forget(const char *path);
 /* MK_ENOTFOUND "bucket B does not exist" unless (create), which creates it. */
 int gcs_bucket_check(struct mk_ctx *ctx, struct gce *g, bool create);
 /* Starts a resumable upload, or resumes the one a state file remembers. */

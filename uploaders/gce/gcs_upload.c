@@ -61,59 +61,6 @@ uint64_t gcs_upload_offset(const struct gcs_upload *up)
     return up->persisted;
 }
 
-static int state_path(struct mk_ctx *ctx, struct gce *g, const struct gcs_params *p,
-                      char **ret)
-{
-    struct mk_buf key = MK_BUF_INIT;
-    int r;
-
-    if (mk_buf_addf(&key, "%s\n%s\n%s\n%s\n%" PRIu64, g->storage_base, g->bucket, p->object,
-                    p->identity, g->chunk_size) < 0)
-        return mk_set_error(ctx, MK_ENOMEM, "out of memory");
-    r = gce_state_file(ctx, g, "gcs", key.buf, ret);
-    mk_buf_release(&key);
-    return r;
-}
-
-/* Remembers the session so that the same command run again resumes it. Holds no token. */
-static void state_save(struct mk_ctx *ctx, struct gcs_upload *up, struct gce *g)
-{
-    json_t *st;
-
-    if (!up->state_path)
-        return;
-    st = json_pack("{s:s, s:s, s:s, s:s, s:I}", "session", up->session, "bucket", g->bucket,
-                   "object", up->object, "identity", up->identity, "total",
-                   (json_int_t)up->total);
-    if (st)
-        gce_state_write(ctx, up->state_path, st);
-    /* The session URI is a credential: jansson's copy goes too. */
-    if (st)
-        mk_wipe((char *)json_string_value(json_object_get(st, "session")), strlen(up->session));
-    json_decref(st);
-}
-
-static void state_forget(struct gcs_upload *up)
-{
-    if (up->state_path)
-        unlink(up->state_path);
-}
-
-/* Reads a saved session for these bytes; NULL when there is none. */
-static char *state_load(const char *path, const struct gcs_params *p)
-{
-    json_t *st = path ? json_load_file(path, 0, NULL) : NULL;
-    const char *s = json_string_value(json_object_get(st, "session"));
-    const char *id = json_string_value(json_object_get(st, "identity"));
-    char *ret = NULL;
-
-    if (s && id && !strcmp(id, p->identity) &&
-        (json_int_t)p->total == json_integer_value(json_object_get(st, "total")))
-        ret = strdup(s);
-    json_decref(st);
-    return ret;
-}
-
 /* The session URI comes from the server's Location: header. It is a credential of its own;
  * the bearer token goes with it only to the storage endpoint's own host, over https (or
  * loopback), so that a Location pointing elsewhere never receives it. */
@@ -415,7 +362,7 @@ static int send_chunk(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
             failures++;
             force = true;
         } else if (r == MK_OK && (resp.status == 404 || resp.status == 410)) {
-            state_forget(up);
+            gcs_session_forget(up->state_path);
             r = mk_set_error(ctx, MK_ENOTFOUND, "GCS upload session expired; run again to "
                                                 "start over");
             break;
@@ -479,7 +426,8 @@ static int initiate(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up)
     if (r == MK_OK && !(up->session = mk_http_header(&resp, "Location")))
         r = mk_set_error(ctx, MK_EHTTP, "starting the GCS upload: no Location in the answer");
     if (r == MK_OK)
-        state_save(ctx, up, g);
+        gcs_session_save(ctx, g, up->state_path, up->session, up->object, up->identity,
+                         up->total);
 out:
     free(body);
     json_decref(meta);
@@ -507,8 +455,8 @@ int gcs_upload_begin(struct mk_ctx *ctx, struct gce *g, const struct gcs_params 
         gcs_upload_free(up);
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     }
-    r = p->identity && !g->no_resume ? state_path(ctx, g, p, &up->state_path) : MK_OK;
-    if (r == MK_OK && up->state_path && (up->session = state_load(up->state_path, p))) {
+    r = p->identity && !g->no_resume ? gcs_session_path(ctx, g, p, &up->state_path) : MK_OK;
+    if (r == MK_OK && up->state_path && (up->session = gcs_session_load(up->state_path, p))) {
         r = status_query(ctx, g, up);
         if (r == MK_OK) {
             mk_log(ctx, MK_LOG_INFO, "resuming the upload of %s at byte %" PRIu64, p->object,
@@ -616,10 +564,10 @@ int gcs_upload_finish(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, 
                          "the uploaded object differs from the artefact (size %s/%s, crc32c "
                          "%s/%s)", obj_str(up->object_json, "size"), size,
                          obj_str(up->object_json, "crc32c"), crc.buf);
-        state_forget(up);
+        gcs_session_forget(up->state_path);
         goto out;
     }
-    state_forget(up);
+    gcs_session_forget(up->state_path);
     *ret = json_incref(up->object_json);
 out:
     mk_buf_release(&crc);
@@ -637,7 +585,7 @@ void gcs_upload_cancel(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up,
     /* GCS answers 499 to a cancelled session. */
     mk_http_do(ctx, g->http, &req, &resp);
     mk_http_resp_release(&resp);
-    state_forget(up);
+    gcs_session_forget(up->state_path);
 }
 
 int gcs_upload_file(struct mk_ctx *ctx, struct gce *g, struct gcs_upload *up, int fd,
