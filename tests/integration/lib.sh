@@ -78,18 +78,19 @@ ok() {
     echo "ok: $*"
 }
 
-# interrupt PID WHAT: Ctrl-C (SIGINT) to PID, which must end within 10 s; its exit status
-# is left in $rc.
+# interrupt PID WHAT [SECONDS]: Ctrl-C (SIGINT) to PID, which must end within SECONDS
+# (default 10); its exit status is left in $rc.
 interrupt() {
-    local pid=$1 what=$2
+    local pid=$1 what=$2 seconds=${3:-10}
     kill -INT "$pid"
-    for _ in $(seq 100); do
+    for _ in $(seq $((seconds * 10))); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
         kill -KILL "$pid"
-        fail "$what did not stop within 10 s of SIGINT"
+        wait "$pid" 2>/dev/null || true
+        fail "$what did not stop within $seconds s of SIGINT"
     fi
     rc=0
     wait "$pid" || rc=$?

@@ -12,23 +12,13 @@ export TMPDIR=$T/tmp
 # interrupted WHAT CMD...: runs CMD in work/, sends it SIGINT once it has run a second, and
 # fails unless it exits 130 within 3 s (it is killed at 3 s, so a failure does not hang).
 interrupted() {
-    local what=$1 pid rc=0
+    local what=$1 pid
     shift
     (cd work && exec "$@") >out 2>err &
     pid=$!
     sleep 1
     kill -0 "$pid" 2>/dev/null || fail "$what ended before it was interrupted: $(cat err)"
-    kill -INT "$pid"
-    for _ in $(seq 30); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -9 "$pid"
-        wait "$pid" 2>/dev/null || true
-        fail "$what was still running 3 s after SIGINT"
-    fi
-    wait "$pid" || rc=$?
+    interrupt "$pid" "$what" 3
     [ "$rc" = 130 ] || fail "$what: exit status $rc after SIGINT, expected 130: $(cat err)"
     grep -qF "interrupted" err || fail "$what: not said: $(cat err)"
     ls -A work | grep -qv '^input' && fail "$what left $(ls -A work | grep -v '^input' | tr '\n' ' ')"
@@ -93,18 +83,7 @@ rm -f work/input*
 pid=$!
 for _ in $(seq 300); do [ -e work/out.raw ] && break; sleep 0.1; done
 [ -e work/out.raw ] || { kill -9 "$pid"; fail "build --sha256 did not write its disk: $(cat err)"; }
-kill -INT "$pid"
-for _ in $(seq 30); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
-if kill -0 "$pid" 2>/dev/null; then
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null || true
-    fail "build --sha256 was still hashing 3 s after SIGINT"
-fi
-rc=0
-wait "$pid" || rc=$?
+interrupt "$pid" "build --sha256 (hashing)" 3
 [ "$rc" = 130 ] || fail "build --sha256: exit status $rc after SIGINT, expected 130: $(cat err)"
 grep -qF "interrupted; out.raw was written, its SHA-256 was not computed" err ||
     fail "build --sha256: not said: $(cat err)"
