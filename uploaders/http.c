@@ -425,9 +425,9 @@ int mk_http_do(struct mk_ctx *ctx, struct mk_http *http, const struct mk_http_re
         curl_easy_setopt(c, CURLOPT_READDATA, &x);
         curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
         curl_easy_setopt(c, CURLOPT_SEEKDATA, &x);
+        if (req->upload_buffer)
+            curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)req->upload_buffer);
         if (req->read_body) {
-            if (req->upload_buffer)
-                curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, (long)req->upload_buffer);
             if (req->body_size_known)
                 curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_size);
         } else {

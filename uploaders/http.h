@@ -46,7 +46,7 @@ struct mk_http_req {
     void *read_opaque;
     uint64_t body_size;
     bool body_size_known;
-    /* libcurl's buffer for a streamed body, bytes (up to 2 MiB); 0 = libcurl's 64 KiB.
+    /* libcurl's buffer for sending the body, bytes (up to 2 MiB); 0 = libcurl's 64 KiB.
      * Larger means fewer read callbacks and send calls. */
     size_t upload_buffer;
     /* A PUT, POST or PATCH without a body sends Content-Length: 0. */
