@@ -8,16 +8,19 @@
 
 #include "gce_private.h"
 
-int gce_check_name(struct mk_ctx *ctx, const char *what, const char *name)
+bool gce_is_name(const char *name, size_t len)
 {
-    size_t len = strlen(name);
-    bool ok = len >= 1 && len <= 63 && name[0] >= 'a' && name[0] <= 'z' &&
-              name[len - 1] != '-';
+    bool ok = len >= 1 && len <= 63 && name[0] >= 'a' && name[0] <= 'z' && name[len - 1] != '-';
 
     for (size_t i = 0; ok && i < len; i++)
         ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
              name[i] == '-';
-    if (!ok)
+    return ok;
+}
+
+int gce_check_name(struct mk_ctx *ctx, const char *what, const char *name)
+{
+    if (!gce_is_name(name, strlen(name)))
         return mk_set_error(ctx, MK_EINVAL,
                             "invalid %s '%s': GCE wants 1-63 characters of lowercase letters, "
                             "digits and '-', starting with a letter and not ending with '-'",

@@ -71,8 +71,14 @@ void gce_managed_read(json_t *mi, struct gce_managed *ret)
     ret->template = last_part(str(json_object_get(mi, "version"), "instanceTemplate"));
     ret->action = str(mi, "currentAction");
     ret->zone[0] = '\0';
-    if ((zone = strstr(ret->url, "/zones/")))
-        snprintf(ret->zone, sizeof(ret->zone), "%.*s", (int)strcspn(zone + 7, "/"), zone + 7);
+    /* Only a zone GCE could name: the rest goes into URLs and JSON (cut to fit, a longer
+     * one could end in half a UTF-8 character). */
+    if ((zone = strstr(ret->url, "/zones/"))) {
+        size_t len = strcspn(zone + 7, "/");
+
+        if (gce_is_name(zone + 7, len))
+            snprintf(ret->zone, sizeof(ret->zone), "%.*s", (int)len, zone + 7);
+    }
 }
 
 json_t *gce_deploy_instances(struct mk_ctx *ctx, struct mk_deploy *d)
@@ -119,14 +125,16 @@ json_t *gce_deploy_instances(struct mk_ctx *ctx, struct mk_deploy *d)
 void gce_deploy_console_tail(struct mk_ctx *ctx, struct mk_deploy *d, const char *url,
                              char *buf, size_t size)
 {
-    const char *zone = strstr(url, "/zones/");
+    const char *zone = strstr(url, "/zones/"), *name = last_part(url);
     struct gce_watch w = {.tail = MK_BUF_INIT, .window = MK_BUF_INIT};
     struct mk_buf u = MK_BUF_INIT;
     struct mk_http_resp resp;
     uint64_t pos = 0;
 
     buf[0] = '\0';
-    if (!zone)
+    /* The instance's URL came from the server: only names GCE could give steer a request. */
+    if (!zone || !gce_is_name(zone + 7, strcspn(zone + 7, "/")) ||
+        !gce_is_name(name, strlen(name)))
         return;
     mk_http_resp_init(&resp);
     /* A few reads following "next" give the end of a short console. */
@@ -136,7 +144,7 @@ void gce_deploy_console_tail(struct mk_ctx *ctx, struct mk_deploy *d, const char
 
         mk_buf_reset(&u);
         gce_project_url(&u, d->g, "/zones/%.*s/instances/%s/serialPort?port=1&start=%llu",
-                        (int)strcspn(zone + 7, "/"), zone + 7, last_part(url),
+                        (int)strcspn(zone + 7, "/"), zone + 7, name,
                         (unsigned long long)pos);
         if (gce_call(ctx, d->g, "GET", u.buf, NULL, &resp) < 0 || resp.status != 200 ||
             gce_json(ctx, "serial port", &resp, &out) < 0)

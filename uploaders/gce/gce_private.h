@@ -259,6 +259,8 @@ void gce_random_hex(char *buf, size_t nbytes);
 /* A fresh requestId (a UUID) for a mutating call that may be retried. */
 void gce_request_id(char id[37]);
 /* Validates a resource name (image, family) against GCE's RFC 1035 rule. */
+/* A GCE resource name: 1-63 of [a-z0-9-], starting with a letter, not ending with '-'. */
+bool gce_is_name(const char *name, size_t len);
 int gce_check_name(struct mk_ctx *ctx, const char *what, const char *name);
 /* MK_ENOTFOUND when the project does not exist or the credentials cannot see it. */
 int gce_project_check(struct mk_ctx *ctx, struct gce *g);

@@ -64,6 +64,27 @@ static void managed(void)
     CHECK_STR(m.zone, "");
     CHECK_STR(m.action, "");
     json_decref(j);
+    /* A zone no GCE would name is no zone: too long (it was cut to 63 bytes, and could end
+     * in half a UTF-8 character), non-ASCII, or a path step. */
+    static const char *const bad_zones[] = {
+        "a123456789012345678901234567890123456789012345678901234567890123",
+        "europe-west1-\u00e9\u00e9", "..", "Europe-west1-b", "zone%2f..", ""};
+    for (size_t i = 0; i < sizeof(bad_zones) / sizeof(bad_zones[0]); i++) {
+        char text[512];
+
+        snprintf(text, sizeof(text), "{\"instance\": \"" BASE "zones/%s/instances/web-q9\"}",
+                 bad_zones[i]);
+        j = load(text);
+        gce_managed_read(j, &m);
+        CHECK_STR(m.zone, "");
+        CHECK_STR(m.name, "web-q9");
+        json_decref(j);
+    }
+    j = load("{\"instance\": \"" BASE "zones/a12345678901234567890123456789012345678901234567890"
+             "123456789012/instances/web-q9\"}");
+    gce_managed_read(j, &m);
+    CHECK_STR(m.zone, "a12345678901234567890123456789012345678901234567890123456789012");
+    json_decref(j);
 }
 
 static json_t *list_of(const char *a, const char *b, const char *c)
