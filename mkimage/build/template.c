@@ -9,6 +9,9 @@
 #include "template.h"
 
 #define TEMPLATE_MAX (1u << 20)
+/* What a template may render to: each placeholder can repeat the whole command line or
+ * every module, so a small template could otherwise ask for gigabytes. */
+#define RENDERED_MAX (4u << 20)
 #define BUILTIN_LIST "multiboot, solo5, hermit"
 #define KNOWN_LIST                                                                           \
     "@MULTIBOOT@, @MODULE@, @KERNEL@, @KERNEL_NAME@, @ARGS@, @MODULES@, @HERMIT_UART@, @@"
@@ -340,7 +343,10 @@ int mk_template_render(struct mk_ctx *ctx, const char *template_dir, const char 
         goto out;
     }
     struct render rd = {.ctx = ctx, .vars = vars, .file = path.buf};
-    size_t before = out->len;
+    size_t before = out->len, max = out->max;
+
+    if (!out->max || (out->max > before && out->max - before > RENDERED_MAX))
+        out->max = before + RENDERED_MAX;
     for (const char *p = text.buf, *end = text.buf + text.len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p), next = len + (nl != NULL);
@@ -348,6 +354,10 @@ int mk_template_render(struct mk_ctx *ctx, const char *template_dir, const char 
             len--;
         rd.line++;
         if ((r = mk_check_cancel(ctx)) < 0 || (r = render_line(&rd, out, p, len)) < 0) {
+            if (r == MK_ENOMEM && out->max != max)
+                r = mk_set_error(ctx, MK_ECONFIG, "template '%s' line %u: grub.cfg would be "
+                                 "over %u MiB", path.buf, rd.line, RENDERED_MAX >> 20);
+            out->max = max;
             if (out->len != before) {
                 out->len = before;
                 out->buf[before] = '\0';
@@ -357,6 +367,7 @@ int mk_template_render(struct mk_ctx *ctx, const char *template_dir, const char 
         p += next;
     }
     r = MK_OK;
+    out->max = max;
 out:
     mk_buf_release(&path);
     mk_buf_release(&text);

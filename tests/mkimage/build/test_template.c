@@ -208,7 +208,38 @@ static void test_user_template(void)
     CHECK_FAIL(ctx, mk_template_render(ctx, NULL, p, &v, &out), MK_ECONFIG,
                "mods.cfg' line 1: @MODULES@ must be alone on its line");
 
-    const char *names[] = {"mine.cfg", "custom.cfg", "bad.cfg", "mods.cfg"};
+    /* 200 lines of 100 @ARGS@ each, with 1 KiB of arguments: 20 MB of grub.cfg from a
+     * 1.4 MB template. Refused at the cap, with nothing left in (out), whose own limit
+     * stands afterwards. */
+    {
+        static char big_arg[1024];
+        const char *big_args[] = {big_arg};
+        struct mk_template_vars bv = {.kernel_path = "/boot/k", .args = big_args, .nargs = 1};
+        struct mk_buf text = MK_BUF_INIT;
+
+        memset(big_arg, 'a', sizeof(big_arg) - 1);
+        for (int line = 0; line < 200; line++) {
+            for (int i = 0; i < 100; i++)
+                CHECK_EQ(mk_buf_adds(&text, "@ARGS@ "), 0);
+            CHECK_EQ(mk_buf_adds(&text, "\n"), 0);
+        }
+        p = write_template("huge.cfg", text.buf);
+        mk_buf_reset(&out);
+        CHECK_EQ(mk_buf_adds(&out, "kept"), 0);
+        CHECK_FAIL(ctx, mk_template_render(ctx, NULL, p, &bv, &out), MK_ECONFIG,
+                   "huge.cfg' line 41: grub.cfg would be over 4 MiB");
+        CHECK_EQ(out.len, 4); /* not CHECK_STR: a failure would print megabytes */
+        CHECK(!strcmp(out.buf, "kept"));
+        CHECK_EQ(out.max, 0);
+        /* The same template with short arguments renders (2 MB). */
+        big_arg[100] = '\0';
+        mk_buf_reset(&out);
+        CHECK_OK(ctx, mk_template_render(ctx, NULL, p, &bv, &out));
+        CHECK(out.len > (2u << 20) - 200000 && out.len < (4u << 20));
+        mk_buf_release(&text);
+    }
+
+    const char *names[] = {"mine.cfg", "custom.cfg", "bad.cfg", "mods.cfg", "huge.cfg"};
     char path[512];
     for (size_t i = 0; i < MK_ARRAY_SIZE(names); i++) {
         snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
