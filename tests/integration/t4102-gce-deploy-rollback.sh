@@ -2,7 +2,8 @@
 # healthy only when it prints the health text; an image that does not is autohealed again and
 # again, the deploy exits 1 naming the instance and its console, and the group is back on the
 # old template. With --no-rollback it stays on the new one (the old instances still serve).
-# An update that never converges ends at --timeout and is rolled back too.
+# An update that never converges ends at --timeout and is rolled back too. A console that
+# cannot be read when an instance is first seen failing is read at the next sighting.
 source "$MK_SOURCE_DIR/tests/integration/lib.sh"
 source "$MK_SOURCE_DIR/tests/servers/fake_gce_env.sh"
 source "$MK_SOURCE_DIR/tests/servers/fake_gce_deploy_env.sh"
@@ -56,4 +57,17 @@ grep -q "error: deploy of image app-v3 to group web failed: not stable after 2 s
 [ "$(dstate "sorted(i['template'] for i in $(grp web)['instances'])")" = "$on_v1" ] ||
     fail "instances after the timeout: $(dstate "$(grp web)['instances']")"
 ok "an update that never converges times out and is rolled back"
+# A one-instance group whose console cannot be read the first time the instance is seen
+# failing (autohealing began to recreate it in between): read again at the next sighting,
+# and that tail is the one shown, not the recreated instance's new boot.
+deploy --group one --zone us-central1-a --health-check tcp:8080 --initial-delay 10 \
+    --image app-v1 --size 1 >"$T/out6" 2>"$T/err6" || fail "group one: $(cat "$T/err6")"
+fault '{"serial_not_ready": {"count": 1}}'
+rc=0
+deploy --group one --zone us-central1-a --health-check tcp:8080 --initial-delay 10 \
+    --image app-bad --timeout 60 >"$T/out7" 2>"$T/err7" || rc=$?
+[ "$rc" = 1 ] || fail "a bad release of group one gave exit $rc: $(cat "$T/err7")"
+grep -q "error: deploy of image app-bad to group one failed: instances of the new template keep failing their health check.*instance one-[a-z0-9]* is UNHEALTHY; its console ends: .*MBPROBE: done.*; rolled back" "$T/err7" ||
+    fail "the console read after a failed read is not shown: $(cat "$T/err7")"
+ok "a console that could not be read at first is read at the next sighting"
 no_deploy_violations

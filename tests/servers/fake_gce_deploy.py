@@ -13,7 +13,9 @@ fake_gce.py hands every Compute Engine request to route() first. Control endpoin
        "quota" {"count": N}: the next N instance creations fail with QUOTA_EXCEEDED;
        "unhealthy_templates" {"names": [PREFIX...]}: instances of templates whose names
            start so never pass the health check (autohealing recreates them);
-       "stuck_templates" {"names": [PREFIX...]}: their instances stay VERIFYING.
+       "stuck_templates" {"names": [PREFIX...]}: their instances stay VERIFYING;
+       "serial_not_ready" {"count": N}: the next N serial-port reads of group instances
+           answer 400 resourceNotReady, as for one being recreated.
 """
 import json
 import os

@@ -287,7 +287,9 @@ class Vm:
         if q.get("port", "1") != "1":
             self.st.violation("serial port %r" % q.get("port"))
         if inst.get("group"):
-            if state != "RUNNING":
+            # The fault stands for an instance that autohealing began to recreate between the
+            # client's listing and this read.
+            if state != "RUNNING" or self.st.fault("serial_not_ready"):
                 return h.gerror(400, "The resource is not ready", "resourceNotReady")
             text = self.group_serial(inst["image"])[1].encode()
         elif self.args.instance_boot == "qemu":

@@ -254,7 +254,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
 {
     struct mk_buf path = MK_BUF_INIT;
     double start = now(), deadline = start + timeout;
-    json_t *seen_unhealthy = json_object(), *last_failing = NULL;
+    json_t *seen_unhealthy = json_object(), *last_failing = NULL, *tail_instance = NULL;
     char last[256] = "", line[256], err[512] = "", saved_tail[300] = "";
     int baseline = -1, autoheals = 0, r = MK_OK;
 
@@ -264,6 +264,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
         json_t *grp = NULL, *list = NULL, *failing = NULL;
         struct gce_group_counts c;
         int errors, total = 0;
+        bool failing_now;
 
         r = gce_get_json(ctx, d->g, "the group", path.buf, &grp);
         if (r == MK_OK)
@@ -277,11 +278,22 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
         mk_clear_error(ctx);
         gce_group_read(grp, list, template, seen_unhealthy, &autoheals, &c, &failing);
         /* The instance named when giving up: one failing now, else the last one seen. */
+        failing_now = failing != NULL;
         if (failing) {
-            /* Its console now, while it runs: autohealing may be recreating it later. */
-            if (!last_failing || strcmp(str(failing, "instance"), str(last_failing, "instance")))
-                gce_deploy_console_tail(ctx, d, str(failing, "instance"), saved_tail,
-                                        sizeof(saved_tail));
+            /* Its console now, while it runs: autohealing may be recreating it later, and
+             * a recreated instance keeps its name. Read again until one read gave text
+             * (the instance may have gone to RECREATING between the list and the read). */
+            if (!tail_instance ||
+                strcmp(str(failing, "instance"), str(tail_instance, "instance"))) {
+                char tail[sizeof(saved_tail)];
+
+                gce_deploy_console_tail(ctx, d, str(failing, "instance"), tail, sizeof(tail));
+                if (*tail) {
+                    snprintf(saved_tail, sizeof(saved_tail), "%s", tail);
+                    json_decref(tail_instance);
+                    tail_instance = json_incref(failing);
+                }
+            }
             json_decref(last_failing);
             last_failing = json_incref(failing);
         } else {
@@ -308,10 +320,16 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
             now() > deadline) {
             char tail[300] = "";
 
-            if (failing)
+            /* The console as it failed: read again only while it is failing, since one
+             * being recreated by autohealing shows a new boot, only begun. Else the one
+             * read while an instance failed, and that instance is the one named. */
+            if (failing_now)
                 gce_deploy_console_tail(ctx, d, str(failing, "instance"), tail, sizeof(tail));
-            if (!*tail)
+            if (!*tail && tail_instance) {
                 snprintf(tail, sizeof(tail), "%s", saved_tail);
+                json_decref(failing);
+                failing = json_incref(tail_instance);
+            }
             if (errors >= FAILURES_TO_GIVE_UP)
                 snprintf(out->cause, sizeof(out->cause), "instances of template %s cannot be "
                          "created: %s", template, err);
@@ -345,6 +363,7 @@ int gce_deploy_wait(struct mk_ctx *ctx, struct mk_deploy *d, const char *templat
     }
     json_decref(seen_unhealthy);
     json_decref(last_failing);
+    json_decref(tail_instance);
     mk_buf_release(&path);
     return r;
 }
