@@ -1,7 +1,7 @@
 /* input.c: opening the files we read (images, kernels, specs, keys, clouds.yaml) so that a
  * FIFO, a device or a directory given by mistake or malice is refused at once instead of
  * blocking the open() or the first read() forever; and the block devices a caller allowed
- * as images (mk_ctx_allow_device). */
+ * as images (mk_ctx_allow_device); and reading a file while it is sent (mk_pread_some). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -116,5 +116,21 @@ int mk_input_size(struct mk_ctx *ctx, int fd, const char *path, uint64_t *ret)
     if (ioctl(fd, BLKGETSIZE64, ret) < 0)
         return mk_set_errno(ctx, MK_EIO, errno, "cannot get the size of block device '%s'",
                             path);
+    return MK_OK;
+}
+
+int mk_pread_some(struct mk_ctx *ctx, int fd, void *buf, size_t len, uint64_t off,
+                  const char *what, size_t *ret_n)
+{
+    ssize_t n;
+
+    do
+        n = pread(fd, buf, len, (off_t)off);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return mk_set_errno(ctx, MK_EIO, errno, "cannot read %s", what);
+    if (n == 0 && len)
+        return mk_set_error(ctx, MK_EIO, "%s shrank while it was read", what);
+    *ret_n = (size_t)n;
     return MK_OK;
 }

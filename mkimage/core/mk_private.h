@@ -98,6 +98,11 @@ bool mk_device_allowed(const struct mk_ctx *ctx, const struct stat *st);
 /* The size of what (fd), opened from (path), holds: a regular file's length or a block
  * device's capacity. */
 int mk_input_size(struct mk_ctx *ctx, int fd, const char *path, uint64_t *ret);
+/* Reads some of (len) bytes of (fd) at (off), at least one when (len) is not 0: for a file
+ * whose size the caller took before, its end is an error ("WHAT shrank while it was read"),
+ * as is a failed read ("cannot read WHAT: ..."); EINTR is retried. */
+int mk_pread_some(struct mk_ctx *ctx, int fd, void *buf, size_t len, uint64_t off,
+                  const char *what, size_t *ret_n);
 /* Reads a whole regular file, up to (max) bytes (0 = no cap). */
 int mk_buf_read_file(struct mk_ctx *ctx, struct mk_buf *b, const char *path, size_t max);
 

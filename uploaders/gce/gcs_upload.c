@@ -7,7 +7,6 @@
  * is read again from the offset the server holds. A stream made on the fly goes through a
  * chunk buffer that keeps the bytes the server has not acknowledged. Either way the last
  * piece waits for the checksum and the archive check (gcs_stream.c), and carries both. */
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -15,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "gce_private.h"
 
@@ -229,23 +227,20 @@ static int read_file_body(struct mk_ctx *ctx, void *opaque, void *buf, size_t le
                           size_t *ret_n)
 {
     struct file_body *b = opaque;
-    ssize_t n;
+    size_t n;
+    int r;
 
     len = (size_t)MK_MIN((uint64_t)len, b->left);
     if (!len) {
         *ret_n = 0;
         return MK_OK;
     }
-    do
-        n = pread(b->fd, buf, len, (off_t)b->off);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return mk_set_errno(ctx, MK_EIO, errno, "cannot read the file being uploaded");
-    if (n == 0)
-        return mk_set_error(ctx, MK_EIO, "the file being uploaded shrank while it was sent");
-    b->off += (uint64_t)n;
-    b->left -= (uint64_t)n;
-    *ret_n = (size_t)n;
+    r = mk_pread_some(ctx, b->fd, buf, len, b->off, "the file being uploaded", &n);
+    if (r < 0)
+        return r;
+    b->off += n;
+    b->left -= n;
+    *ret_n = n;
     return MK_OK;
 }
 

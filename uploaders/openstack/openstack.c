@@ -2,11 +2,9 @@
  * disk format Glance takes (qcow2 first: a built disk is mostly holes, which qcow2 does not
  * send). The Glance calls are in glance.c, Keystone in openstack_auth.c, what interrupted
  * pushes left in leftovers.c. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <gcrypt.h>
 #include <jansson.h>
@@ -327,20 +325,16 @@ static int os_write_file(struct mk_ctx *ctx, void *state, int fd, uint64_t size)
     if (!(buf = malloc(1u << 20)))
         return mk_set_error(ctx, MK_ENOMEM, "out of memory");
     for (st->sent = 0; st->sent < size && r >= 0;) {
-        ssize_t n = pread(fd, buf, (size_t)MK_MIN(size - st->sent, (uint64_t)(1u << 20)),
-                          (off_t)st->sent);
+        size_t n;
 
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            r = mk_set_errno(ctx, MK_EIO, errno, "cloud '%s': checking image '%s': cannot "
-                             "read the file", st->cloud->name, st->name);
-        else if (n == 0)
-            r = mk_set_error(ctx, MK_EIO, "cloud '%s': checking image '%s': the file shrank "
-                             "while it was read", st->cloud->name, st->name);
+        r = mk_pread_some(ctx, fd, buf, (size_t)MK_MIN(size - st->sent, (uint64_t)(1u << 20)),
+                          st->sent, "the file", &n);
+        if (r < 0)
+            r = mk_error_prefix(ctx, "cloud '%s': checking image '%s'", st->cloud->name,
+                                st->name);
         else if ((r = mk_check_cancel(ctx)) >= 0) {
-            gcry_md_write(st->md, buf, (size_t)n);
-            st->sent += (uint64_t)n;
+            gcry_md_write(st->md, buf, n);
+            st->sent += n;
             mk_progress(ctx, "upload", st->sent, size);
         }
     }

@@ -9,12 +9,10 @@
  * whole ring behind: the hashing never holds back the sending (nor the last byte), and
  * memory stays at the ring whatever the size. Each thread that makes requests has its own
  * context: a context is used by one thread at a time. */
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "openstack_private.h"
 
@@ -177,13 +175,19 @@ int os_put_new(struct mk_ctx *ctx, struct mk_http *http, const char *url, const 
     return MK_OK;
 }
 
-static void tell_stop(struct os_put *p)
+/* Under (mu). */
+static void stop_locked(struct os_put *p)
 {
-    pthread_mutex_lock(&p->mu);
     p->stop = true;
     mk_ctx_cancel(p->wctx);
     pthread_cond_broadcast(&p->more);
     pthread_cond_broadcast(&p->room);
+}
+
+static void tell_stop(struct os_put *p)
+{
+    pthread_mutex_lock(&p->mu);
+    stop_locked(p);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -254,11 +258,8 @@ static void wait_for(struct mk_ctx *ctx, struct os_put *p, bool for_slot, uint64
             ts.tv_nsec -= 1000000000;
         }
         pthread_cond_timedwait(&p->room, &p->mu, &ts);
-        if (ctx->cancelled && !p->stop) {
-            p->stop = true;
-            mk_ctx_cancel(p->wctx);
-            pthread_cond_broadcast(&p->more);
-        }
+        if (ctx->cancelled && !p->stop)
+            stop_locked(p);
     }
 }
 
@@ -331,21 +332,16 @@ int os_put_file(struct mk_ctx *ctx, struct os_put *p, int fd, uint64_t size)
     int r;
 
     while (off < size) {
-        size_t want;
-        ssize_t n;
+        size_t want, n;
 
         if (!p->fill_len && (r = next_slot(ctx, p, size)) < 0)
             return r;
         want = (size_t)MK_MIN((uint64_t)(SLOT_SIZE - p->fill_len), size - off);
-        do
-            n = pread(fd, slot(p, p->filled) + p->fill_len, want, (off_t)off);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-            return mk_set_errno(ctx, MK_EIO, errno, "%s: cannot read the file", p->what);
-        if (n == 0)
-            return mk_set_error(ctx, MK_EIO, "%s: the file shrank while it was read", p->what);
-        p->fill_len += (size_t)n;
-        off += (uint64_t)n;
+        r = mk_pread_some(ctx, fd, slot(p, p->filled) + p->fill_len, want, off, "the file", &n);
+        if (r < 0)
+            return mk_error_prefix(ctx, "%s", p->what);
+        p->fill_len += n;
+        off += n;
         if (p->fill_len == SLOT_SIZE && (r = hand_over(ctx, p)) < 0)
             return r;
     }

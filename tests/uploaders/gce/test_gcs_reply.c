@@ -3,16 +3,7 @@
  * are neither. */
 #include "gce_private.h"
 #include "unit.h"
-
-/* An answer as fake_gce_storage.py sends it: (headers) are "Name: value" lines. */
-static void answer(struct mk_http_resp *resp, long status, const char *headers,
-                   const char *body)
-{
-    mk_http_resp_init(resp);
-    resp->status = status;
-    mk_buf_addf(&resp->headers, "HTTP/1.1 %ld X\r\n%s\r\n", status, headers);
-    mk_buf_adds(&resp->body, body);
-}
+#include "uploaders/canned_answer.h"
 
 static int parse(struct mk_ctx *ctx, long status, const char *headers, const char *body,
                  struct gcs_answer *a)
@@ -20,7 +11,7 @@ static int parse(struct mk_ctx *ctx, long status, const char *headers, const cha
     struct mk_http_resp resp;
     int r;
 
-    answer(&resp, status, headers, body);
+    canned_answer(&resp, status, headers, body);
     r = gcs_parse_answer(ctx, &resp, a);
     mk_http_resp_release(&resp);
     return r;

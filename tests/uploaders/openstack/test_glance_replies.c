@@ -4,19 +4,13 @@
  * images of a name are judged for leftovers (os_leftover_kind). */
 #include "openstack_private.h"
 #include "unit.h"
+#include "uploaders/canned_answer.h"
 
 #define ID "6a3c1a4e-2b6f-4f3e-9d1e-0c5b8e7d9a21"
 #define MARK "0123456789abcdef0123456789abcdef"
 
 static struct os_cloud cloud = {.name = "devstack"};
 static struct os_state st = {.cloud = &cloud, .name = "app"};
-
-static void answer(struct mk_http_resp *resp, long status, const char *body)
-{
-    mk_http_resp_init(resp);
-    resp->status = status;
-    mk_buf_adds(&resp->body, body);
-}
 
 static json_t *load(const char *text)
 {
@@ -31,7 +25,7 @@ static int formats(struct mk_ctx *ctx, long status, const char *body, struct gla
     struct mk_http_resp resp;
     int r;
 
-    answer(&resp, status, body);
+    canned_answer(&resp, status, NULL, body);
     r = glance_parse_formats(ctx, &resp, f);
     mk_http_resp_release(&resp);
     return r;
@@ -77,27 +71,28 @@ static void image_list(void)
     struct mk_http_resp resp;
     json_t *found = NULL;
 
-    answer(&resp, 200, "{\"images\": ["
-           "{\"id\": \"" ID "\", \"name\": \"app\", \"status\": \"active\"},"
-           "{\"id\": \"other\", \"name\": \"apps\", \"status\": \"active\"},"
-           "{\"name\": \"app\", \"status\": \"queued\"},"
-           "{\"id\": 7, \"name\": \"app\"},"
-           "{\"id\": \"q\", \"name\": \"app\", \"status\": \"queued\"}],"
-           " \"first\": \"/v2/images?name=app\", \"schema\": \"/v2/schemas/images\"}");
+    canned_answer(&resp, 200, NULL,
+                  "{\"images\": ["
+                  "{\"id\": \"" ID "\", \"name\": \"app\", \"status\": \"active\"},"
+                  "{\"id\": \"other\", \"name\": \"apps\", \"status\": \"active\"},"
+                  "{\"name\": \"app\", \"status\": \"queued\"},"
+                  "{\"id\": 7, \"name\": \"app\"},"
+                  "{\"id\": \"q\", \"name\": \"app\", \"status\": \"queued\"}],"
+                  " \"first\": \"/v2/images?name=app\", \"schema\": \"/v2/schemas/images\"}");
     CHECK_OK(ctx, glance_parse_image_list(ctx, &st, &resp, &found));
     CHECK_EQ(json_array_size(found), 2);
     CHECK_STR(json_string_value(json_object_get(json_array_get(found, 0), "id")), ID);
     CHECK_STR(json_string_value(json_object_get(json_array_get(found, 1), "id")), "q");
     json_decref(found);
     mk_http_resp_release(&resp);
-    answer(&resp, 200, "{\"images\": []}");
+    canned_answer(&resp, 200, NULL, "{\"images\": []}");
     CHECK_OK(ctx, glance_parse_image_list(ctx, &st, &resp, &found));
     CHECK_EQ(json_array_size(found), 0);
     json_decref(found);
     mk_http_resp_release(&resp);
     const char *bad[] = {"", "[]", "{\"images\": {}}", "{\"image\": []}", "<html></html>"};
     for (size_t i = 0; i < MK_ARRAY_SIZE(bad); i++) {
-        answer(&resp, 200, bad[i]);
+        canned_answer(&resp, 200, NULL, bad[i]);
         CHECK_FAIL(ctx, glance_parse_image_list(ctx, &st, &resp, &found), MK_EHTTP,
                    "cloud 'devstack': Glance's image list is not JSON");
         mk_http_resp_release(&resp);
@@ -111,10 +106,11 @@ static void created(void)
     struct mk_http_resp resp;
     char *id = NULL;
 
-    answer(&resp, 201, "{\"id\": \"" ID "\", \"name\": \"app\", \"status\": \"queued\", "
-           "\"disk_format\": \"raw\", \"container_format\": \"bare\", \"visibility\": "
-           "\"private\", \"size\": null, \"checksum\": null, \"self\": \"/v2/images/" ID "\", "
-           "\"file\": \"/v2/images/" ID "/file\", \"schema\": \"/v2/schemas/image\"}");
+    canned_answer(&resp, 201, NULL,
+                  "{\"id\": \"" ID "\", \"name\": \"app\", \"status\": \"queued\", "
+                  "\"disk_format\": \"raw\", \"container_format\": \"bare\", \"visibility\": "
+                  "\"private\", \"size\": null, \"checksum\": null, \"self\": \"/v2/images/" ID
+                  "\", \"file\": \"/v2/images/" ID "/file\", \"schema\": \"/v2/schemas/image\"}");
     CHECK_OK(ctx, glance_parse_created(ctx, &st, &resp, &id));
     CHECK_STR(id, ID);
     free(id);
@@ -122,7 +118,7 @@ static void created(void)
     const char *bad[] = {"{}", "{\"id\": \"\"}", "{\"id\": 12}", "", "[\"" ID "\"]"};
     for (size_t i = 0; i < MK_ARRAY_SIZE(bad); i++) {
         id = NULL;
-        answer(&resp, 201, bad[i]);
+        canned_answer(&resp, 201, NULL, bad[i]);
         CHECK_FAIL(ctx, glance_parse_created(ctx, &st, &resp, &id), MK_EHTTP,
                    "cloud 'devstack': Glance created image 'app' but gave no id");
         CHECK(id == NULL);
